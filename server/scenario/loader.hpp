@@ -1,0 +1,56 @@
+// Loads scenario files (YAML) into personalities, and finds bundled scenarios by name.
+// The only component that includes yaml-cpp. A file that is not understood completely is
+// rejected: unknown keys, wrong types and bad values raise load_error naming file:line:column.
+// Loading never touches the network and never starts anything.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/personality.hpp"
+
+namespace smtpmock::scenario {
+
+/// A scenario or config file error; what() is "file:line:column: message".
+class load_error : public std::runtime_error {
+ public:
+  load_error(std::string file, int line, int column, std::string message);
+  const std::string& file() const { return file_; }
+  int line() const { return line_; }      ///< 1-based
+  int column() const { return column_; }  ///< 1-based
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string file_;
+  int line_;
+  int column_;
+  std::string message_;
+};
+
+/// Parses scenario YAML text; `filename` is used in error messages.
+std::shared_ptr<const smtp::personality> load_text(std::string_view yaml, std::string_view filename);
+/// Reads and parses a scenario file.
+std::shared_ptr<const smtp::personality> load_file(const std::filesystem::path& file);
+
+/// Where bundled scenarios are looked for, in order: $SMTPMOCK_SCENARIO_DIR, the directory
+/// `share/smtpmock/scenarios` next to the executable's prefix, then the source tree's scenarios/.
+std::vector<std::filesystem::path> search_dirs();
+/// Resolves `--scenario NAME|FILE`: an existing path is used as is, else NAME.yaml in the dirs.
+/// Throws load_error (line 0) when nothing is found.
+std::filesystem::path resolve(std::string_view name_or_path,
+                              const std::vector<std::filesystem::path>& dirs = search_dirs());
+
+/// One bundled scenario: name and the description from its file.
+struct entry {
+  std::string name;
+  std::string description;
+  std::filesystem::path file;
+};
+/// The bundled scenarios found in `dirs` (first directory wins per name), sorted by name.
+std::vector<entry> list(const std::vector<std::filesystem::path>& dirs = search_dirs());
+
+}  // namespace smtpmock::scenario

@@ -1,0 +1,49 @@
+// Decodes the DATA phase: dot-unstuffing, end-of-data detection, per-line and size limits.
+// End of data is recognised only at CRLF "." CRLF (RFC 5321 4.1.1.4); a leading dot is removed
+// only at the start of a line (4.5.2). Bare LF or CR is latched and reported after the end of
+// data unless the bare-LF quirk accepts it. Memory is bounded by the size limit: beyond it the
+// bytes are counted and discarded, never stored.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "smtp/personality.hpp"
+
+namespace smtpmock::smtp {
+
+class data_decoder {
+ public:
+  data_decoder(std::size_t size_limit, bare_lf_mode bare_lf);
+
+  /// Consumes bytes from the front of `in`; returns true once the end-of-data marker was
+  /// read (the bytes after it stay in `in`).
+  bool feed(std::string& in);
+
+  const std::string& message() const { return message_; }
+  std::string take_message() { return std::move(message_); }
+  std::size_t size() const { return size_; }  ///< octets after unstuffing, even if discarded
+  bool too_big() const { return size_ > size_limit_; }
+  bool line_too_long() const { return line_too_long_; }
+  bool bare_line_end() const { return bare_line_end_; }
+  std::size_t lines() const { return lines_; }
+
+ private:
+  enum class state { line_start, in_line, cr, dot, dot_cr, lf_dot, lf_dot_cr };
+  void put(char c);
+  void end_line();
+  bool step(char c);
+
+  std::size_t size_limit_;
+  bare_lf_mode bare_lf_;
+  state state_ = state::line_start;
+  std::string message_;
+  std::size_t size_ = 0;
+  std::size_t line_length_ = 0;
+  std::size_t lines_ = 0;
+  bool line_too_long_ = false;
+  bool bare_line_end_ = false;
+};
+
+}  // namespace smtpmock::smtp

@@ -1,0 +1,36 @@
+// Splits buffered input into command lines with a length limit and bare-CR/LF detection.
+// It works on a caller-owned byte buffer and consumes from its front; it never holds more
+// than one partial line, and a line over the limit is latched and drained to its LF, so
+// memory stays bounded whatever the input (RFC 5321 4.5.3.1.4).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smtpmock::smtp {
+
+/// One complete input line.
+struct input_line {
+  std::string text;       ///< without the line terminator; truncated when too_long
+  bool too_long = false;  ///< the line exceeded the limit (its excess was discarded)
+  bool bare_lf = false;   ///< terminated by LF without CR
+  bool bare_cr = false;   ///< contained a CR not followed by LF
+};
+
+class line_reader {
+ public:
+  /// Takes the next complete line from the front of `buffer`, erasing what it consumed.
+  /// `limit` counts octets including CRLF. Returns nullopt when no full line is buffered;
+  /// an over-long partial line is then discarded from `buffer` and remembered.
+  std::optional<input_line> next(std::string& buffer, std::size_t limit);
+  /// True while an over-long line is being drained.
+  bool draining() const { return draining_; }
+
+ private:
+  bool draining_ = false;
+  std::string kept_;  ///< the first `limit` octets of a line being drained
+};
+
+}  // namespace smtpmock::smtp

@@ -1,0 +1,90 @@
+// A server personality: what a scenario says the server is (greeting, EHLO list, reply texts,
+// auth, limits, quirks). Plain data, loaded by scenario/ and read by server_connection.
+// The extension list is the single source of truth: helpers here derive what the session
+// does (SIZE limit, AUTH mechanisms, enhanced codes) from what it advertises.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smtpmock::smtp {
+
+enum class pipelining_mode { normal, hold_until_data, reject };
+enum class early_talker_mode { allow, reject };
+enum class bare_lf_mode { reject, accept };
+
+/// A user the scenario accepts for AUTH.
+struct auth_user {
+  std::string user;
+  std::string password;
+};
+
+struct personality {
+  std::string name = "default";
+  std::string description;
+  std::string hostname = "localhost";
+  /// Text after "220 "; may use templates such as {hostname}.
+  std::string banner = "{hostname} ESMTP smtpmock";
+  /// First line of the EHLO reply (text after "250-").
+  std::string ehlo_greeting = "{hostname}";
+  /// Advertised extensions, in order, exactly as written ("SIZE 41943040").
+  std::vector<std::string> extensions;
+
+  /// Success texts by key ("helo", "mail", "rcpt", "data", "message", "quit", "rset", "noop",
+  /// "vrfy", "help", "auth"), each a full reply line such as "250 2.1.0 MAIL ok".
+  std::map<std::string, std::string> replies;
+
+  struct auth_settings {
+    std::vector<auth_user> users;
+    bool accept_any = false;
+    bool required = false;     ///< MAIL before AUTH gets 530 5.7.0
+    bool require_tls = false;  ///< AUTH before STARTTLS gets 538 5.7.11
+  } auth;
+
+  struct limit_settings {
+    std::size_t max_recipients = 100;
+    std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};
+    std::size_t max_errors = 20;
+    /// 0: use the SIZE extension's value, or limits::default_message_size.
+    std::size_t max_message_size = 0;
+  } limits;
+
+  struct quirk_settings {
+    pipelining_mode pipelining = pipelining_mode::normal;
+    early_talker_mode early_talker = early_talker_mode::allow;
+    bare_lf_mode bare_lf = bare_lf_mode::reject;
+    std::optional<std::string> starttls_inject;
+  } quirks;
+
+  std::optional<unsigned long long> seed;
+
+  /// The advertised extension whose keyword (first word) is `keyword`, case-insensitively.
+  std::optional<std::string_view> extension(std::string_view keyword) const;
+  bool advertises(std::string_view keyword) const { return extension(keyword).has_value(); }
+  /// The message size limit in octets: limits.max_message_size, else SIZE's value, else default.
+  std::size_t message_size_limit() const;
+  /// The advertised SASL mechanisms ("AUTH PLAIN LOGIN" -> {"PLAIN", "LOGIN"}), upper-case.
+  std::vector<std::string> auth_mechanisms() const;
+  /// Whether replies carry enhanced status codes (ENHANCEDSTATUSCODES advertised).
+  bool enhanced_codes() const { return advertises("ENHANCEDSTATUSCODES"); }
+  /// Whether `user`/`password` are accepted (accept_any, or a configured user).
+  bool check_credentials(std::string_view user, std::string_view password) const;
+};
+
+/// The built-in default personality (a modern ESMTP server), used when no file is given.
+personality default_personality();
+
+/// Values for {name} templates in reply texts.
+using template_values = std::map<std::string, std::string, std::less<>>;
+
+/// Expands {name} templates. Inserted values are sanitised: CR, LF and other control
+/// characters are dropped, so client input can never add a line to a reply. Unknown
+/// names are left as written. The caller bounds the line length (see serialise()).
+std::string expand_template(std::string_view text, const template_values& values);
+
+}  // namespace smtpmock::smtp

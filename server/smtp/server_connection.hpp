@@ -1,0 +1,167 @@
+// The receiving side of one SMTP session as a sans-I/O state machine.
+// Bytes go in with receive_data(); next_event() reports what happened, each decision point
+// carrying the reply the core proposes; respond() sends the reply actually chosen (the
+// proposal, or a scenario rule's) and is the only place the session state changes, keyed on
+// that reply's code (a 2xx to MAIL opens a transaction, a 354 starts data, a 421 closes).
+// It never touches a socket, a clock or a log: the driver in net/ does that.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/command.hpp"
+#include "smtp/data_decoder.hpp"
+#include "smtp/line_reader.hpp"
+#include "smtp/personality.hpp"
+#include "smtp/reply.hpp"
+
+namespace smtpmock::smtp {
+
+/// A recipient accepted with RCPT TO.
+struct recipient {
+  std::string address;
+  std::vector<std::string> params;  ///< "NOTIFY=SUCCESS", as sent (keyword upper-cased)
+};
+
+/// The SMTP envelope of one message.
+struct envelope {
+  std::string client_address;  ///< "127.0.0.1:53422"
+  std::string helo;            ///< the HELO/EHLO argument
+  bool esmtp = false;          ///< EHLO (true) or HELO (false)
+  std::string mail_from;       ///< reverse path, empty for <>
+  std::vector<std::string> mail_params;
+  std::vector<recipient> recipients;
+  std::string auth_user;  ///< empty when not authenticated
+  std::string tls_version;
+  std::string tls_cipher;
+};
+
+/// A message whose end of data was read.
+struct captured_message {
+  std::string id;  ///< from connection_options::new_message_id
+  envelope env;
+  std::string data;  ///< the message bytes after dot-unstuffing, CRLF line ends
+};
+
+enum class event_kind {
+  connect,        ///< the session opened; proposal: the 220 banner
+  command,        ///< a command line; proposal: the default reply to it
+  auth_response,  ///< a SASL response line; proposal: 334 next challenge, 235, 535 or 501
+  message,        ///< end of data; proposal: 250 (or 552/554/500 after a latched limit)
+  need_data,      ///< no complete input buffered: flush replies, then read
+  closed,         ///< the session is over: flush replies and close
+};
+
+/// What next_event() reports. For connect/command/auth_response/message the driver must
+/// call respond() before asking for the next event.
+struct event {
+  event_kind kind = event_kind::need_data;
+  verb command = verb::unknown;  ///< for command events
+  std::string line;       ///< the input line for the transcript, AUTH secrets replaced by ********
+  std::string argument;   ///< the command argument (masked for AUTH)
+  std::string sender;     ///< MAIL FROM address (MAIL, RCPT, DATA, message)
+  std::string recipient;  ///< RCPT TO address (RCPT)
+  std::string user;       ///< SASL user name once known (auth events)
+  reply proposed;         ///< the reply the core would send
+  const captured_message* message = nullptr;  ///< for message events, valid until respond()
+};
+
+/// Per-session inputs from the driver.
+struct connection_options {
+  std::string session_id;
+  std::string client_address;  ///< "ip:port"
+  std::string client_ip;
+  bool tls = false;  ///< the connection is already inside TLS (implicit TLS)
+  /// Returns a fresh message id (used as {queue_id} and captured_message::id).
+  std::function<std::string()> new_message_id;
+};
+
+class server_connection {
+ public:
+  server_connection(std::shared_ptr<const personality> p, connection_options opts);
+
+  /// Appends received bytes. The driver reads only after next_event() returned need_data, so
+  /// the buffer holds at most one read plus one partial line.
+  void receive_data(std::string_view bytes);
+  /// The peer closed its side; the next event is closed.
+  void receive_eof();
+  /// The idle timer fired or the server is shutting down: the next event proposes `r`
+  /// (421 4.4.2 or 421 4.3.2) as an unsolicited reply, after which the session closes.
+  void interrupt(reply r);
+
+  /// The next thing the driver must handle.
+  event next_event();
+  /// Sends `r` in answer to the last event and applies its effect on the state.
+  void respond(const reply& r);
+  /// Sends nothing in answer to the last event (a rule that hangs or disconnects) and closes.
+  void abandon();
+
+  /// Bytes waiting to be written (serialised replies), moved out.
+  std::string take_output();
+  bool has_output() const { return !output_.empty(); }
+  /// True once the session must end (after 221, any 421, or abandon()).
+  bool closing() const { return state_ == state::closed; }
+  /// Octets currently buffered but not yet processed.
+  std::size_t buffered() const { return input_.size(); }
+  /// Whether an over-long line is being drained (the driver may keep reading).
+  bool in_data() const { return state_ == state::data; }
+
+  const envelope& current_envelope() const { return env_; }
+  const personality& scenario() const { return *personality_; }
+  /// Number of replies counted against the error budget so far.
+  std::size_t errors() const { return errors_; }
+
+ private:
+  enum class state { connect, fresh, greeted, data, auth, closed };
+  enum class pending { none, connect, command, auth, message, interrupt };
+  enum class sasl { none, login_user, login_password, plain };
+
+  void enter_state(state s);
+  event on_command(const input_line& line);
+  event on_auth_line(const input_line& line);
+  event make_event(event_kind k, verb v, std::string line, reply proposed);
+  reply configured(std::string_view key, stock fallback) const;
+  reply check_mail(const path_argument& path) const;
+  reply check_rcpt(const path_argument& path) const;
+  reply check_params(const std::vector<parameter>& params, bool mail) const;
+  reply check_auth_start(std::string_view argument);
+  reply finish_auth(std::string user, std::string_view password);
+  void reset_transaction();
+  std::vector<std::string> ehlo_lines() const;
+  std::string expand(std::string_view text) const;
+  bool counts_as_error(int code) const;
+
+  std::shared_ptr<const personality> personality_;
+  connection_options opts_;
+  state state_ = state::connect;
+  pending pending_ = pending::none;
+  verb pending_verb_ = verb::unknown;
+  sasl sasl_ = sasl::none;
+  std::string sasl_mechanism_;
+  std::string sasl_user_;
+  bool eof_ = false;
+  std::optional<reply> interrupt_;
+
+  std::string input_;
+  std::string output_;
+  line_reader lines_;
+  std::unique_ptr<data_decoder> data_;
+
+  envelope env_;
+  bool in_transaction_ = false;
+  path_argument pending_path_;
+  std::string pending_helo_;
+  bool pending_esmtp_ = false;
+  std::string pending_user_;
+  captured_message message_;
+  std::size_t errors_ = 0;
+  bool enhanced_ = false;
+  template_values values_;
+};
+
+}  // namespace smtpmock::smtp
