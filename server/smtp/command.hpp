@@ -13,7 +13,21 @@
 namespace smtpmock::smtp {
 
 enum class verb {
-  helo, ehlo, mail, rcpt, data, bdat, rset, noop, vrfy, expn, help, quit, auth, starttls, unknown
+  helo,
+  ehlo,
+  mail,
+  rcpt,
+  data,
+  bdat,
+  rset,
+  noop,
+  vrfy,
+  expn,
+  help,
+  quit,
+  auth,
+  starttls,
+  unknown
 };
 
 /// One row of the command table.
@@ -27,11 +41,20 @@ struct command_info {
 };
 
 inline constexpr std::array<command_info, 14> command_table{{
-    {verb::helo, "HELO", true},  {verb::ehlo, "EHLO", true},     {verb::mail, "MAIL", false},
-    {verb::rcpt, "RCPT", false}, {verb::data, "DATA", true},     {verb::bdat, "BDAT", false},
-    {verb::rset, "RSET", false}, {verb::noop, "NOOP", true},     {verb::vrfy, "VRFY", true},
-    {verb::expn, "EXPN", true},  {verb::help, "HELP", true},     {verb::quit, "QUIT", true},
-    {verb::auth, "AUTH", true},  {verb::starttls, "STARTTLS", true},
+    {verb::helo, "HELO", true},
+    {verb::ehlo, "EHLO", true},
+    {verb::mail, "MAIL", false},
+    {verb::rcpt, "RCPT", false},
+    {verb::data, "DATA", true},
+    {verb::bdat, "BDAT", false},
+    {verb::rset, "RSET", false},
+    {verb::noop, "NOOP", true},
+    {verb::vrfy, "VRFY", true},
+    {verb::expn, "EXPN", true},
+    {verb::help, "HELP", true},
+    {verb::quit, "QUIT", true},
+    {verb::auth, "AUTH", true},
+    {verb::starttls, "STARTTLS", true},
 }};
 
 /// The lowercase event name of a verb ("mail", "rcpt", ..., "unknown").

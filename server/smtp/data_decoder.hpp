@@ -17,9 +17,9 @@ class data_decoder {
  public:
   data_decoder(std::size_t size_limit, bare_lf_mode bare_lf);
 
-  /// Consumes bytes from the front of `in`; returns true once the end-of-data marker was
-  /// read (the bytes after it stay in `in`).
-  bool feed(std::string& in);
+  /// Consumes bytes of `in` from `pos`, advancing it; returns true once the end-of-data
+  /// marker was read (`pos` then points just after it).
+  bool feed(std::string_view in, std::size_t& pos);
 
   const std::string& message() const { return message_; }
   std::string take_message() { return std::move(message_); }
@@ -30,9 +30,8 @@ class data_decoder {
   std::size_t lines() const { return lines_; }
 
  private:
-  enum class state { line_start, in_line, cr, dot, dot_cr, lf_dot, lf_dot_cr };
+  enum class state { line_start, in_line, cr, dot, dot_cr };
   void put(char c);
-  void end_line();
   bool step(char c);
 
   std::size_t size_limit_;

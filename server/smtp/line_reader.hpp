@@ -1,5 +1,5 @@
 // Splits buffered input into command lines with a length limit and bare-CR/LF detection.
-// It works on a caller-owned byte buffer and consumes from its front; it never holds more
+// It reads a caller-owned byte buffer from an offset it advances; it never holds more
 // than one partial line, and a line over the limit is latched and drained to its LF, so
 // memory stays bounded whatever the input (RFC 5321 4.5.3.1.4).
 #pragma once
@@ -21,10 +21,10 @@ struct input_line {
 
 class line_reader {
  public:
-  /// Takes the next complete line from the front of `buffer`, erasing what it consumed.
+  /// Takes the next complete line from `buffer` starting at `pos`, advancing `pos` past it.
   /// `limit` counts octets including CRLF. Returns nullopt when no full line is buffered;
-  /// an over-long partial line is then discarded from `buffer` and remembered.
-  std::optional<input_line> next(std::string& buffer, std::size_t limit);
+  /// an over-long partial line is then consumed (its head remembered) and drained later.
+  std::optional<input_line> next(std::string_view buffer, std::size_t& pos, std::size_t limit);
   /// True while an over-long line is being drained.
   bool draining() const { return draining_; }
 

@@ -53,6 +53,7 @@ enum class event_kind {
   command,        ///< a command line; proposal: the default reply to it
   auth_response,  ///< a SASL response line; proposal: 334 next challenge, 235, 535 or 501
   message,        ///< end of data; proposal: 250 (or 552/554/500 after a latched limit)
+  interrupted,    ///< interrupt() was called; proposal: its 421, after which the session closes
   need_data,      ///< no complete input buffered: flush replies, then read
   closed,         ///< the session is over: flush replies and close
 };
@@ -108,8 +109,10 @@ class server_connection {
   bool closing() const { return state_ == state::closed; }
   /// Octets currently buffered but not yet processed.
   std::size_t buffered() const { return input_.size(); }
-  /// Whether an over-long line is being drained (the driver may keep reading).
+  /// Whether the session is reading message data (after a 354).
   bool in_data() const { return state_ == state::data; }
+  /// Whether AUTH succeeded in this session.
+  bool authenticated() const { return authenticated_; }
 
   const envelope& current_envelope() const { return env_; }
   const personality& scenario() const { return *personality_; }
@@ -118,19 +121,24 @@ class server_connection {
 
  private:
   enum class state { connect, fresh, greeted, data, auth, closed };
-  enum class pending { none, connect, command, auth, message, interrupt };
+  enum class pending { none, connect, command, auth_line, message, interrupt };
   enum class sasl { none, login_user, login_password, plain };
 
   void enter_state(state s);
   event on_command(const input_line& line);
   event on_auth_line(const input_line& line);
   event make_event(event_kind k, verb v, std::string line, reply proposed);
+  reply propose_command(const command& c, const input_line& line);
+  reply check_helo(const command& c, bool esmtp);
+  reply check_mail_command(const command& c);
+  reply check_rcpt_command(const command& c);
+  reply check_data_command(const command& c) const;
   reply configured(std::string_view key, stock fallback) const;
-  reply check_mail(const path_argument& path) const;
-  reply check_rcpt(const path_argument& path) const;
   reply check_params(const std::vector<parameter>& params, bool mail) const;
   reply check_auth_start(std::string_view argument);
-  reply finish_auth(std::string user, std::string_view password);
+  reply finish_auth(const std::string& user, std::string_view password);
+  reply finish_plain(std::string_view decoded);
+  void compact();
   void reset_transaction();
   std::vector<std::string> ehlo_lines() const;
   std::string expand(std::string_view text) const;
@@ -148,6 +156,7 @@ class server_connection {
   std::optional<reply> interrupt_;
 
   std::string input_;
+  std::size_t pos_ = 0;  ///< first unprocessed octet of input_
   std::string output_;
   line_reader lines_;
   std::unique_ptr<data_decoder> data_;
@@ -158,6 +167,8 @@ class server_connection {
   std::string pending_helo_;
   bool pending_esmtp_ = false;
   std::string pending_user_;
+  sasl pending_sasl_ = sasl::none;
+  bool authenticated_ = false;
   captured_message message_;
   std::size_t errors_ = 0;
   bool enhanced_ = false;

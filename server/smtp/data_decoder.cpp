@@ -1,0 +1,90 @@
+// The DATA phase decoder: dot-unstuffing and end-of-data detection, one byte at a time.
+#include "smtp/data_decoder.hpp"
+
+#include "smtp/limits.hpp"
+
+namespace smtpmock::smtp {
+
+data_decoder::data_decoder(std::size_t size_limit, bare_lf_mode bare_lf)
+    : size_limit_(size_limit), bare_lf_(bare_lf) {}
+
+void data_decoder::put(char c) {
+  ++size_;
+  // Beyond the limit the octets are counted (for the 552) but never stored.
+  if (size_ <= size_limit_) message_.push_back(c);
+}
+
+bool data_decoder::feed(std::string_view in, std::size_t& pos) {
+  while (pos < in.size()) {
+    const char c = in[pos++];
+    if (step(c)) return true;
+  }
+  return false;
+}
+
+// Returns true at the end-of-data marker. RFC 5321 4.1.1.4: the end is CRLF "." CRLF and
+// nothing else; 4.5.2: a leading "." of a line is removed. Bare LF/CR (2.3.8) is latched.
+bool data_decoder::step(char c) {
+  // RFC 5321 4.5.3.1.6: text lines are at most 1000 octets including CRLF (on the wire).
+  if (++line_length_ > limits::text_line) line_too_long_ = true;
+  const bool lf_ends_lines = bare_lf_ == bare_lf_mode::accept;
+  switch (state_) {
+    case state::line_start:
+      if (c == '.') {
+        state_ = state::dot;
+        return false;
+      }
+      state_ = state::in_line;
+      break;
+    case state::dot:
+      if (c == '\r') {
+        state_ = state::dot_cr;
+        return false;
+      }
+      if (c == '\n' && lf_ends_lines) return true;  // the smuggling-prone "\n.\n" end
+      state_ = state::in_line;                      // the stuffed dot is dropped
+      break;
+    case state::dot_cr:
+      if (c == '\n') return true;
+      bare_line_end_ = true;  // ".\r" then something else: a bare CR
+      put('\r');
+      state_ = state::in_line;
+      break;
+    case state::cr:
+      if (c == '\n') {
+        put('\n');
+        state_ = state::line_start;
+        line_length_ = 0;
+        ++lines_;
+        return false;
+      }
+      bare_line_end_ = true;
+      if (c == '\r') {
+        put('\r');
+        return false;
+      }
+      state_ = state::in_line;
+      break;
+    case state::in_line:
+      break;
+  }
+  // state_ is in_line here: an ordinary octet of a line.
+  if (c == '\r') {
+    put('\r');
+    state_ = state::cr;
+  } else if (c == '\n') {
+    put('\n');
+    if (lf_ends_lines) {
+      state_ = state::line_start;
+      line_length_ = 0;
+      ++lines_;
+    } else {
+      bare_line_end_ = true;
+    }
+  } else {
+    put(c);
+  }
+  return false;
+}
+
+}  // namespace smtpmock::smtp

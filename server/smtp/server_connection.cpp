@@ -1,0 +1,544 @@
+// The SMTP receiving-side state machine. All state changes go through enter_state() and
+// respond(), keyed on the reply actually sent; every check before that is const-like and
+// only proposes a reply (check, then proceed).
+#include "smtp/server_connection.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+#include "smtp/base64.hpp"
+#include "smtp/limits.hpp"
+
+namespace smtpmock::smtp {
+namespace {
+
+constexpr std::string_view masked = "********";
+
+// RFC 4954 4: the LOGIN challenges are the base64 of "Username:" and "Password:".
+constexpr std::string_view login_user_challenge = "VXNlcm5hbWU6";
+constexpr std::string_view login_password_challenge = "UGFzc3dvcmQ6";
+
+reply challenge(std::string_view text) {
+  reply r = make(stock::auth_challenge);
+  r.lines = {std::string(text)};
+  return r;
+}
+
+bool parse_size(std::string_view s, std::size_t& out) {
+  if (s.empty() || s.size() > 20) return false;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && ptr == s.data() + s.size();
+}
+
+}  // namespace
+
+server_connection::server_connection(std::shared_ptr<const personality> p, connection_options opts)
+    : personality_(std::move(p)), opts_(std::move(opts)) {
+  if (!personality_) personality_ = std::make_shared<const personality>(default_personality());
+  enhanced_ = personality_->enhanced_codes();
+  env_.client_address = opts_.client_address;
+  values_["hostname"] = personality_->hostname;
+  values_["client_ip"] = opts_.client_ip;
+  values_["session_id"] = opts_.session_id;
+}
+
+void server_connection::compact() {
+  if (pos_ == 0) return;
+  input_.erase(0, pos_);
+  pos_ = 0;
+}
+
+void server_connection::receive_data(std::string_view bytes) {
+  if (state_ == state::closed) return;
+  compact();
+  input_.append(bytes);
+}
+
+void server_connection::receive_eof() {
+  eof_ = true;
+}
+
+void server_connection::interrupt(reply r) {
+  interrupt_ = std::move(r);
+}
+
+void server_connection::enter_state(state s) {
+  state_ = s;
+  if (s == state::closed) {
+    input_.clear();
+    pos_ = 0;
+    data_.reset();
+  }
+}
+
+std::string server_connection::expand(std::string_view text) const {
+  return expand_template(text, values_);
+}
+
+reply server_connection::configured(std::string_view key, stock fallback) const {
+  const auto it = personality_->replies.find(std::string(key));
+  if (it != personality_->replies.end()) {
+    reply r = reply::parse(expand(it->second));
+    if (r.code != 0) return r;
+  }
+  reply r = make(fallback);
+  for (auto& line : r.lines)
+    line = expand(line);
+  return r;
+}
+
+event server_connection::make_event(event_kind k, verb v, std::string line, reply proposed) {
+  event ev;
+  ev.kind = k;
+  ev.command = v;
+  ev.line = std::move(line);
+  ev.proposed = std::move(proposed);
+  ev.sender = env_.mail_from;
+  if (auto it = values_.find("recipient"); it != values_.end()) ev.recipient = it->second;
+  if (auto it = values_.find("argument"); it != values_.end()) ev.argument = it->second;
+  ev.user = pending_user_.empty() ? env_.auth_user : pending_user_;
+  return ev;
+}
+
+bool server_connection::counts_as_error(int code) const {
+  // Client mistakes count against the budget: syntax, sequence and parameter errors.
+  return (code >= 500 && code <= 504) || code == 555;
+}
+
+std::vector<std::string> server_connection::ehlo_lines() const {
+  std::vector<std::string> lines{expand(personality_->ehlo_greeting)};
+  for (const auto& ext : personality_->extensions)
+    lines.push_back(ext);
+  return lines;
+}
+
+event server_connection::next_event() {
+  if (pending_ != pending::none)
+    throw std::logic_error("server_connection: respond() was not called for the last event");
+  if (state_ == state::closed) return make_event(event_kind::closed, verb::unknown, {}, {});
+  if (interrupt_) {
+    pending_ = pending::interrupt;
+    reply r = std::move(*interrupt_);
+    interrupt_.reset();
+    return make_event(event_kind::interrupted, verb::unknown, {}, std::move(r));
+  }
+  if (state_ == state::connect) {
+    pending_ = pending::connect;
+    reply banner{220, "", {expand(personality_->banner)}};
+    return make_event(event_kind::connect, verb::unknown, {}, std::move(banner));
+  }
+  if (state_ == state::data) {
+    if (!data_->feed(input_, pos_)) {
+      compact();
+      if (eof_) {
+        // The client left in the middle of DATA: the message is lost, never stored.
+        enter_state(state::closed);
+        return make_event(event_kind::closed, verb::unknown, {}, {});
+      }
+      return make_event(event_kind::need_data, verb::unknown, {}, {});
+    }
+    message_ = {};
+    message_.id = opts_.new_message_id ? opts_.new_message_id() : std::to_string(errors_);
+    message_.env = env_;
+    const std::size_t size = data_->size();
+    values_["queue_id"] = message_.id;
+    values_["size"] = std::to_string(size);
+    // Limits latched during the transfer are answered now (RFC 5321 4.5.3.1.10, 4.2.5).
+    reply r;
+    if (data_->too_big()) {
+      r = make(stock::size_exceeded);
+    } else if (data_->line_too_long()) {
+      r = make(stock::message_line_too_long);
+    } else if (data_->bare_line_end() && personality_->quirks.bare_lf == bare_lf_mode::reject) {
+      r = make(stock::bare_line_end_in_data);
+    } else if (env_.recipients.empty()) {
+      r = make(stock::no_valid_recipients);
+    } else {
+      r = configured("message", stock::queued);
+    }
+    message_.data = data_->take_message();
+    pending_ = pending::message;
+    event ev = make_event(event_kind::message, verb::data,
+                          "<message " + std::to_string(size) + " octets>", std::move(r));
+    ev.message = &message_;
+    return ev;
+  }
+
+  const std::size_t limit = state_ == state::auth ? limits::auth_line : limits::command_line;
+  auto line = lines_.next(input_, pos_, limit);
+  if (!line) {
+    compact();
+    if (eof_) {
+      enter_state(state::closed);
+      return make_event(event_kind::closed, verb::unknown, {}, {});
+    }
+    return make_event(event_kind::need_data, verb::unknown, {}, {});
+  }
+  return state_ == state::auth ? on_auth_line(*line) : on_command(*line);
+}
+
+event server_connection::on_command(const input_line& line) {
+  command c = parse_command(line.text);
+  values_["argument"] = c.argument;
+  values_.erase("recipient");
+  pending_user_.clear();
+  pending_sasl_ = sasl::none;
+  std::string shown = line.text;
+  if (c.id == verb::auth) {
+    // Keep the mechanism, mask any initial response: secrets never reach a transcript.
+    const auto space = c.argument.find(' ');
+    if (space != std::string::npos) {
+      shown = c.word + " " + c.argument.substr(0, space) + " " + std::string(masked);
+      values_["argument"] = c.argument.substr(0, space);
+    }
+  }
+  reply r;
+  if (line.too_long) {
+    r = make(stock::line_too_long);
+    c.id = verb::unknown;
+  } else if ((line.bare_lf || line.bare_cr) &&
+             personality_->quirks.bare_lf == bare_lf_mode::reject) {
+    r = make(stock::bare_line_end);
+  } else {
+    r = propose_command(c, line);
+  }
+  // The error budget: once spent, the next mistake closes the session.
+  if (counts_as_error(r.code) && personality_->limits.max_errors > 0 &&
+      errors_ >= personality_->limits.max_errors)
+    r = make(stock::too_many_errors);
+  pending_ = pending::command;
+  pending_verb_ = c.id;
+  return make_event(event_kind::command, c.id, std::move(shown), std::move(r));
+}
+
+reply server_connection::propose_command(const command& c, const input_line&) {
+  switch (c.id) {
+    case verb::helo:
+      return check_helo(c, false);
+    case verb::ehlo:
+      return check_helo(c, true);
+    case verb::mail:
+      return check_mail_command(c);
+    case verb::rcpt:
+      return check_rcpt_command(c);
+    case verb::data:
+      return check_data_command(c);
+    case verb::rset:
+      if (!c.argument.empty()) return make(stock::syntax_error);
+      return configured("rset", stock::ok);
+    case verb::noop:
+      return configured("noop", stock::ok);
+    case verb::vrfy:
+      if (c.argument.empty()) return make(stock::syntax_error);
+      return configured("vrfy", stock::cannot_vrfy);
+    case verb::help:
+      return configured("help", stock::help);
+    case verb::quit:
+      if (!c.argument.empty()) return make(stock::syntax_error);
+      return configured("quit", stock::closing);
+    case verb::auth:
+      return check_auth_start(c.argument);
+    case verb::starttls:
+      if (!personality_->advertises("STARTTLS")) return make(stock::not_implemented);
+      // NOTE(compat): TLS is not built yet; a scenario may advertise STARTTLS but the
+      // command is answered like a server whose TLS layer is temporarily unavailable.
+      return make(stock::tls_not_available);
+    case verb::bdat:
+    case verb::expn:
+      return make(stock::not_implemented);
+    case verb::unknown:
+      break;
+  }
+  return make(stock::unrecognised);
+}
+
+reply server_connection::check_helo(const command& c, bool esmtp) {
+  if (c.argument.empty())
+    return make(stock::syntax_error, esmtp ? "EHLO requires a domain" : "HELO requires a domain");
+  pending_helo_ = c.argument;
+  pending_esmtp_ = esmtp;
+  values_["helo"] = c.argument;
+  if (esmtp) return reply{250, "", ehlo_lines()};
+  const auto it = personality_->replies.find("helo");
+  if (it != personality_->replies.end()) {
+    reply r = reply::parse(expand(it->second));
+    if (r.code != 0) return r;
+  }
+  return reply{250, "", {expand("{hostname}")}};
+}
+
+reply server_connection::check_params(const std::vector<parameter>& params, bool mail) const {
+  const auto& p = *personality_;
+  for (const auto& param : params) {
+    const std::string& k = param.keyword;
+    bool known = false;
+    if (mail) {
+      if (k == "SIZE" && p.advertises("SIZE")) {
+        std::size_t declared = 0;
+        if (!param.has_value || !parse_size(param.value, declared))
+          return make(stock::syntax_error);
+        // RFC 1870 6.1: a declared size over the limit is refused at MAIL.
+        if (declared > p.message_size_limit()) return make(stock::size_exceeded);
+        known = true;
+      } else if (k == "BODY" && p.advertises("8BITMIME")) {
+        const std::string v = upper(param.value);
+        if (v != "7BIT" && v != "8BITMIME" && !(v == "BINARYMIME" && p.advertises("BINARYMIME")))
+          return make(stock::syntax_error);
+        known = true;
+      } else if (k == "SMTPUTF8" && p.advertises("SMTPUTF8")) {
+        if (param.has_value) return make(stock::syntax_error);
+        known = true;
+      } else if ((k == "RET" || k == "ENVID") && p.advertises("DSN")) {
+        if (!param.has_value) return make(stock::syntax_error);
+        if (k == "RET" && upper(param.value) != "FULL" && upper(param.value) != "HDRS")
+          return make(stock::syntax_error);
+        known = true;
+      } else if (k == "AUTH" && p.advertises("AUTH")) {
+        known = param.has_value;
+      }
+    } else if ((k == "NOTIFY" || k == "ORCPT") && p.advertises("DSN")) {
+      if (!param.has_value) return make(stock::syntax_error);
+      known = true;
+    }
+    // RFC 5321 4.1.1.11: an unrecognised or unadvertised parameter gets 555.
+    if (!known) return make(stock::unknown_parameter, "Unsupported parameter " + k);
+  }
+  return {};
+}
+
+reply server_connection::check_mail_command(const command& c) {
+  if (state_ == state::fresh) return make(stock::need_helo);
+  if (in_transaction_) return make(stock::bad_sequence, "Sender already specified");
+  if (personality_->auth.required && !authenticated_) return make(stock::auth_required);
+  switch (parse_path(c.argument, "FROM", pending_path_)) {
+    case path_error::none:
+      break;
+    case path_error::bad_path:
+      return make(stock::bad_sender_syntax);
+    case path_error::missing_prefix:
+    case path_error::bad_parameter:
+      return make(stock::syntax_error);
+  }
+  values_["sender"] = pending_path_.address;
+  // RFC 5321 4.1.1.2 / 1869: parameters only after EHLO.
+  if (!env_.esmtp && !pending_path_.params.empty())
+    return make(stock::unknown_parameter, "Parameters require EHLO");
+  if (reply r = check_params(pending_path_.params, true); r.code != 0) return r;
+  return configured("mail", stock::sender_ok);
+}
+
+reply server_connection::check_rcpt_command(const command& c) {
+  if (state_ == state::fresh) return make(stock::need_helo);
+  if (!in_transaction_) return make(stock::need_mail);
+  switch (parse_path(c.argument, "TO", pending_path_)) {
+    case path_error::none:
+      break;
+    case path_error::bad_path:
+      return make(stock::bad_recipient_syntax);
+    case path_error::missing_prefix:
+    case path_error::bad_parameter:
+      return make(stock::syntax_error);
+  }
+  if (pending_path_.address.empty()) return make(stock::bad_recipient_syntax);
+  values_["recipient"] = pending_path_.address;
+  if (!env_.esmtp && !pending_path_.params.empty())
+    return make(stock::unknown_parameter, "Parameters require EHLO");
+  if (reply r = check_params(pending_path_.params, false); r.code != 0) return r;
+  // RFC 5321 4.5.3.1.10: too many recipients is a temporary 452.
+  if (env_.recipients.size() >= personality_->limits.max_recipients)
+    return make(stock::too_many_recipients);
+  return configured("rcpt", stock::recipient_ok);
+}
+
+reply server_connection::check_data_command(const command& c) const {
+  if (!c.argument.empty()) return make(stock::syntax_error);
+  if (state_ == state::fresh) return make(stock::need_helo);
+  if (!in_transaction_) return make(stock::need_mail);
+  // RFC 2920 3.1: DATA after no accepted recipient gets 554 (the client may have
+  // pipelined it behind RCPTs that all failed).
+  if (env_.recipients.empty()) return make(stock::no_valid_recipients);
+  return configured("data", stock::start_data);
+}
+
+reply server_connection::check_auth_start(std::string_view argument) {
+  const auto& p = *personality_;
+  if (!p.advertises("AUTH")) return make(stock::not_implemented, "AUTH not available");
+  if (state_ == state::fresh || !env_.esmtp) return make(stock::bad_sequence, "Send EHLO first");
+  if (authenticated_) return make(stock::already_authenticated);
+  if (in_transaction_) return make(stock::auth_in_transaction);
+  if (p.auth.require_tls && !opts_.tls)
+    return reply{538, "5.7.11", {"Encryption required for requested authentication mechanism"}};
+  const auto space = argument.find(' ');
+  const std::string mechanism = upper(argument.substr(0, space));
+  const std::string_view initial =
+      space == std::string_view::npos ? std::string_view{} : argument.substr(space + 1);
+  if (mechanism.empty()) return make(stock::syntax_error);
+  bool offered = false;
+  for (const auto& m : p.auth_mechanisms())
+    offered = offered || m == mechanism;
+  if (!offered || (mechanism != "LOGIN" && mechanism != "PLAIN"))
+    return make(stock::unknown_mechanism);
+  sasl_mechanism_ = mechanism;
+  if (space == std::string_view::npos) {
+    pending_sasl_ = mechanism == "LOGIN" ? sasl::login_user : sasl::plain;
+    return challenge(mechanism == "LOGIN" ? login_user_challenge : "");
+  }
+  // RFC 4954 4: an initial response; "=" stands for an empty one.
+  if (initial == "*") return make(stock::auth_cancelled);
+  auto decoded = initial == "=" ? std::optional<std::string>("") : base64_decode(initial);
+  if (!decoded) return make(stock::bad_base64);
+  if (mechanism == "PLAIN") return finish_plain(*decoded);
+  pending_user_ = *decoded;
+  pending_sasl_ = sasl::login_password;
+  return challenge(login_password_challenge);
+}
+
+reply server_connection::finish_auth(const std::string& user, std::string_view password) {
+  pending_user_ = user;
+  values_["user"] = user;
+  if (personality_->check_credentials(user, password)) return configured("auth", stock::auth_ok);
+  return make(stock::auth_failed);
+}
+
+reply server_connection::finish_plain(std::string_view decoded) {
+  // RFC 4616 2: [authzid] NUL authcid NUL passwd.
+  const auto first = decoded.find('\0');
+  const auto second = first == std::string_view::npos ? first : decoded.find('\0', first + 1);
+  if (second == std::string_view::npos || decoded.find('\0', second + 1) != std::string_view::npos)
+    return make(stock::bad_base64, "Invalid PLAIN response");
+  return finish_auth(std::string(decoded.substr(first + 1, second - first - 1)),
+                     decoded.substr(second + 1));
+}
+
+event server_connection::on_auth_line(const input_line& line) {
+  pending_sasl_ = sasl::none;
+  const bool cancel = line.text == "*";
+  reply r;
+  if (line.too_long) {
+    r = make(stock::line_too_long);
+  } else if (cancel) {
+    r = make(stock::auth_cancelled);
+  } else if (auto decoded = base64_decode(line.text); !decoded) {
+    r = make(stock::bad_base64);
+  } else if (sasl_ == sasl::login_user) {
+    pending_user_ = *decoded;
+    pending_sasl_ = sasl::login_password;
+    r = challenge(login_password_challenge);
+  } else if (sasl_ == sasl::login_password) {
+    r = finish_auth(sasl_user_, *decoded);
+  } else {
+    r = finish_plain(*decoded);
+  }
+  if (sasl_ == sasl::login_password && pending_user_.empty()) pending_user_ = sasl_user_;
+  pending_ = pending::auth_line;
+  pending_verb_ = verb::auth;
+  return make_event(event_kind::auth_response, verb::auth,
+                    cancel ? std::string("*") : std::string(masked), std::move(r));
+}
+
+void server_connection::reset_transaction() {
+  in_transaction_ = false;
+  env_.mail_from.clear();
+  env_.mail_params.clear();
+  env_.recipients.clear();
+  data_.reset();
+  values_.erase("sender");
+  values_.erase("recipient");
+}
+
+void server_connection::respond(const reply& r) {
+  if (pending_ == pending::none)
+    throw std::logic_error("server_connection: respond() without an event to answer");
+  output_ += serialise(r, enhanced_);
+  const pending answered = pending_;
+  pending_ = pending::none;
+  if (counts_as_error(r.code)) ++errors_;
+
+  switch (answered) {
+    case pending::connect:
+      enter_state(r.code == 220 ? state::fresh : state::closed);
+      break;
+    case pending::interrupt:
+      enter_state(state::closed);
+      break;
+    case pending::message:
+      // RFC 5321 4.1.1.4: whatever the final reply, the transaction is over.
+      reset_transaction();
+      enter_state(state::greeted);
+      break;
+    case pending::auth_line:
+    case pending::command:
+      if (pending_verb_ == verb::auth) {
+        if (r.code == 334 && pending_sasl_ != sasl::none) {
+          if (pending_sasl_ == sasl::login_password) sasl_user_ = pending_user_;
+          sasl_ = pending_sasl_;
+          enter_state(state::auth);
+        } else {
+          if (r.code == 235) {
+            authenticated_ = true;
+            env_.auth_user = pending_user_;
+          }
+          sasl_ = sasl::none;
+          sasl_user_.clear();
+          enter_state(state::greeted);
+        }
+        pending_user_.clear();
+        break;
+      }
+      if (!r.positive()) break;
+      switch (pending_verb_) {
+        case verb::helo:
+        case verb::ehlo:
+          // RFC 5321 4.1.4: EHLO/HELO resets any transaction, like RSET.
+          reset_transaction();
+          env_.helo = pending_helo_;
+          env_.esmtp = pending_esmtp_;
+          enter_state(state::greeted);
+          break;
+        case verb::mail:
+          in_transaction_ = true;
+          env_.mail_from = pending_path_.address;
+          for (const auto& p : pending_path_.params)
+            env_.mail_params.push_back(p.text());
+          break;
+        case verb::rcpt:
+          if (in_transaction_) {
+            recipient rc{pending_path_.address, {}};
+            for (const auto& p : pending_path_.params)
+              rc.params.push_back(p.text());
+            env_.recipients.push_back(std::move(rc));
+          }
+          break;
+        case verb::data:
+          if (r.code == 354 && in_transaction_) {
+            data_ = std::make_unique<data_decoder>(personality_->message_size_limit(),
+                                                   personality_->quirks.bare_lf);
+            enter_state(state::data);
+          }
+          break;
+        case verb::rset:
+          reset_transaction();
+          break;
+        default:
+          break;
+      }
+      break;
+    case pending::none:
+      break;
+  }
+  // RFC 5321 3.8 / 4.2.2: 221 and 421 end the session.
+  if (r.code == 221 || r.code == 421) enter_state(state::closed);
+}
+
+void server_connection::abandon() {
+  pending_ = pending::none;
+  enter_state(state::closed);
+}
+
+std::string server_connection::take_output() {
+  std::string out;
+  out.swap(output_);
+  return out;
+}
+
+}  // namespace smtpmock::smtp

@@ -1,0 +1,320 @@
+#include "smtp/server_connection.hpp"
+
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+#include "smtp/base64.hpp"
+
+using namespace smtpmock;
+using smtpmock::test::codes;
+using smtpmock::test::harness;
+
+namespace {
+smtp::personality with_users() {
+  smtp::personality p = smtp::default_personality();
+  p.auth.accept_any = false;
+  p.auth.users = {{"alice", "secret"}};
+  return p;
+}
+std::string b64(std::string_view s) {
+  return smtp::base64_encode(s);
+}
+}  // namespace
+
+TEST_CASE("unit: a plain session is answered and its message captured") {
+  harness h;
+  CHECK(h.start() == "220 localhost ESMTP smtpmock\r\n");
+  CHECK(h.cmd("EHLO client.example") ==
+        "250-localhost\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n"
+        "250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN\r\n250-SMTPUTF8\r\n250 DSN\r\n");
+  CHECK(h.cmd("MAIL FROM:<a@x.example> SIZE=20 BODY=8BITMIME") == "250 2.1.0 Sender ok\r\n");
+  CHECK(h.cmd("RCPT TO:<b@y.example> NOTIFY=SUCCESS,FAILURE") == "250 2.1.5 Recipient ok\r\n");
+  CHECK(h.cmd("DATA") == "354 End data with <CR><LF>.<CR><LF>\r\n");
+  CHECK(h.feed("Subject: hi\r\n\r\n..dot\r\n.\r\n") == "250 2.0.0 Ok: queued as M1\r\n");
+  REQUIRE(h.stored.size() == 1);
+  const auto& m = h.stored[0];
+  CHECK(m.id == "M1");
+  CHECK(m.data == "Subject: hi\r\n\r\n.dot\r\n");
+  CHECK(m.env.helo == "client.example");
+  CHECK(m.env.esmtp);
+  CHECK(m.env.mail_from == "a@x.example");
+  CHECK(m.env.mail_params == std::vector<std::string>{"SIZE=20", "BODY=8BITMIME"});
+  REQUIRE(m.env.recipients.size() == 1);
+  CHECK(m.env.recipients[0].address == "b@y.example");
+  CHECK(m.env.recipients[0].params == std::vector<std::string>{"NOTIFY=SUCCESS,FAILURE"});
+  CHECK(m.env.client_address == "127.0.0.1:4000");
+  CHECK(h.cmd("QUIT") == "221 2.0.0 Bye\r\n");
+  CHECK(h.conn.closing());
+}
+
+TEST_CASE("unit: HELO, RSET, NOOP, VRFY, HELP, unknown and EXPN") {
+  harness h;
+  h.start();
+  CHECK(h.cmd("HELO client.example") == "250 localhost\r\n");
+  CHECK(h.cmd("NOOP") == "250 2.0.0 Ok\r\n");
+  CHECK(codes(h.cmd("RSET")) == std::vector<int>{250});
+  CHECK(codes(h.cmd("VRFY bob")) == std::vector<int>{252});
+  CHECK(codes(h.cmd("VRFY")) == std::vector<int>{501});
+  CHECK(codes(h.cmd("HELP")) == std::vector<int>{214});
+  CHECK(h.cmd("FOO bar") == "500 5.5.2 Command unrecognized\r\n");
+  CHECK(codes(h.cmd("EXPN list")) == std::vector<int>{502});
+  CHECK(codes(h.cmd("HELO")) == std::vector<int>{501});
+  // ESMTP parameters need EHLO.
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> SIZE=10")) == std::vector<int>{555});
+}
+
+TEST_CASE("unit: bad sequences get 503 and leave the state alone") {
+  harness h;
+  h.start();
+  CHECK(h.cmd("MAIL FROM:<a@x>") == "503 5.5.1 Send HELO/EHLO first\r\n");
+  h.cmd("EHLO c");
+  CHECK(h.cmd("RCPT TO:<b@x>") == "503 5.5.1 Need MAIL command\r\n");
+  CHECK(codes(h.cmd("DATA")) == std::vector<int>{503});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x>")) == std::vector<int>{250});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x>")) == std::vector<int>{503});
+  CHECK(codes(h.cmd("DATA")) == std::vector<int>{554});  // no recipient accepted
+  CHECK(codes(h.cmd("RSET")) == std::vector<int>{250});
+  CHECK(codes(h.cmd("RCPT TO:<b@x>")) == std::vector<int>{503});
+}
+
+TEST_CASE("unit: syntax errors in MAIL and RCPT") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(h.cmd("MAIL FROM:a@x") == "501 5.1.7 Bad sender address syntax\r\n");
+  CHECK(codes(h.cmd("MAIL TO:<a@x>")) == std::vector<int>{501});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> FOO=bar")) == std::vector<int>{555});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> SIZE=abc")) == std::vector<int>{501});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> SIZE=999999999")) == std::vector<int>{552});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> RET=FULL ENVID=abc SMTPUTF8")) == std::vector<int>{250});
+  CHECK(h.cmd("RCPT TO:<>") == "501 5.1.3 Bad recipient address syntax\r\n");
+  CHECK(codes(h.cmd("RCPT TO:<b@x> XYZ")) == std::vector<int>{555});
+  CHECK(codes(h.cmd("RCPT TO:<b@x> ORCPT=rfc822;b@x")) == std::vector<int>{250});
+}
+
+TEST_CASE("unit: parameters are accepted exactly when their extension is advertised") {
+  smtp::personality p;
+  p.extensions = {"DSN"};  // AOL's lone extension
+  harness h(p);
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> SIZE=10")) == std::vector<int>{555});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> BODY=8BITMIME")) == std::vector<int>{555});
+  CHECK(codes(h.cmd("MAIL FROM:<a@x> RET=HDRS")) == std::vector<int>{250});
+  // No ENHANCEDSTATUSCODES advertised: no enhanced codes in replies.
+  CHECK(h.cmd("RCPT TO:<b@x> XYZ=1") == "555 Unsupported parameter XYZ\r\n");
+  CHECK(h.cmd("NOOP") == "250 Ok\r\n");
+}
+
+TEST_CASE("unit: the scenario's reply texts and templates are used") {
+  smtp::personality p;
+  p.hostname = "mx.example";
+  p.extensions = {"ENHANCEDSTATUSCODES"};
+  p.replies = {{"rcpt", "250 2.1.5 <{recipient}> ok"},
+               {"quit", "221 2.0.0 {hostname} bye"},
+               {"message", "250 2.6.0 {size} octets as {queue_id}"}};
+  harness h(p);
+  h.start();
+  h.cmd("EHLO c");
+  h.cmd("MAIL FROM:<a@x>");
+  CHECK(h.cmd("RCPT TO:<bob@y.example>") == "250 2.1.5 <bob@y.example> ok\r\n");
+  h.cmd("DATA");
+  CHECK(h.feed("hi\r\n.\r\n") == "250 2.6.0 4 octets as M1\r\n");
+  CHECK(h.cmd("QUIT") == "221 2.0.0 mx.example bye\r\n");
+}
+
+TEST_CASE("unit: pipelined commands are answered in order, nothing lost after an error") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  const std::string out = h.feed(
+      "MAIL FROM:<a@x>\r\nRCPT TO:<bad address>\r\nRCPT TO:<b@x>\r\nDATA\r\nbody\r\n.\r\nNOOP\r\n");
+  CHECK(codes(out) == std::vector<int>{250, 501, 250, 354, 250, 250});
+  REQUIRE(h.stored.size() == 1);
+  CHECK(h.stored[0].data == "body\r\n");
+}
+
+TEST_CASE("unit: pipelined DATA after all recipients failed gets 554 and data becomes commands") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  const std::string out = h.feed("MAIL FROM:<a@x>\r\nRCPT TO:<>\r\nDATA\r\nNOOP\r\n");
+  CHECK(codes(out) == std::vector<int>{250, 501, 554, 250});
+  CHECK(h.stored.empty());
+}
+
+TEST_CASE("unit: a byte-at-a-time client gets the same replies") {
+  harness a, b;
+  const std::string session =
+      "EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n..\r\n.\r\nQUIT\r\n";
+  std::string whole = a.start() + a.feed(session);
+  std::string bytewise = b.start();
+  for (char c : session)
+    bytewise += b.feed(std::string(1, c));
+  CHECK(whole == bytewise);
+  REQUIRE(b.stored.size() == 1);
+  CHECK(b.stored[0].data == "x\r\n.\r\n");
+}
+
+TEST_CASE("unit: AUTH LOGIN with challenges") {
+  harness h(with_users());
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(h.cmd("AUTH LOGIN") == "334 VXNlcm5hbWU6\r\n");
+  CHECK(h.cmd(b64("alice")) == "334 UGFzc3dvcmQ6\r\n");
+  CHECK(h.cmd(b64("secret")) == "235 2.7.0 Authentication successful\r\n");
+  CHECK(h.conn.authenticated());
+  CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{503});
+  h.cmd("MAIL FROM:<a@x>");
+  h.cmd("RCPT TO:<b@x>");
+  h.cmd("DATA");
+  h.feed("x\r\n.\r\n");
+  REQUIRE(h.stored.size() == 1);
+  CHECK(h.stored[0].env.auth_user == "alice");
+  // The transcript never sees the secrets.
+  for (const auto& ev : h.events) {
+    CHECK(ev.line.find(b64("secret")) == std::string::npos);
+    CHECK(ev.line.find(b64("alice")) == std::string::npos);
+  }
+}
+
+TEST_CASE("unit: AUTH LOGIN initial response and wrong password") {
+  harness h(with_users());
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(h.cmd("AUTH LOGIN " + b64("alice")) == "334 UGFzc3dvcmQ6\r\n");
+  CHECK(h.cmd(b64("wrong")) == "535 5.7.8 Authentication credentials invalid\r\n");
+  CHECK_FALSE(h.conn.authenticated());
+  CHECK(h.cmd("AUTH LOGIN " + b64("alice")) == "334 UGFzc3dvcmQ6\r\n");
+  CHECK(codes(h.cmd(b64("secret"))) == std::vector<int>{235});
+}
+
+TEST_CASE("unit: AUTH PLAIN with and without initial response") {
+  harness h(with_users());
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(h.cmd("AUTH PLAIN " + b64(std::string("\0alice\0bad", 10))) ==
+        "535 5.7.8 Authentication credentials invalid\r\n");
+  CHECK(h.cmd("AUTH PLAIN") == "334 \r\n");
+  CHECK(codes(h.cmd(b64(std::string("\0alice\0secret", 13)))) == std::vector<int>{235});
+  CHECK(h.events.back().user == "alice");
+}
+
+TEST_CASE("unit: AUTH errors: cancel, bad base64, unknown mechanism, sequence") {
+  harness h(with_users());
+  h.start();
+  CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{503});  // before EHLO
+  h.cmd("EHLO c");
+  CHECK(h.cmd("AUTH CRAM-MD5") == "504 5.5.4 Unrecognized authentication mechanism\r\n");
+  CHECK(h.cmd("AUTH LOGIN *") == "501 5.7.0 Authentication cancelled\r\n");
+  h.cmd("AUTH LOGIN");
+  CHECK(h.cmd("*") == "501 5.7.0 Authentication cancelled\r\n");
+  h.cmd("AUTH LOGIN");
+  h.cmd(b64("alice"));
+  CHECK(h.cmd("*") == "501 5.7.0 Authentication cancelled\r\n");
+  for (std::string bad : {"!!!", "=AAA", "AAA=BBB"}) {
+    h.cmd("AUTH LOGIN");
+    CHECK(h.cmd(bad) == "501 5.5.2 Cannot decode base64 response\r\n");
+    CHECK(codes(h.cmd("AUTH PLAIN " + bad)) == std::vector<int>{501});
+  }
+  CHECK(codes(h.cmd("AUTH PLAIN " + b64("no-nuls"))) == std::vector<int>{501});
+  h.cmd("MAIL FROM:<a@x>");
+  CHECK(h.cmd("AUTH PLAIN") == "503 5.5.1 AUTH not permitted during a mail transaction\r\n");
+}
+
+TEST_CASE("unit: only the advertised mechanisms work") {
+  smtp::personality p = with_users();
+  p.extensions = {"AUTH LOGIN"};
+  harness h(p);
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(codes(h.cmd("AUTH PLAIN")) == std::vector<int>{504});
+  CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{334});
+  p.extensions = {"PIPELINING"};
+  harness none(p);
+  none.start();
+  none.cmd("EHLO c");
+  CHECK(codes(none.cmd("AUTH LOGIN")) == std::vector<int>{502});
+}
+
+TEST_CASE("unit: auth.required gives 530 to MAIL before AUTH") {
+  smtp::personality p = with_users();
+  p.auth.required = true;
+  harness h(p);
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(h.cmd("MAIL FROM:<a@x>") == "530 5.7.0 Authentication required\r\n");
+  h.cmd("AUTH PLAIN " + b64(std::string("\0alice\0secret", 13)));
+  CHECK(codes(h.cmd("MAIL FROM:<a@x>")) == std::vector<int>{250});
+}
+
+TEST_CASE("unit: a pipelined AUTH LOGIN with its answers and a MAIL in one write") {
+  harness h(with_users());
+  h.start();
+  h.cmd("EHLO c");
+  const auto out =
+      h.feed("AUTH LOGIN\r\n" + b64("alice") + "\r\n" + b64("secret") + "\r\nMAIL FROM:<a@x>\r\n");
+  CHECK(codes(out) == std::vector<int>{334, 334, 235, 250});
+}
+
+TEST_CASE("unit: STARTTLS is answered 454 until TLS exists, 502 when not advertised") {
+  smtp::personality p;
+  p.extensions = {"STARTTLS", "ENHANCEDSTATUSCODES"};
+  harness h(p);
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(h.cmd("STARTTLS") == "454 4.7.0 TLS not available\r\n");
+  harness d;
+  d.start();
+  d.cmd("EHLO c");
+  CHECK(codes(d.cmd("STARTTLS")) == std::vector<int>{502});
+}
+
+TEST_CASE("unit: the error budget closes the session with 421") {
+  smtp::personality p = smtp::default_personality();
+  p.limits.max_errors = 3;
+  harness h(p);
+  h.start();
+  CHECK(codes(h.feed("X\r\nX\r\nX\r\nX\r\nNOOP\r\n")) == std::vector<int>{500, 500, 500, 421});
+  CHECK(h.closed);
+}
+
+TEST_CASE("unit: EOF in the middle of DATA stores nothing") {
+  harness h;
+  h.start();
+  h.feed("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n");
+  h.feed("partial message\r\n");
+  h.eof();
+  CHECK(h.closed);
+  CHECK(h.stored.empty());
+}
+
+TEST_CASE("unit: interrupt sends its 421 and closes") {
+  harness h;
+  h.start();
+  h.conn.interrupt(smtp::make(smtp::stock::idle_timeout));
+  CHECK(h.run() == "421 4.4.2 Idle timeout, closing connection\r\n");
+  CHECK(h.closed);
+}
+
+TEST_CASE("unit: the state follows the reply actually sent") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  h.conn.receive_data("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\n");
+  auto mail = h.conn.next_event();
+  h.conn.respond(mail.proposed);
+  auto rcpt = h.conn.next_event();
+  CHECK(rcpt.recipient == "b@x");
+  h.conn.respond(smtp::reply::parse("451 4.7.1 greylisted"));  // a rule's reply
+  auto rcpt2 = h.conn.next_event();
+  h.conn.respond(rcpt2.proposed);
+  REQUIRE(h.conn.current_envelope().recipients.size() == 1);
+  CHECK(h.conn.current_envelope().recipients[0].address == "c@x");
+  h.conn.take_output();
+  // A 421 to any command closes.
+  h.conn.receive_data("NOOP\r\n");
+  auto noop = h.conn.next_event();
+  h.conn.respond(smtp::reply::parse("421 4.3.2 bye"));
+  CHECK(h.conn.closing());
+}
