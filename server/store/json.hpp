@@ -8,6 +8,8 @@
 
 namespace smtpmock::store {
 
+/// A time as RFC 3339 UTC with milliseconds: "2026-11-28T12:00:00.123Z".
+std::string rfc3339(clock::time_point t);
 /// The envelope as a JSON object string.
 std::string envelope_json(const smtp::envelope& env);
 /// A message's <id>.json: id, session id, received time (RFC 3339), size, envelope, transcript.

@@ -80,12 +80,15 @@ class message_store {
   /// Appends a transcript line (bounded per session).
   void append(const std::string& session_id, transcript_line line);
   /// Marks the session ended and spools its transcript as session-<id>.json when spooling.
+  /// Never throws for a spool failure (it runs at teardown); see spool_failures().
   void close_session(const std::string& id);
   std::optional<session_record> session(const std::string& id) const;
   /// Sessions, newest first.
   std::vector<session_record> sessions() const;
 
   const store_limits& limits() const { return limits_; }
+  /// Spool writes that failed where no caller could be told (close_session); for metrics.
+  std::size_t spool_failures() const;
 
  private:
   store_limits limits_;
@@ -93,6 +96,7 @@ class message_store {
   mutable std::mutex mutex_;
   std::deque<std::shared_ptr<const stored_message>> messages_;  // oldest first
   std::deque<session_record> sessions_;                         // oldest first
+  std::size_t spool_failures_ = 0;
 };
 
 }  // namespace smtpmock::store

@@ -1,0 +1,200 @@
+// JSON and text views of the store, the only translation unit that includes nlohmann/json.
+// Client text is arbitrary bytes: JSON is dumped with invalid UTF-8 replaced (U+FFFD) and
+// control characters escaped by the library; the text view escapes control characters and
+// invalid UTF-8 itself, so nothing raw reaches a terminal.
+#include "store/json.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace smtpmock::store {
+
+namespace {
+
+// Ordered, so the fields come out in the documented (Mailpit-like) order.
+using json = nlohmann::ordered_json;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+const char* direction_name(direction d) {
+  switch (d) {
+    case direction::in:
+      return "in";
+    case direction::out:
+      return "out";
+    case direction::info:
+      return "info";
+  }
+  return "info";
+}
+
+json strings(const std::vector<std::string>& v) {
+  json a = json::array();
+  for (const auto& s : v)
+    a.push_back(s);
+  return a;
+}
+
+json envelope_object(const smtp::envelope& env) {
+  json recipients = json::array();
+  for (const auto& r : env.recipients) {
+    recipients.push_back(json{{"Address", r.address}, {"Params", strings(r.params)}});
+  }
+  return json{{"ClientAddress", env.client_address},
+              {"Helo", env.helo},
+              {"ESMTP", env.esmtp},
+              {"MailFrom", env.mail_from},
+              {"MailParams", strings(env.mail_params)},
+              {"Recipients", std::move(recipients)},
+              {"AuthUser", env.auth_user},
+              {"TLSVersion", env.tls_version},
+              {"TLSCipher", env.tls_cipher}};
+}
+
+json transcript_array(const std::vector<transcript_line>& lines) {
+  json a = json::array();
+  for (const auto& l : lines) {
+    a.push_back(json{{"Time", rfc3339(l.at)},
+                     {"Direction", direction_name(l.dir)},
+                     {"Text", l.text},
+                     {"TLS", l.tls},
+                     {"Rule", l.rule}});
+  }
+  return a;
+}
+
+void append_hex(std::string& out, unsigned char c) {
+  static constexpr char digits[] = "0123456789abcdef";
+  out += "\\x";
+  out.push_back(digits[c >> 4]);
+  out.push_back(digits[c & 0xf]);
+}
+
+/// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629 section 4), or 0.
+/// Also returns 0 for C1 controls (U+0080..U+009F), which some terminals obey.
+std::size_t utf8_sequence(std::string_view s) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xc0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c >= 0xc2 && c <= 0xdf) {
+    if (!cont(1)) return 0;
+    return c == 0xc2 && b(1) <= 0x9f ? 0 : 2;
+  }
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+    if (c == 0xed && b(1) > 0x9f) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xf0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xf4 && b(1) > 0x8f) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+/// Client text made safe for a terminal: control bytes and invalid UTF-8 as \xNN.
+std::string escape_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) {
+        append_hex(out, c);
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_sequence(s.substr(i));
+    if (n == 0) {
+      append_hex(out, c);
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string rfc3339(clock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(t);
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{ms - day};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+std::string envelope_json(const smtp::envelope& env) {
+  return dump(envelope_object(env));
+}
+
+std::string message_json(const stored_message& m, const session_record* session) {
+  json j{{"ID", m.id},
+         {"SessionID", m.session_id},
+         {"Received", rfc3339(m.received)},
+         {"Size", m.data.size()},
+         {"Envelope", envelope_object(m.env)},
+         {"Transcript", session ? transcript_array(session->lines) : json::array()}};
+  return dump(j);
+}
+
+std::string session_json(const session_record& s) {
+  json j{{"ID", s.id},
+         {"ClientAddress", s.client_address},
+         {"Scenario", s.scenario},
+         {"Started", rfc3339(s.started)},
+         {"Ended", s.ended ? json(rfc3339(*s.ended)) : json(nullptr)},
+         {"Truncated", s.truncated},
+         {"MessageIDs", strings(s.message_ids)},
+         {"Transcript", transcript_array(s.lines)}};
+  return dump(j);
+}
+
+std::string transcript_text(const session_record& s) {
+  std::string out;
+  for (const auto& l : s.lines) {
+    // swaks arrows: client " -> " (" ~> " inside TLS), server "<- " ("<~ "), notes "=== ".
+    switch (l.dir) {
+      case direction::in:
+        out += l.tls ? " ~> " : " -> ";
+        break;
+      case direction::out:
+        out += l.tls ? "<~ " : "<- ";
+        break;
+      case direction::info:
+        out += "=== ";
+        break;
+    }
+    out += escape_text(l.text);
+    if (l.dir == direction::out && !l.rule.empty()) {
+      out += "  [rule: ";
+      out += escape_text(l.rule);
+      out += "]";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace smtpmock::store

@@ -1,0 +1,210 @@
+// message_store: one mutex guards every container; spool files are written outside it so a
+// slow disk delays only the session that is storing, never the other io threads.
+// Spool files appear atomically: each is written to a hidden temp file in the spool directory
+// and renamed into place, so a reader never sees a half-written file.
+#include "store/message_store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+
+#include "store/json.hpp"
+
+namespace smtpmock::store {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A file name derived from an id: ids come from our own generator, but a path separator or a
+/// leading dot must never let one escape or hide in the spool directory.
+std::string safe_name(std::string_view id) {
+  std::string out;
+  out.reserve(id.size() + 1);
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == '@' || c == '+';
+    out.push_back(ok ? c : '_');
+  }
+  if (out.empty() || out.front() == '.') out.insert(out.begin(), '_');
+  return out;
+}
+
+/// A suffix unique within this process (and, with the thread id, across concurrent writers).
+std::string temp_suffix() {
+  static std::atomic<unsigned long long> counter{0};
+  return std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()) % 1000000) + "-" +
+         std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+/// Writes `content` to dir/name through a temp file and a rename; throws std::runtime_error
+/// (with the temp file removed) on any failure.
+void write_atomic(const fs::path& dir, const std::string& name, std::string_view content) {
+  const fs::path target = dir / name;
+  const fs::path temp = dir / ("." + name + "." + temp_suffix() + ".tmp");
+  auto fail = [&](const std::string& what, std::error_code ec) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw std::runtime_error("spool: cannot " + what + " " + target.string() + ": " + ec.message());
+  };
+  {
+    errno = 0;
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) fail("create", std::error_code(errno ? errno : EIO, std::generic_category()));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.close();
+    if (!out) fail("write", std::error_code(errno ? errno : EIO, std::generic_category()));
+  }
+  std::error_code ec;
+  fs::rename(temp, target, ec);
+  if (ec) fail("rename into", ec);
+}
+
+template <typename Deque>
+auto find_session(Deque& sessions, const std::string& id) {
+  // Newest first: the sessions still being appended to are at the back.
+  return std::find_if(sessions.rbegin(), sessions.rend(),
+                      [&](const session_record& s) { return s.id == id; });
+}
+
+}  // namespace
+
+message_store::message_store(store_limits limits, std::optional<std::filesystem::path> spool_dir)
+    : limits_(limits), spool_(std::move(spool_dir)) {
+  if (!spool_) return;
+  std::error_code ec;
+  fs::create_directories(*spool_, ec);
+  if (ec || !fs::is_directory(*spool_)) {
+    throw std::runtime_error("spool directory " + spool_->string() + " cannot be created: " +
+                             (ec ? ec.message() : std::string("not a directory")));
+  }
+}
+
+void message_store::add_message(stored_message m) {
+  auto msg = std::make_shared<const stored_message>(std::move(m));
+  if (spool_) {
+    // The transcript so far, copied under the lock, rendered and written outside it.
+    std::optional<session_record> snapshot;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = find_session(sessions_, msg->session_id);
+      if (it != sessions_.rend()) snapshot = *it;
+    }
+    const std::string base = safe_name(msg->id);
+    const fs::path eml = *spool_ / (base + ".eml");
+    write_atomic(*spool_, base + ".eml", msg->data);
+    try {
+      write_atomic(*spool_, base + ".json", message_json(*msg, snapshot ? &*snapshot : nullptr));
+    } catch (...) {
+      // All or nothing: the client is told 451, so no trace of the message may remain.
+      std::error_code ignored;
+      fs::remove(eml, ignored);
+      throw;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  auto it = find_session(sessions_, msg->session_id);
+  if (it != sessions_.rend()) it->message_ids.push_back(msg->id);
+  messages_.push_back(std::move(msg));
+  while (messages_.size() > limits_.max_messages)
+    messages_.pop_front();
+}
+
+std::vector<std::shared_ptr<const stored_message>> message_store::messages() const {
+  std::lock_guard lock(mutex_);
+  return {messages_.rbegin(), messages_.rend()};
+}
+
+std::shared_ptr<const stored_message> message_store::message(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(messages_.rbegin(), messages_.rend(),
+                         [&](const auto& m) { return m->id == id; });
+  return it == messages_.rend() ? nullptr : *it;
+}
+
+std::size_t message_store::message_count() const {
+  std::lock_guard lock(mutex_);
+  return messages_.size();
+}
+
+std::size_t message_store::delete_messages(const std::vector<std::string>& ids) {
+  std::lock_guard lock(mutex_);
+  const std::size_t before = messages_.size();
+  if (ids.empty()) {
+    messages_.clear();
+    return before;
+  }
+  const std::unordered_set<std::string> doomed(ids.begin(), ids.end());
+  std::erase_if(messages_, [&](const auto& m) { return doomed.contains(m->id); });
+  return before - messages_.size();
+}
+
+void message_store::open_session(const std::string& id, const std::string& client_address,
+                                 const std::string& scenario) {
+  session_record s;
+  s.id = id;
+  s.client_address = client_address;
+  s.scenario = scenario;
+  s.started = clock::now();
+  std::lock_guard lock(mutex_);
+  if (find_session(sessions_, id) != sessions_.rend()) return;  // ids are unique; keep the first
+  sessions_.push_back(std::move(s));
+  while (sessions_.size() > limits_.max_sessions)
+    sessions_.pop_front();
+}
+
+void message_store::append(const std::string& session_id, transcript_line line) {
+  std::lock_guard lock(mutex_);
+  auto it = find_session(sessions_, session_id);
+  if (it == sessions_.rend()) return;  // unknown or already evicted
+  // A session may send millions of commands; keep the first lines and say that some were lost.
+  if (it->lines.size() >= limits_.max_transcript_lines) {
+    it->truncated = true;
+    return;
+  }
+  it->lines.push_back(std::move(line));
+}
+
+void message_store::close_session(const std::string& id) {
+  std::optional<session_record> snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = find_session(sessions_, id);
+    if (it == sessions_.rend()) return;
+    if (!it->ended) it->ended = clock::now();
+    if (spool_) snapshot = *it;
+  }
+  if (!snapshot) return;
+  try {
+    write_atomic(*spool_, "session-" + safe_name(id) + ".json", session_json(*snapshot));
+  } catch (const std::exception&) {
+    std::lock_guard lock(mutex_);
+    ++spool_failures_;
+  }
+}
+
+std::optional<session_record> message_store::session(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = find_session(sessions_, id);
+  if (it == sessions_.rend()) return std::nullopt;
+  return *it;
+}
+
+std::vector<session_record> message_store::sessions() const {
+  std::lock_guard lock(mutex_);
+  return {sessions_.rbegin(), sessions_.rend()};
+}
+
+std::size_t message_store::spool_failures() const {
+  std::lock_guard lock(mutex_);
+  return spool_failures_;
+}
+
+}  // namespace smtpmock::store

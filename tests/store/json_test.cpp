@@ -1,0 +1,162 @@
+// Tests for the JSON and text views of the store: field shapes, RFC 3339 times, valid JSON
+// from arbitrary client bytes, and swaks arrows with control characters escaped.
+#include "store/json.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+using namespace smtpmock;
+using namespace smtpmock::store;
+using nlohmann::json;
+
+namespace {
+
+/// 2026-11-28T12:00:00.123Z
+clock::time_point fixed_time() {
+  using namespace std::chrono;
+  return sys_days{year{2026} / November / 28} + hours{12} + milliseconds{123};
+}
+
+transcript_line line(direction d, std::string text, bool tls = false, std::string rule = {}) {
+  return transcript_line{fixed_time(), d, std::move(text), tls, std::move(rule)};
+}
+
+stored_message sample_message() {
+  stored_message m;
+  m.id = "m1";
+  m.session_id = "s1";
+  m.received = fixed_time();
+  m.env.client_address = "127.0.0.1:5000";
+  m.env.helo = "mx.example";
+  m.env.esmtp = false;
+  m.env.mail_from = "";
+  m.env.recipients = {{"bob@example.com", {"NOTIFY=NEVER"}}};
+  m.data = "Subject: x\r\n\r\nhello\r\n";
+  return m;
+}
+
+session_record sample_session() {
+  session_record s;
+  s.id = "s1";
+  s.client_address = "127.0.0.1:5000";
+  s.scenario = "greylist";
+  s.started = fixed_time();
+  s.lines = {line(direction::out, "220 ready", false, "banner"), line(direction::in, "EHLO x"),
+             line(direction::info, "TLS started"), line(direction::in, "MAIL FROM:<a@b>", true),
+             line(direction::out, "451 4.7.1 try later", true, "greylist")};
+  s.message_ids = {"m1"};
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("unit: times are RFC 3339 UTC with milliseconds") {
+  CHECK(rfc3339(fixed_time()) == "2026-11-28T12:00:00.123Z");
+  CHECK(rfc3339(clock::time_point{}) == "1970-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("unit: envelope JSON has every field in PascalCase") {
+  const auto j = json::parse(envelope_json(sample_message().env));
+  CHECK(j["ClientAddress"] == "127.0.0.1:5000");
+  CHECK(j["Helo"] == "mx.example");
+  CHECK(j["ESMTP"] == false);
+  CHECK(j["MailFrom"] == "");
+  CHECK(j["MailParams"] == json::array());
+  REQUIRE(j["Recipients"].size() == 1);
+  CHECK(j["Recipients"][0]["Address"] == "bob@example.com");
+  CHECK(j["Recipients"][0]["Params"] == json::array({"NOTIFY=NEVER"}));
+  CHECK(j["AuthUser"] == "");
+  CHECK(j["TLSVersion"] == "");
+  CHECK(j["TLSCipher"] == "");
+}
+
+TEST_CASE("unit: message JSON carries id, session, time, size, envelope and transcript") {
+  const auto m = sample_message();
+  const auto without = json::parse(message_json(m, nullptr));
+  CHECK(without["ID"] == "m1");
+  CHECK(without["SessionID"] == "s1");
+  CHECK(without["Received"] == "2026-11-28T12:00:00.123Z");
+  CHECK(without["Size"] == m.data.size());
+  CHECK(without["Envelope"]["Helo"] == "mx.example");
+  CHECK(without["Transcript"] == json::array());
+
+  const auto s = sample_session();
+  const auto with = json::parse(message_json(m, &s));
+  REQUIRE(with["Transcript"].size() == 5);
+  const auto& first = with["Transcript"][0];
+  CHECK(first["Time"] == "2026-11-28T12:00:00.123Z");
+  CHECK(first["Direction"] == "out");
+  CHECK(first["Text"] == "220 ready");
+  CHECK(first["TLS"] == false);
+  CHECK(first["Rule"] == "banner");
+  CHECK(with["Transcript"][1]["Direction"] == "in");
+  CHECK(with["Transcript"][1]["Rule"] == "");
+  CHECK(with["Transcript"][2]["Direction"] == "info");
+  CHECK(with["Transcript"][3]["TLS"] == true);
+}
+
+TEST_CASE("unit: session JSON has null Ended while open and a time once closed") {
+  auto s = sample_session();
+  auto j = json::parse(session_json(s));
+  CHECK(j["ID"] == "s1");
+  CHECK(j["ClientAddress"] == "127.0.0.1:5000");
+  CHECK(j["Scenario"] == "greylist");
+  CHECK(j["Started"] == "2026-11-28T12:00:00.123Z");
+  CHECK(j["Ended"].is_null());
+  CHECK(j["Truncated"] == false);
+  CHECK(j["MessageIDs"] == json::array({"m1"}));
+  CHECK(j["Transcript"].size() == 5);
+
+  s.ended = fixed_time() + std::chrono::seconds{2};
+  s.truncated = true;
+  j = json::parse(session_json(s));
+  CHECK(j["Ended"] == "2026-11-28T12:00:02.123Z");
+  CHECK(j["Truncated"] == true);
+}
+
+TEST_CASE("unit: control bytes and invalid UTF-8 still give valid JSON") {
+  session_record s = sample_session();
+  s.lines = {line(direction::in, std::string("EHLO \x1b[2J\x00\xff\xc3(", 13)),
+             line(direction::in, "caf\xc3\xa9 \"quoted\" \\ back")};
+  const std::string text = session_json(s);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find('\0') == std::string::npos);
+  CHECK(text.find("\\u001b") != std::string::npos);
+  const auto j = json::parse(text);  // throws on invalid JSON or invalid UTF-8
+  CHECK(j["Transcript"][0]["Text"] ==
+        "EHLO \x1b[2J" + std::string(1, '\0') + "\xef\xbf\xbd\xef\xbf\xbd(");
+  CHECK(j["Transcript"][1]["Text"] == "caf\xc3\xa9 \"quoted\" \\ back");
+
+  stored_message m = sample_message();
+  m.env.helo = "\xfe\x07";
+  CHECK(json::parse(message_json(m, &s))["Envelope"]["Helo"] == "\xef\xbf\xbd\x07");
+}
+
+TEST_CASE("unit: transcript text uses swaks arrows with TLS and rules") {
+  const auto s = sample_session();
+  CHECK(transcript_text(s) ==
+        "<- 220 ready  [rule: banner]\n"
+        " -> EHLO x\n"
+        "=== TLS started\n"
+        " ~> MAIL FROM:<a@b>\n"
+        "<~ 451 4.7.1 try later  [rule: greylist]\n");
+  CHECK(transcript_text(session_record{}).empty());
+}
+
+TEST_CASE("unit: transcript text escapes control characters and invalid UTF-8") {
+  session_record s;
+  s.lines = {line(direction::in, std::string("EHLO \x1b[31mred\x00\t\x7f", 16)),
+             line(direction::in, "bad \xff\xc3( ok caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7"),
+             line(direction::in,
+                  "c1 \xc2\x9b"
+                  "2J overlong \xc0\xaf surrogate \xed\xa0\x80")};
+  const std::string text = transcript_text(s);
+  CHECK(text ==
+        " -> EHLO \\x1b[31mred\\x00\\x09\\x7f\n"
+        " -> bad \\xff\\xc3( ok caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\n"
+        " -> c1 \\xc2\\x9b2J overlong \\xc0\\xaf surrogate \\xed\\xa0\\x80\n");
+}

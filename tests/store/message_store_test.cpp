@@ -1,0 +1,335 @@
+// Tests for store::message_store: bounds, ordering, lookup, deletion, transcripts, sessions,
+// concurrency, and the atomic spool (exact bytes, parseable JSON, all-or-nothing on failure).
+#include "store/message_store.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+using namespace smtpmock;
+using namespace smtpmock::store;
+
+namespace {
+
+stored_message make_message(const std::string& id, const std::string& session = "s1",
+                            std::string data = "Subject: hi\r\n\r\nbody\r\n") {
+  stored_message m;
+  m.id = id;
+  m.session_id = session;
+  m.received = clock::now();
+  m.env.client_address = "127.0.0.1:40000";
+  m.env.helo = "client.example";
+  m.env.esmtp = true;
+  m.env.mail_from = "alice@example.com";
+  m.env.mail_params = {"SIZE=100", "BODY=8BITMIME"};
+  m.env.recipients = {{"bob@example.com", {"NOTIFY=SUCCESS"}}, {"carol@example.com", {}}};
+  m.env.auth_user = "alice";
+  m.env.tls_version = "TLSv1.3";
+  m.env.tls_cipher = "TLS_AES_256_GCM_SHA384";
+  m.data = std::move(data);
+  return m;
+}
+
+transcript_line make_line(direction d, std::string text, bool tls = false, std::string rule = {}) {
+  return transcript_line{clock::now(), d, std::move(text), tls, std::move(rule)};
+}
+
+/// A fresh directory under the system temp directory, removed at scope end.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() /
+           ("smtpmock-store-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    out.push_back(e.path().filename().string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("unit: the bound on messages drops the oldest first") {
+  message_store s({.max_messages = 3});
+  for (int i = 1; i <= 5; ++i)
+    s.add_message(make_message("m" + std::to_string(i)));
+  CHECK(s.message_count() == 3);
+  CHECK(s.message("m1") == nullptr);
+  CHECK(s.message("m2") == nullptr);
+  CHECK(s.message("m3") != nullptr);
+  CHECK(s.message("m5") != nullptr);
+}
+
+TEST_CASE("unit: messages are listed newest first") {
+  message_store s;
+  for (int i = 1; i <= 4; ++i)
+    s.add_message(make_message("m" + std::to_string(i)));
+  const auto all = s.messages();
+  REQUIRE(all.size() == 4);
+  CHECK(all[0]->id == "m4");
+  CHECK(all[1]->id == "m3");
+  CHECK(all[3]->id == "m1");
+}
+
+TEST_CASE("unit: a message is found by id with its envelope and bytes") {
+  message_store s;
+  s.add_message(make_message("abc", "s9", "X: y\r\n\r\nz\r\n"));
+  const auto m = s.message("abc");
+  REQUIRE(m != nullptr);
+  CHECK(m->session_id == "s9");
+  CHECK(m->data == "X: y\r\n\r\nz\r\n");
+  CHECK(m->env.recipients.size() == 2);
+  CHECK(s.message("nope") == nullptr);
+}
+
+TEST_CASE("unit: a reader's copy outlives the message's eviction") {
+  message_store s({.max_messages = 1});
+  s.add_message(make_message("old"));
+  const auto held = s.message("old");
+  s.add_message(make_message("new"));
+  CHECK(s.message("old") == nullptr);
+  REQUIRE(held != nullptr);
+  CHECK(held->id == "old");
+}
+
+TEST_CASE("unit: delete removes all messages or the given ids") {
+  message_store s;
+  for (int i = 1; i <= 5; ++i)
+    s.add_message(make_message("m" + std::to_string(i)));
+  CHECK(s.delete_messages({"m2", "m4", "missing"}) == 2);
+  CHECK(s.message_count() == 3);
+  CHECK(s.message("m2") == nullptr);
+  CHECK(s.message("m3") != nullptr);
+  CHECK(s.delete_messages() == 3);
+  CHECK(s.message_count() == 0);
+  CHECK(s.delete_messages() == 0);
+}
+
+TEST_CASE("unit: a transcript beyond its bound is truncated but the session is kept") {
+  message_store s({.max_transcript_lines = 100});
+  s.open_session("s1", "127.0.0.1:1", "default");
+  for (int i = 0; i < 200000; ++i)
+    s.append("s1", make_line(direction::in, "NOOP"));
+  s.append("s1", make_line(direction::out, "221 bye"));
+  s.close_session("s1");
+  const auto rec = s.session("s1");
+  REQUIRE(rec.has_value());
+  CHECK(rec->lines.size() == 100);
+  CHECK(rec->truncated);
+  CHECK(rec->ended.has_value());
+}
+
+TEST_CASE("unit: lines for an unknown session are ignored") {
+  message_store s;
+  s.append("ghost", make_line(direction::in, "EHLO x"));
+  s.close_session("ghost");
+  CHECK_FALSE(s.session("ghost").has_value());
+  CHECK(s.sessions().empty());
+}
+
+TEST_CASE("unit: sessions are newest first, bounded, and get a close time") {
+  message_store s({.max_sessions = 2});
+  s.open_session("a", "127.0.0.1:1", "default");
+  s.open_session("b", "127.0.0.1:2", "greylist");
+  s.append("b", make_line(direction::out, "220 hi"));
+  s.append("b", make_line(direction::in, "EHLO x"));
+  {
+    const auto b = s.session("b");
+    REQUIRE(b.has_value());
+    CHECK_FALSE(b->ended.has_value());
+    CHECK(b->scenario == "greylist");
+    CHECK(b->lines.size() == 2);
+    CHECK_FALSE(b->truncated);
+  }
+  s.close_session("b");
+  const auto b = s.session("b");
+  REQUIRE(b->ended.has_value());
+  CHECK(*b->ended >= b->started);
+
+  s.open_session("c", "127.0.0.1:3", "default");
+  const auto all = s.sessions();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].id == "c");
+  CHECK(all[1].id == "b");
+  CHECK_FALSE(s.session("a").has_value());
+}
+
+TEST_CASE("unit: a session lists the ids of its messages") {
+  message_store s;
+  s.open_session("s1", "127.0.0.1:1", "default");
+  s.add_message(make_message("m1", "s1"));
+  s.add_message(make_message("m2", "s1"));
+  s.add_message(make_message("m3", "other"));
+  const auto rec = s.session("s1");
+  REQUIRE(rec.has_value());
+  CHECK(rec->message_ids == std::vector<std::string>{"m1", "m2"});
+}
+
+TEST_CASE("unit: concurrent writers and readers keep every message and the bounds") {
+  constexpr int threads = 4;
+  constexpr int per_thread = 500;
+  message_store s({.max_messages = 100000, .max_sessions = 8, .max_transcript_lines = 50});
+  std::atomic<bool> stop{false};
+  std::atomic<bool> reader_ok{true};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      for (const auto& m : s.messages()) {
+        if (m->id.empty() || m->data.empty()) reader_ok = false;
+      }
+      if (s.sessions().size() > 8) reader_ok = false;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < threads; ++t) {
+    writers.emplace_back([&, t] {
+      const std::string sid = "s" + std::to_string(t);
+      s.open_session(sid, "127.0.0.1:" + std::to_string(t), "default");
+      for (int i = 0; i < per_thread; ++i) {
+        s.append(sid, make_line(direction::in, "MAIL FROM:<a@b>"));
+        s.add_message(make_message(sid + "-" + std::to_string(i), sid));
+      }
+      s.close_session(sid);
+    });
+  }
+  for (auto& w : writers)
+    w.join();
+  stop = true;
+  reader.join();
+
+  CHECK(reader_ok);
+  CHECK(s.message_count() == threads * per_thread);
+  const auto all = s.sessions();
+  CHECK(all.size() == threads);
+  for (const auto& rec : all) {
+    CHECK(rec.lines.size() == 50);
+    CHECK(rec.truncated);
+    CHECK(rec.message_ids.size() == per_thread);
+    CHECK(rec.ended.has_value());
+  }
+}
+
+TEST_CASE("unit: the spool holds the exact bytes and parseable JSON, with no temp file left") {
+  temp_dir dir;
+  const fs::path spool = dir.path / "nested" / "spool";
+  message_store s({}, spool);
+  CHECK(fs::is_directory(spool));
+
+  using namespace std::string_literals;
+  const std::string data = "Subject: bytes\r\n\r\n\x00\xff\x1b[31m\r\n..dot\r\n\0"s;
+  REQUIRE(data.size() == 35);
+  s.open_session("s1", "127.0.0.1:40000", "default");
+  s.append("s1", make_line(direction::out, "220 hello", false, "banner"));
+  s.append("s1", make_line(direction::in, "EHLO client.example"));
+  s.add_message(make_message("m1", "s1", data));
+
+  CHECK(read_all(spool / "m1.eml") == data);
+  const auto j = nlohmann::json::parse(read_all(spool / "m1.json"));
+  CHECK(j["ID"] == "m1");
+  CHECK(j["SessionID"] == "s1");
+  CHECK(j["Size"] == data.size());
+  const auto& env = j["Envelope"];
+  CHECK(env["ClientAddress"] == "127.0.0.1:40000");
+  CHECK(env["Helo"] == "client.example");
+  CHECK(env["ESMTP"] == true);
+  CHECK(env["MailFrom"] == "alice@example.com");
+  CHECK(env["MailParams"] == nlohmann::json::array({"SIZE=100", "BODY=8BITMIME"}));
+  REQUIRE(env["Recipients"].size() == 2);
+  CHECK(env["Recipients"][0]["Address"] == "bob@example.com");
+  CHECK(env["Recipients"][0]["Params"] == nlohmann::json::array({"NOTIFY=SUCCESS"}));
+  CHECK(env["AuthUser"] == "alice");
+  CHECK(env["TLSVersion"] == "TLSv1.3");
+  CHECK(env["TLSCipher"] == "TLS_AES_256_GCM_SHA384");
+  REQUIRE(j["Transcript"].size() == 2);
+  CHECK(j["Transcript"][0]["Rule"] == "banner");
+
+  s.close_session("s1");
+  const auto sj = nlohmann::json::parse(read_all(spool / "session-s1.json"));
+  CHECK(sj["ID"] == "s1");
+  CHECK(sj["Ended"].is_string());
+  CHECK(sj["MessageIDs"] == nlohmann::json::array({"m1"}));
+  CHECK(s.spool_failures() == 0);
+
+  for (const auto& name : names_in(spool)) {
+    CHECK_MESSAGE(name.find(".tmp") == std::string::npos, name);
+  }
+  CHECK(names_in(spool).size() == 3);
+}
+
+TEST_CASE("unit: an id cannot place a spool file outside the spool directory") {
+  temp_dir dir;
+  const fs::path spool = dir.path / "spool";
+  message_store s({}, spool);
+  s.add_message(make_message("../escape", "s1"));
+  CHECK_FALSE(fs::exists(dir.path / "escape.eml"));
+  CHECK(names_in(spool).size() == 2);
+  CHECK(s.message("../escape") != nullptr);
+}
+
+TEST_CASE("unit: a spool path that is a file fails at construction") {
+  temp_dir dir;
+  const fs::path file = dir.path / "not-a-dir";
+  std::ofstream(file) << "x";
+  CHECK_THROWS_AS(message_store({}, file), std::runtime_error);
+  CHECK_THROWS_AS(message_store({}, file / "below"), std::runtime_error);
+}
+
+TEST_CASE("unit: a failed spool write throws and keeps nothing") {
+  temp_dir dir;
+  const fs::path spool = dir.path / "spool";
+  message_store s({}, spool);
+  s.open_session("s1", "127.0.0.1:1", "default");
+  s.add_message(make_message("ok", "s1"));
+
+  // The directory disappears under the running server and a file takes its place
+  // (permissions would not do: tests may run as root).
+  fs::remove_all(spool);
+  std::ofstream(spool) << "x";
+  CHECK_THROWS_AS(s.add_message(make_message("lost", "s1")), std::runtime_error);
+  CHECK(s.message("lost") == nullptr);
+  CHECK(s.message_count() == 1);
+  CHECK(s.session("s1")->message_ids == std::vector<std::string>{"ok"});
+  CHECK(names_in(dir.path) == std::vector<std::string>{"spool"});
+
+  // Closing the session cannot spool either; it still ends and the failure is counted.
+  s.close_session("s1");
+  CHECK(s.session("s1")->ended.has_value());
+  CHECK(s.spool_failures() == 1);
+}
+
+TEST_CASE("unit: when only the JSON spool file fails the .eml is removed too") {
+  temp_dir dir;
+  const fs::path spool = dir.path / "spool";
+  message_store s({}, spool);
+  // A directory squatting on m1.json makes the rename of the JSON file fail.
+  fs::create_directories(spool / "m1.json" / "occupied");
+  CHECK_THROWS_AS(s.add_message(make_message("m1", "s1")), std::runtime_error);
+  CHECK(s.message_count() == 0);
+  CHECK(names_in(spool) == std::vector<std::string>{"m1.json"});
+}
