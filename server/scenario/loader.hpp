@@ -4,8 +4,10 @@
 // Loading never touches the network and never starts anything.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,7 +17,8 @@
 
 namespace smtpmock::scenario {
 
-/// A scenario or config file error; what() is "file:line:column: message".
+/// A scenario or config file error; what() is "file:line:column: message" ("file: message"
+/// when line is 0, i.e. the error has no position, such as a missing file).
 class load_error : public std::runtime_error {
  public:
   load_error(std::string file, int line, int column, std::string message);
@@ -31,8 +34,10 @@ class load_error : public std::runtime_error {
   std::string message_;
 };
 
-/// Parses scenario YAML text; `filename` is used in error messages.
-std::shared_ptr<const smtp::personality> load_text(std::string_view yaml, std::string_view filename);
+/// Parses scenario YAML text; `filename` is used in error messages, and its stem is the name
+/// when the text has no `name:`. Keys a file leaves out keep smtp::personality's defaults.
+std::shared_ptr<const smtp::personality> load_text(std::string_view yaml,
+                                                   std::string_view filename);
 /// Reads and parses a scenario file.
 std::shared_ptr<const smtp::personality> load_file(const std::filesystem::path& file);
 
@@ -46,11 +51,18 @@ std::filesystem::path resolve(std::string_view name_or_path,
 
 /// One bundled scenario: name and the description from its file.
 struct entry {
-  std::string name;
-  std::string description;
+  std::string name;         ///< the file's stem: what `--scenario NAME` takes
+  std::string description;  ///< "(invalid: ...)" when the file does not load
   std::filesystem::path file;
 };
 /// The bundled scenarios found in `dirs` (first directory wins per name), sorted by name.
 std::vector<entry> list(const std::vector<std::filesystem::path>& dirs = search_dirs());
+
+/// Parses a duration such as "300s", "500ms", "2m", "1h" or "1m30s"; nullopt when malformed.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+/// The candidate closest to `word` when it is near enough to be a typo of it ("did you mean").
+std::optional<std::string> did_you_mean(std::string_view word,
+                                        const std::vector<std::string>& candidates);
 
 }  // namespace smtpmock::scenario
