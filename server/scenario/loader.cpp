@@ -1,8 +1,9 @@
-// Scenario loader: YAML text -> smtp::personality, strictly. Every mapping is read through one
-// table of allowed keys, every value through one typed reader, and the first problem raises
-// load_error at the 1-based line:column of the offending key (unknown, duplicate) or value.
+// Scenario loader: YAML text -> definition (personality and rules), strictly. Every mapping is read
+// through one table of allowed keys, every value through one typed reader, and the first problem
+// raises load_error at the 1-based line:column of the offending key (unknown, duplicate) or value.
 // yaml-cpp stays inside this file (and config_file.cpp); its Marks are 0-based.
-// Adding a section (such as `rules:`) means one parser function and one table row.
+// Adding a section means one parser function and one table row. Rules are checked as a whole
+// after their keys are read: the event they are on and effects that exclude each other.
 #include "scenario/loader.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -16,12 +17,15 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <system_error>
 #include <utility>
 
+#include "scenario/rules.hpp"
 #include "smtp/limits.hpp"
+#include "smtp/reply.hpp"
 
 namespace smtpmock::scenario {
 
@@ -126,9 +130,10 @@ struct field {
   YAML::Node value;
 };
 
-/// Everything a scenario file declares. Rules will join the personality here.
+/// Everything a scenario file declares.
 struct parsed_scenario {
   smtp::personality personality;
+  std::vector<rule> rules;
   YAML::Node auth_required;  ///< where auth.required was set, for the consistency check
 };
 
@@ -550,8 +555,449 @@ void parse_section(const reader& r, const field& f, parsed_scenario& s) {
   r.dispatch(f, Rows, s);
 }
 
-void parse_rules(const reader& r, const field& f, parsed_scenario&) {
-  r.fail(f.key, "rules are not supported by this version");
+// ---- rules -------------------------------------------------------------------------------
+
+/// One rule being read, and where its keys were written, for the checks that need several.
+struct rule_draft {
+  rule out;
+  bool has_on = false;
+  YAML::Node name_value{YAML::NodeType::Undefined};  ///< undefined when the rule is unnamed
+  std::map<std::string, YAML::Node> keys;  ///< "reply", "match.header", ... -> its key node
+  std::optional<std::vector<std::string>> greylist_reply;  ///< greylist.reply, if given
+};
+
+/// `greylist: {retry_after, reply}` being read.
+struct greylist_draft {
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::optional<std::vector<std::string>> reply;
+};
+
+/// The later of two nodes in the file: where a conflict became one.
+const YAML::Node& later(const YAML::Node& a, const YAML::Node& b) {
+  const YAML::Mark ma = a.Mark();
+  const YAML::Mark mb = b.Mark();
+  return std::pair(ma.line, ma.column) < std::pair(mb.line, mb.column) ? b : a;
+}
+
+std::string event_list() {
+  std::string list;
+  for (const auto name : all_event_names())
+    list += (list.empty() ? "" : ", ") + std::string(name);
+  return list;
+}
+
+/// The letters JavaScript and PCRE accept after /regex/: "/x/g" is a regex with a flag we do
+/// not support, not a glob that happens to start with a slash.
+bool looks_like_regex_flags(std::string_view text) {
+  if (text.size() < 3 || text.front() != '/') return false;
+  const std::size_t last = text.rfind('/');
+  if (last == 0 || last + 1 == text.size()) return false;
+  const std::string_view flags = text.substr(last + 1);
+  return flags != "i" && flags.find_first_not_of("gimsuyx") == std::string_view::npos;
+}
+
+/// A glob or /regex/, compiled now so that a bad regex is a load error at its value.
+pattern pattern_value(const reader& r, const field& f) {
+  const std::string text = r.string_value(f);
+  if (looks_like_regex_flags(text)) {
+    r.fail(f.value, "unsupported regular expression flags in '" + text + "' for '" + f.path +
+                        "' (only /regex/i, case-insensitive, is supported)");
+  }
+  try {
+    return pattern(text);
+  } catch (const std::regex_error& e) {
+    r.fail(f.value, "bad regular expression '" + text + "' for '" + f.path + "': " + e.what());
+  }
+}
+
+/// A rule's reply: one line, or a list of lines for a multi-line reply (RFC 5321 4.2.1: every
+/// line of a multi-line reply carries the same code; the serialiser adds the dashes).
+std::vector<std::string> reply_lines_value(const reader& r, const field& f) {
+  const auto check_one = [&](const field& line) {
+    if (line.value.IsScalar() && line.value.Scalar().size() > 3 && line.value.Scalar()[3] == '-') {
+      r.fail(line.value, "bad reply '" + line.value.Scalar() + "' for '" + line.path +
+                             "': write each line as \"CODE text\"; a multi-line reply is a list of "
+                             "lines, and the dashes are added when it is sent");
+    }
+    std::string text = r.reply_value(line, 0);
+    if (smtp::reply::parse(text).code == 0) r.fail(line.value, "bad reply '" + text + "'");
+    return text;
+  };
+  if (f.value.IsScalar()) return {check_one(f)};
+  if (!f.value.IsSequence()) {
+    r.fail_value(f, "expected a reply line or a list of reply lines for '" + f.path + "'");
+  }
+  if (f.value.size() == 0) r.fail(f.value, "'" + f.path + "' needs at least one reply line");
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < f.value.size(); ++i) {
+    const field line{f.path + "[" + std::to_string(i) + "]", f.key, f.value[i]};
+    if (!line.value.IsScalar()) r.fail(line.value, "expected a reply line in '" + f.path + "'");
+    lines.push_back(check_one(line));
+    if (lines.back().substr(0, 3) != lines.front().substr(0, 3)) {
+      r.fail(line.value, "every line of a multi-line reply must have the same code: line 1 has " +
+                             lines.front().substr(0, 3) + ", this line has " +
+                             lines.back().substr(0, 3));
+    }
+  }
+  return lines;
+}
+
+/// nth, every, times: counting starts at 1, and 0 would make the rule never fire.
+std::uint64_t counter_value(const reader& r, const field& f) {
+  const auto n = r.integer_value(f, 0, std::numeric_limits<std::uint64_t>::max());
+  if (n == 0) r.fail(f.value, "'" + f.path + "' must be at least 1 (the first match is 1)");
+  return n;
+}
+
+/// A probability: an unquoted number from 0 to 1.
+double probability_value(const reader& r, const field& f) {
+  double p = 0;
+  bool number = false;
+  if (f.value.IsScalar() && f.value.Tag() == "?" && !f.value.Scalar().empty()) {
+    const std::string& text = f.value.Scalar();
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
+    number = ec == std::errc() && end == text.data() + text.size();
+  }
+  if (!number) r.fail_value(f, "expected a number from 0 to 1 for '" + f.path + "', as in 0.1");
+  if (!(p >= 0.0 && p <= 1.0)) {
+    r.fail(f.value, "'" + f.path +
+                        "' must be between 0 and 1 (a probability, not a percentage), got " +
+                        f.value.Scalar());
+  }
+  return p;
+}
+
+/// "10/min": a count per second, minute or hour.
+rate_limit rate_value(const reader& r, const field& f) {
+  static constexpr std::pair<std::string_view, long long> windows[] = {
+      {"sec", 1000},    {"s", 1000},           {"min", 60 * 1000},
+      {"m", 60 * 1000}, {"hour", 3600 * 1000}, {"h", 3600 * 1000}};
+  const std::string text = r.string_value(f);
+  const std::size_t slash = text.find('/');
+  std::size_t count = 0;
+  const char* count_end = text.data() + (slash == std::string::npos ? text.size() : slash);
+  const auto [end, ec] = std::from_chars(text.data(), count_end, count);
+  const std::string_view unit =
+      slash == std::string::npos ? std::string_view{} : std::string_view(text).substr(slash + 1);
+  const auto* window = std::find_if(std::begin(windows), std::end(windows),
+                                    [&](const auto& w) { return w.first == unit; });
+  if (slash == std::string::npos || ec != std::errc() || end != count_end || slash == 0 ||
+      window == std::end(windows)) {
+    r.fail(f.value, "bad rate '" + text + "' for '" + f.path +
+                        "' (expected a count per sec, min or hour, as in \"10/min\")");
+  }
+  if (count == 0) r.fail(f.value, "'" + f.path + "' must allow at least 1 event");
+  return rate_limit{count, std::chrono::milliseconds(window->second)};
+}
+
+void parse_match_header(const reader& r, const field& f, rule_draft& d) {
+  if (!f.value.IsMap()) {
+    r.fail_value(f, "expected a mapping of header names to patterns for '" + f.path +
+                        "', as in {Subject: \"*urgent*\"}");
+  }
+  std::map<std::string, int> seen;  // lower-cased name -> line: header names ignore case
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar()) r.fail(key, "header names must be plain names");
+    const std::string& name = key.Scalar();
+    // RFC 5322 2.2: field-name = 1*ftext, printable US-ASCII except ':'.
+    const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return c >= 33 && c <= 126 && c != ':';
+    });
+    if (!valid) {
+      r.fail(
+          key,
+          "'" + name +
+              "' is not a header name (RFC 5322 2.2: printable characters without spaces or ':')");
+    }
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (const auto [first, inserted] = seen.emplace(lower, key.Mark().line + 1); !inserted) {
+      r.fail(key, "duplicate header '" + name + "' in '" + f.path + "' (first given on line " +
+                      std::to_string(first->second) + "; header names ignore case)");
+    }
+    d.out.match.headers.emplace_back(name,
+                                     pattern_value(r, field{f.path + "." + name, key, it->second}));
+  }
+}
+
+constexpr row<rule_draft> match_rows[] = {
+    {"argument", [](const reader& r, const field& f,
+                    rule_draft& d) { d.out.match.argument = pattern_value(r, f); }},
+    {"sender", [](const reader& r, const field& f,
+                  rule_draft& d) { d.out.match.sender = pattern_value(r, f); }},
+    {"recipient", [](const reader& r, const field& f,
+                     rule_draft& d) { d.out.match.recipient = pattern_value(r, f); }},
+    {"helo", [](const reader& r, const field& f,
+                rule_draft& d) { d.out.match.helo = pattern_value(r, f); }},
+    {"user", [](const reader& r, const field& f,
+                rule_draft& d) { d.out.match.user = pattern_value(r, f); }},
+    {"client", [](const reader& r, const field& f,
+                  rule_draft& d) { d.out.match.client = pattern_value(r, f); }},
+    {"header", parse_match_header},
+    {"body", [](const reader& r, const field& f,
+                rule_draft& d) { d.out.match.body = pattern_value(r, f); }},
+    {"size_over", [](const reader& r, const field& f,
+                     rule_draft& d) { d.out.match.size_over = r.count_value(f, 0); }},
+};
+
+constexpr std::pair<std::string_view, scope> scopes[] = {
+    {"server", scope::server},
+    {"client", scope::client},
+    {"session", scope::session},
+    {"transaction", scope::transaction},
+};
+
+constexpr row<rule_draft> when_rows[] = {
+    {"nth",
+     [](const reader& r, const field& f, rule_draft& d) { d.out.when.nth = counter_value(r, f); }},
+    {"every", [](const reader& r, const field& f,
+                 rule_draft& d) { d.out.when.every = counter_value(r, f); }},
+    {"after",
+     [](const reader& r, const field& f, rule_draft& d) {
+       d.out.when.after = r.integer_value(f, 0, std::numeric_limits<std::uint64_t>::max());
+     }},
+    {"times", [](const reader& r, const field& f,
+                 rule_draft& d) { d.out.when.times = counter_value(r, f); }},
+    {"per", [](const reader& r, const field& f,
+               rule_draft& d) { d.out.when.per = r.enum_value(f, scopes); }},
+    {"probability", [](const reader& r, const field& f,
+                       rule_draft& d) { d.out.when.probability = probability_value(r, f); }},
+    {"rate",
+     [](const reader& r, const field& f, rule_draft& d) { d.out.when.rate = rate_value(r, f); }},
+};
+
+constexpr row<drip_settings> drip_rows[] = {
+    {"bytes",
+     [](const reader& r, const field& f, drip_settings& s) { s.bytes = r.count_value(f, 1); }},
+    {"every",
+     [](const reader& r, const field& f, drip_settings& s) { s.every = r.duration_value(f); }},
+};
+
+constexpr row<greylist_draft> greylist_rows[] = {
+    {"retry_after", [](const reader& r, const field& f,
+                       greylist_draft& g) { g.retry_after = r.duration_value(f); }},
+    {"reply",
+     [](const reader& r, const field& f, greylist_draft& g) {
+       g.reply = reply_lines_value(r, f);
+       // RFC 6647 2.1: greylisting answers with a temporary failure, so the client retries.
+       if (smtp::reply::parse(g.reply->front()).klass() != 4) {
+         r.fail(f.value, "'" + f.path +
+                             "' must be a 4xx reply: greylisting is a temporary failure the client "
+                             "retries (RFC 6647 2.1)");
+       }
+     }},
+};
+
+constexpr std::pair<std::string_view, disconnect_mode> disconnect_modes[] = {
+    {"before_reply", disconnect_mode::before_reply},
+    {"after_reply", disconnect_mode::after_reply},
+};
+
+/// Runs a sub-table over a section of a rule and remembers where its keys were written.
+template <const auto& Rows>
+void parse_rule_section(const reader& r, const field& f, rule_draft& d) {
+  r.dispatch(f, Rows, d);
+  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+    d.keys[f.key.Scalar() + "." + it->first.Scalar()] = it->first;
+  }
+}
+
+constexpr row<rule_draft> rule_rows[] = {
+    {"name",
+     [](const reader& r, const field& f, rule_draft& d) {
+       d.out.name = r.line_value(f, 200);
+       if (d.out.name.empty()) r.fail(f.value, "'" + f.path + "' must not be empty");
+       d.name_value = f.value;
+     }},
+    {"on",
+     [](const reader& r, const field& f, rule_draft& d) {
+       const std::string name = r.string_value(f);
+       const auto event = event_from_name(name);
+       if (!event) {
+         std::vector<std::string> names;
+         for (const auto n : all_event_names())
+           names.emplace_back(n);
+         std::string message = "unknown event '" + name + "' for '" + f.path + "'";
+         if (const auto near = did_you_mean(name, names))
+           message += " (did you mean '" + *near + "'?)";
+         r.fail(f.value, message + "; events: " + event_list());
+       }
+       d.out.on = *event;
+       d.has_on = true;
+     }},
+    {"match", parse_rule_section<match_rows>},
+    {"when", parse_rule_section<when_rows>},
+    {"reply", [](const reader& r, const field& f,
+                 rule_draft& d) { d.out.then.reply = reply_lines_value(r, f); }},
+    {"delay", [](const reader& r, const field& f,
+                 rule_draft& d) { d.out.then.delay = r.duration_value(f); }},
+    {"hang",
+     [](const reader& r, const field& f, rule_draft& d) { d.out.then.hang = r.bool_value(f); }},
+    {"disconnect",
+     [](const reader& r, const field& f, rule_draft& d) {
+       d.out.then.disconnect = r.enum_value(f, disconnect_modes);
+     }},
+    {"reset",
+     [](const reader& r, const field& f, rule_draft& d) { d.out.then.reset = r.bool_value(f); }},
+    {"drip",
+     [](const reader& r, const field& f, rule_draft& d) {
+       drip_settings drip;
+       r.dispatch(f, drip_rows, drip);
+       d.out.then.drip = drip;
+     }},
+    {"split",
+     [](const reader& r, const field& f, rule_draft& d) { d.out.then.split = r.bool_value(f); }},
+    {"abort_after_bytes",
+     [](const reader& r, const field& f, rule_draft& d) {
+       const auto n = r.count_value(f, 0);
+       if (n == 0) {
+         r.fail(f.value, "'" + f.path +
+                             "' must be at least 1 (to close right after the 354, use disconnect: "
+                             "after_reply)");
+       }
+       d.out.then.abort_after_bytes = n;
+     }},
+    {"greylist",
+     [](const reader& r, const field& f, rule_draft& d) {
+       greylist_draft g;
+       r.dispatch(f, greylist_rows, g);
+       if (!g.retry_after) {
+         r.fail(f.value, "'" + f.path + "' needs 'retry_after', as in {retry_after: 60s}");
+       }
+       d.out.then.greylist = g.retry_after;
+       d.greylist_reply = std::move(g.reply);
+     }},
+};
+
+/// Checks that need several keys of one rule: the event it is on, and effects that exclude
+/// each other. A server never starts with a rule it could not carry out as written.
+void check_rule(const reader& r, rule_draft& d, const YAML::Node& item) {
+  const rule& out = d.out;
+  const std::string who = "rule '" + out.name + "'";
+  if (!d.has_on) {
+    r.fail(item, who + " needs 'on:', the event it reacts to (" + event_list() + ")");
+  }
+  const std::string on = std::string(event_name(out.on));
+
+  // Conditions the event has no facts for.
+  for (const char* key : {"match.header", "match.body", "match.size_over"}) {
+    if (d.keys.count(key) > 0 && out.on != event_type::message) {
+      r.fail(d.keys[key], who + ": '" + key + "' needs on: message (the message is known only " +
+                              "at the end of data), not on: " + on);
+    }
+  }
+  if (d.keys.count("match.recipient") > 0 && out.on != event_type::rcpt &&
+      out.on != event_type::message && out.on != event_type::any) {
+    r.fail(d.keys["match.recipient"],
+           who + ": 'match.recipient' needs on: rcpt, message or any; on: " + on +
+               " has no recipient");
+  }
+
+  // The effects actually in force (hang: false is no effect), by key.
+  const effects& then = out.then;
+  std::map<std::string, YAML::Node> active;
+  const auto activate = [&](const std::string& key, bool on_) {
+    if (on_) active[key] = d.keys.at(key);
+  };
+  for (const char* key : {"reply", "delay", "drip", "abort_after_bytes", "greylist"})
+    activate(key, d.keys.count(key) > 0);
+  activate("hang", then.hang);
+  activate("reset", then.reset);
+  activate("split", then.split);
+  activate("disconnect", then.disconnect != disconnect_mode::none);
+
+  if (active.count("greylist") > 0 && out.on != event_type::rcpt) {
+    r.fail(active["greylist"], who +
+                                   ": 'greylist' needs on: rcpt (greylisting keys on the "
+                                   "recipient: client, sender and recipient), not on: " +
+                                   on);
+  }
+  if (active.count("abort_after_bytes") > 0 && out.on != event_type::data) {
+    r.fail(active["abort_after_bytes"], who +
+                                            ": 'abort_after_bytes' needs on: data (it acts while "
+                                            "the message is transferred), not on: " +
+                                            on);
+  }
+
+  const auto clash = [&](const std::string& a, const std::string& b, const std::string& why) {
+    if (active.count(a) == 0 || active.count(b) == 0) return;
+    const auto label = [&](const std::string& key) {
+      if (key != "disconnect") return "'" + key + "'";
+      return std::string(then.disconnect == disconnect_mode::before_reply
+                             ? "'disconnect: before_reply'"
+                             : "'disconnect: after_reply'");
+    };
+    r.fail(later(active[a], active[b]),
+           who + ": " + label(a) + " and " + label(b) + " cannot be combined: " + why);
+  };
+  for (const char* b : {"reply", "greylist", "drip", "split"})
+    clash("hang", b, "a hanging rule never sends a reply");
+  for (const char* b : {"disconnect", "reset"})
+    clash("hang", b, "a hanging rule keeps the connection open until the client leaves");
+  clash("hang", "abort_after_bytes",
+        "a hanging rule never answers DATA, so no message data arrives");
+  for (const char* b : {"reply", "greylist", "drip", "split"})
+    clash("reset", b, "reset closes the connection with a TCP RST instead of replying");
+  if (then.disconnect == disconnect_mode::after_reply) {
+    clash("reset", "disconnect", "reset closes the connection with a TCP RST instead of replying");
+  }
+  clash("reset", "abort_after_bytes",
+        "reset closes the connection before any message data arrives");
+  if (then.disconnect == disconnect_mode::before_reply) {
+    for (const char* b : {"reply", "greylist", "drip", "split"})
+      clash("disconnect", b,
+            "the connection closes before anything is sent (after_reply sends the reply first)");
+  }
+  clash("disconnect", "abort_after_bytes",
+        "the connection closes at the DATA reply, before any message data arrives");
+  clash("reply", "greylist",
+        "greylisting sends its own reply; give it as greylist: {retry_after: 60s, reply: \"451 "
+        "4.7.1 ...\"}");
+  if (then.abort_after_bytes && then.reply && smtp::reply::parse(then.reply->front()).code != 354) {
+    r.fail(d.keys.at("reply"), who +
+                                   ": 'abort_after_bytes' needs the DATA reply to be 354: after "
+                                   "any other reply no message data arrives");
+  }
+
+  if (active.empty()) {
+    r.fail(item, who +
+                     " does nothing: give it an effect (reply, delay, hang, disconnect, reset, "
+                     "drip, split, abort_after_bytes or greylist)");
+  }
+  if (d.greylist_reply) d.out.then.reply = std::move(d.greylist_reply);
+}
+
+void parse_rules(const reader& r, const field& f, parsed_scenario& s) {
+  if (!f.value.IsSequence()) {
+    r.fail_value(
+        f,
+        "expected a list of rules for 'rules', as in [{on: rcpt, reply: \"550 5.1.1 unknown\"}]");
+  }
+  std::map<std::string, int> names;  // rule name -> line of the rule that has it
+  for (std::size_t i = 0; i < f.value.size(); ++i) {
+    const YAML::Node item = f.value[i];
+    const field rule_field{"rules[" + std::to_string(i) + "]", f.key, item};
+    if (!item.IsMap()) {
+      r.fail_value(rule_field, "expected a mapping for '" + rule_field.path +
+                                   "' (a rule such as {name: x, on: rcpt, reply: ...})");
+    }
+    rule_draft d;
+    d.out.line = item.Mark().line + 1;
+    r.dispatch(rule_field, rule_rows, d);
+    for (auto it = item.begin(); it != item.end(); ++it)
+      d.keys[it->first.Scalar()] = it->first;
+    // Transcripts and logs name the rule that fired; an unnamed rule gets its position.
+    if (d.out.name.empty()) d.out.name = "rule-" + std::to_string(i + 1);
+    if (const auto [first, inserted] = names.emplace(d.out.name, d.out.line); !inserted) {
+      r.fail(d.name_value.IsDefined() ? d.name_value : item,
+             "duplicate rule name '" + d.out.name + "' (first used by the rule on line " +
+                 std::to_string(first->second) + ")");
+    }
+    check_rule(r, d, item);
+    s.rules.push_back(std::move(d.out));
+  }
 }
 
 constexpr row<parsed_scenario> top_level_rows[] = {
@@ -596,6 +1042,20 @@ void check_consistency(const reader& r, const parsed_scenario& s) {
   }
 }
 
+/// The whole file: personality, rules and the checks across sections.
+std::shared_ptr<definition> parse_definition(std::string_view yaml, std::string_view filename) {
+  const reader r{std::string(filename)};
+  const YAML::Node root = r.parse(yaml);
+  parsed_scenario scenario;
+  if (!filename.empty()) scenario.personality.name = fs::path(filename).stem().string();
+  r.dispatch(field{"", YAML::Node(YAML::NodeType::Undefined), root}, top_level_rows, scenario);
+  check_consistency(r, scenario);
+  auto result = std::make_shared<definition>();
+  result->personality = std::make_shared<const smtp::personality>(std::move(scenario.personality));
+  result->rules = std::move(scenario.rules);
+  return result;
+}
+
 std::string read_file(const fs::path& file) {
   std::error_code ec;
   if (fs::is_directory(file, ec)) throw load_error(file.string(), 0, 0, "is a directory");
@@ -624,19 +1084,24 @@ std::map<std::string, fs::path> bundled_files(const std::vector<fs::path>& dirs)
 
 }  // namespace
 
+std::shared_ptr<const definition> load_definition_text(std::string_view yaml,
+                                                       std::string_view filename) {
+  return parse_definition(yaml, filename);
+}
+
+std::shared_ptr<const definition> load_definition_file(const fs::path& file) {
+  auto result = parse_definition(read_file(file), file.string());
+  result->file = file.string();
+  return result;
+}
+
 std::shared_ptr<const smtp::personality> load_text(std::string_view yaml,
                                                    std::string_view filename) {
-  const reader r{std::string(filename)};
-  const YAML::Node root = r.parse(yaml);
-  parsed_scenario scenario;
-  if (!filename.empty()) scenario.personality.name = fs::path(filename).stem().string();
-  r.dispatch(field{"", YAML::Node(YAML::NodeType::Undefined), root}, top_level_rows, scenario);
-  check_consistency(r, scenario);
-  return std::make_shared<const smtp::personality>(std::move(scenario.personality));
+  return load_definition_text(yaml, filename)->personality;
 }
 
 std::shared_ptr<const smtp::personality> load_file(const fs::path& file) {
-  return load_text(read_file(file), file.string());
+  return load_definition_file(file)->personality;
 }
 
 std::vector<fs::path> search_dirs() {

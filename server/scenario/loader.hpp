@@ -1,4 +1,5 @@
-// Loads scenario files (YAML) into personalities, and finds bundled scenarios by name.
+// Loads scenario files (YAML) into definitions (personality and rules), and finds bundled
+// scenarios by name.
 // The only component that includes yaml-cpp. A file that is not understood completely is
 // rejected: unknown keys, wrong types and bad values raise load_error naming file:line:column.
 // Loading never touches the network and never starts anything.
@@ -34,11 +35,20 @@ class load_error : public std::runtime_error {
   std::string message_;
 };
 
-/// Parses scenario YAML text; `filename` is used in error messages, and its stem is the name
-/// when the text has no `name:`. Keys a file leaves out keep smtp::personality's defaults.
+struct definition;  // scenario/rules.hpp: the personality and its rules
+
+/// Parses scenario YAML text, personality and `rules:`; `filename` is used in error messages,
+/// and its stem is the name when the text has no `name:`. Keys a file leaves out keep
+/// smtp::personality's defaults. The definition's `file` stays empty (the text has no file).
+std::shared_ptr<const definition> load_definition_text(std::string_view yaml,
+                                                       std::string_view filename);
+/// Reads and parses a scenario file; the definition's `file` is `file`.
+std::shared_ptr<const definition> load_definition_file(const std::filesystem::path& file);
+
+/// load_definition_text, keeping only the personality (the rules are still checked).
 std::shared_ptr<const smtp::personality> load_text(std::string_view yaml,
                                                    std::string_view filename);
-/// Reads and parses a scenario file.
+/// load_definition_file, keeping only the personality (the rules are still checked).
 std::shared_ptr<const smtp::personality> load_file(const std::filesystem::path& file);
 
 /// Where bundled scenarios are looked for, in order: $SMTPMOCK_SCENARIO_DIR, the directory

@@ -160,11 +160,13 @@ TEST_CASE("loader: broken fixtures fail at the exact line and column with a clea
       {"bad_reply_code.yaml", 5, 9, "bad reply '25O 2.1.5 <{recipient}> ok' for 'replies.rcpt'"},
       {"syntax_error.yaml", 5, 9, "YAML syntax error: end of sequence flow not found"},
       {"duplicate_key.yaml", 5, 1, "duplicate key 'hostname' (first given on line 3)"},
-      {"rules_present.yaml", 6, 1, "rules are not supported by this version"},
   };
   std::size_t fixtures = 0;
-  for (const auto& item : fs::directory_iterator(broken))
-    fixtures += item.path().extension() == ".yaml";
+  for (const auto& item : fs::directory_iterator(broken)) {
+    // rules-*.yaml belong to rules_test.cpp, which checks them the same way.
+    fixtures += item.path().extension() == ".yaml" &&
+                item.path().filename().string().rfind("rules-", 0) != 0;
+  }
   CHECK(fixtures == cases.size());  // every fixture has its expectation here
   for (const auto& c : cases) {
     CAPTURE(c.file);

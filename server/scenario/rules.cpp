@@ -1,0 +1,110 @@
+// The rule model's two pieces of behaviour: event names and pattern matching.
+// Patterns are compiled once, when a scenario is loaded; matches() never allocates a regex.
+// Globs compare ASCII case-insensitively (addresses and host names are matched that way by
+// servers, RFC 5321 2.4); a /regex/ is case-sensitive unless written /regex/i.
+#include "scenario/rules.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <utility>
+
+namespace smtpmock::scenario {
+
+namespace {
+
+/// One table of event names, in the order SPEC §3 lists them.
+constexpr std::array<std::pair<std::string_view, event_type>, 17> event_names{{
+    {"connect", event_type::connect},
+    {"helo", event_type::helo},
+    {"ehlo", event_type::ehlo},
+    {"starttls", event_type::starttls},
+    {"auth", event_type::auth},
+    {"mail", event_type::mail},
+    {"rcpt", event_type::rcpt},
+    {"data", event_type::data},
+    {"message", event_type::message},
+    {"bdat", event_type::bdat},
+    {"rset", event_type::rset},
+    {"noop", event_type::noop},
+    {"vrfy", event_type::vrfy},
+    {"help", event_type::help},
+    {"quit", event_type::quit},
+    {"unknown", event_type::unknown},
+    {"any", event_type::any},
+}};
+
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
+/// Whole-string glob match: `*` any run (also empty), `?` exactly one octet, ASCII case folded.
+/// Greedy with one backtrack point, so linear-ish and never recursive.
+bool glob_matches(std::string_view glob, std::string_view value) {
+  std::size_t g = 0;
+  std::size_t v = 0;
+  std::size_t star = std::string_view::npos;  // position of the last '*' in glob
+  std::size_t resume = 0;                     // where in value that '*' resumes matching
+  while (v < value.size()) {
+    if (g < glob.size() && glob[g] == '*') {
+      star = g++;
+      resume = v;
+    } else if (g < glob.size() && (glob[g] == '?' || lower(glob[g]) == lower(value[v]))) {
+      ++g;
+      ++v;
+    } else if (star != std::string_view::npos) {
+      g = star + 1;  // let the last '*' swallow one more octet
+      v = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.size() && glob[g] == '*')
+    ++g;
+  return g == glob.size();
+}
+
+}  // namespace
+
+std::optional<event_type> event_from_name(std::string_view name) {
+  for (const auto& [text, type] : event_names) {
+    if (text == name) return type;
+  }
+  return std::nullopt;
+}
+
+std::string_view event_name(event_type e) {
+  for (const auto& [text, type] : event_names) {
+    if (type == e) return text;
+  }
+  return "any";
+}
+
+std::vector<std::string_view> all_event_names() {
+  std::vector<std::string_view> names;
+  for (const auto& [text, type] : event_names)
+    names.push_back(text);
+  return names;
+}
+
+pattern::pattern(std::string text) : text_(std::move(text)) {
+  // "/re/" or "/re/i"; a lone "/" or "/i" is a glob.
+  const std::string_view t = text_;
+  std::optional<std::string_view> body;
+  auto flags = std::regex::ECMAScript;
+  if (t.size() >= 2 && t.front() == '/' && t.back() == '/') {
+    body = t.substr(1, t.size() - 2);
+  } else if (t.size() >= 3 && t.front() == '/' && t.ends_with("/i")) {
+    body = t.substr(1, t.size() - 3);
+    flags |= std::regex::icase;
+  }
+  if (body) regex_ = std::make_shared<const std::regex>(std::string(*body), flags);
+}
+
+bool pattern::matches(std::string_view value) const {
+  // A regex searches (anchor with ^ and $ for a whole match), as /re/ does in sed and grep.
+  if (regex_) return std::regex_search(value.begin(), value.end(), *regex_);
+  return glob_matches(text_, value);
+}
+
+}  // namespace smtpmock::scenario
