@@ -1,0 +1,175 @@
+// smtpmock's entry point: the command line (CLI11), configuration layering and dispatch.
+// Precedence for serve settings: flag > environment (SMTPMOCK_*) > config file > default.
+// CLI11 applies flags and environment; the config file fills only what neither set, with
+// the same validators, so a bad value is rejected the same way wherever it was written.
+// Without a command, smtpmock runs `serve` (what `docker run` and a bare `smtpmock` expect).
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app/logging.hpp"
+#include "app/serve.hpp"
+#include "net/address.hpp"
+#include "scenario/config_file.hpp"
+#include "scenario/loader.hpp"
+
+namespace {
+
+using smtpmock::app::serve_settings;
+
+/// "smtp-listen" -> "SMTPMOCK_SMTP_LISTEN".
+std::string env_name(std::string_view flag) {
+  std::string out = "SMTPMOCK_";
+  for (char c : flag) {
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+/// The serve options that a config file may set, as registered on the command.
+struct serve_cli {
+  std::vector<CLI::Option*> settable;  ///< every serve flag except --config
+  CLI::Option* seed = nullptr;
+  unsigned long long seed_value = 0;
+  std::string config_file;
+};
+
+void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
+  auto add = [&](CLI::Option* opt) {
+    opt->envname(env_name(opt->get_single_name()));
+    cli.settable.push_back(opt);
+    return opt;
+  };
+  CLI::Validator listen_address(
+      [](std::string& value) { return smtpmock::net::listen_address_problem(value); }, "");
+
+  add(cmd.add_option("--smtp-listen", s.smtp_listen,
+                     "SMTP listener address; port 0 picks a free port")
+          ->type_name("ADDR:PORT")
+          ->check(listen_address)
+          ->capture_default_str());
+  add(cmd.add_option("--scenario", s.scenario,
+                     "Scenario every listener starts with: a bundled NAME or a FILE")
+          ->type_name("NAME|FILE")
+          ->capture_default_str());
+  add(cmd.add_option("--spool", s.spool,
+                     "Also write every accepted message to DIR/<id>.eml and DIR/<id>.json")
+          ->type_name("DIR"));
+  add(cmd.add_option("--max-messages", s.max_messages,
+                     "Messages kept in memory; the oldest are dropped first")
+          ->type_name("N")
+          ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))
+          ->capture_default_str());
+  add(cmd.add_option("--max-connections", s.max_connections,
+                     "Simultaneous SMTP sessions; more get 421 4.3.2 at the banner")
+          ->type_name("N")
+          ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))
+          ->capture_default_str());
+  add(cmd.add_option("--threads", s.threads, "I/O threads")
+          ->type_name("N")
+          ->check(CLI::Range(1u, 1024u))
+          ->default_str("one per CPU"));
+  add(cmd.add_option("--log-level", s.log_level, "Log level")
+          ->type_name("LEVEL")
+          ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+          ->capture_default_str());
+  add(cmd.add_option("--log-format", s.log_format, "Log format: text, or one JSON object a line")
+          ->type_name("FORMAT")
+          ->check(CLI::IsMember({"text", "json"}))
+          ->capture_default_str());
+  cli.seed = add(cmd.add_option("--seed", cli.seed_value,
+                                "Seed for probabilistic rules, so a run can be repeated")
+                     ->type_name("N")
+                     ->default_str("random, logged at start-up"));
+  cmd.add_option("--config", cli.config_file,
+                 "YAML config file; keys are the flag names without dashes")
+      ->type_name("FILE")
+      ->envname("SMTPMOCK_CONFIG");
+}
+
+/// Fills every option that neither a flag nor the environment set from the config file.
+/// Returns false after printing "file:line:column: message" on a bad file or value.
+bool apply_config_file(const serve_cli& cli) {
+  std::vector<std::string> allowed;
+  for (const auto* opt : cli.settable)
+    allowed.push_back(opt->get_single_name());
+  std::map<std::string, smtpmock::scenario::config_value> values;
+  try {
+    values = smtpmock::scenario::load_config_file(cli.config_file, allowed);
+  } catch (const smtpmock::scenario::load_error& e) {
+    std::cerr << e.what() << '\n';
+    return false;
+  }
+  for (const auto& [key, value] : values) {
+    auto it = std::find_if(cli.settable.begin(), cli.settable.end(),
+                           [&](const CLI::Option* o) { return o->get_single_name() == key; });
+    if (it == cli.settable.end() || (*it)->count() > 0) continue;  // flag or env wins
+    try {
+      (*it)->add_result(value.value);
+      (*it)->run_callback();
+    } catch (const CLI::Error& e) {
+      std::string message = e.what();
+      std::string flag_prefix = "--" + key + ": ";  // CLI11 names the flag; we name the key
+      if (message.rfind(flag_prefix, 0) == 0) message.erase(0, flag_prefix.size());
+      std::cerr << cli.config_file << ':' << value.line << ':' << value.column << ": " << key
+                << ": " << message << '\n';
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Whether `arg` is handled by the top-level command itself (not a serve flag).
+bool top_level_flag(std::string_view arg) {
+  return arg == "-h" || arg == "--help" || arg == "--help-all" || arg == "--version";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<const char*> args(argv, argv + argc);
+  // `smtpmock` and `smtpmock --smtp-listen ...` mean `smtpmock serve ...`.
+  if (args.size() == 1 || (args[1][0] == '-' && !top_level_flag(args[1]))) {
+    args.insert(args.begin() + 1, "serve");
+  }
+
+  CLI::App app{"smtpmock: a mock SMTP server for testing SMTP clients", "smtpmock"};
+  app.set_version_flag("--version", "smtpmock " SMTPMOCK_VERSION, "Print the version and exit");
+  app.require_subcommand(1);
+  app.footer(
+      "Without a command, smtpmock runs `serve`. Use `smtpmock COMMAND --help` for details.");
+
+  serve_settings settings;
+  serve_cli cli;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the mock SMTP server until SIGINT/SIGTERM (the default command)");
+  add_serve_options(*serve, settings, cli);
+  serve->footer(
+      "Every flag has an environment twin (--smtp-listen: SMTPMOCK_SMTP_LISTEN).\n"
+      "Precedence: flag > environment > config file > default.");
+
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : smtpmock::app::exit_usage;
+  }
+
+  if (serve->parsed()) {
+    if (!cli.config_file.empty() && !apply_config_file(cli)) return smtpmock::app::exit_usage;
+    if (cli.seed->count() > 0) settings.seed = cli.seed_value;
+    auto format = settings.log_format == "json" ? smtpmock::app::log_format::json
+                                                : smtpmock::app::log_format::text;
+    if (!smtpmock::app::setup_logging(settings.log_level, format)) {
+      std::cerr << "smtpmock: invalid log level " << settings.log_level << '\n';
+      return smtpmock::app::exit_usage;
+    }
+    return smtpmock::app::run_serve(settings);
+  }
+  return smtpmock::app::exit_ok;
+}

@@ -1,0 +1,34 @@
+// `smtpmock serve`: loads the scenario, opens the store and runs the network server until
+// SIGINT/SIGTERM. Settings arrive already merged (flag > env > config file > default) and
+// syntactically valid; this layer reports what only running can find (missing scenario,
+// unusable spool, a port in use) and maps it to the exit codes of the contract.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace smtpmock::app {
+
+/// Every serve setting, with its built-in default.
+struct serve_settings {
+  std::string smtp_listen = "127.0.0.1:1025";
+  std::string scenario = "default";
+  std::string spool;  ///< empty: no spool
+  std::size_t max_messages = 1000;
+  std::size_t max_connections = 100;
+  unsigned threads = 0;  ///< 0: one per hardware thread
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::optional<unsigned long long> seed;  ///< absent: random, logged at start-up
+};
+
+/// Exit codes of `smtpmock serve`.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_runtime = 1;  ///< a listener could not be bound
+inline constexpr int exit_usage = 2;    ///< bad flags, config file or scenario
+
+/// Runs the server; returns the process exit code. Logging must already be set up.
+int run_serve(const serve_settings& settings);
+
+}  // namespace smtpmock::app

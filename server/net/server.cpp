@@ -1,0 +1,296 @@
+// The server: io_context, listeners, the live-session registry and graceful shutdown.
+// Shutdown (SIGINT/SIGTERM or shutdown()) runs on the control strand: close the acceptors,
+// post request_stop() to every live session's strand, and start a watchdog thread that stops
+// the io_context if sessions linger past the grace period (e.g. a client that never reads).
+// The registry mutex is taken only when a session starts and ends, never on its I/O path.
+#include "net/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "net/address.hpp"
+#include "net/log_text.hpp"
+#include "net/session.hpp"
+
+namespace smtpmock::net {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+unsigned resolve_threads(unsigned requested) {
+  if (requested > 0) return requested;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+/// One listening socket. Its acceptor is touched only on its strand.
+struct listener {
+  listener(asio::io_context& ioc, std::string configured_address,
+           std::shared_ptr<const smtp::personality> p)
+      : strand(asio::make_strand(ioc)),
+        acceptor(strand),
+        configured(std::move(configured_address)),
+        scenario(std::move(p)) {}
+
+  strand_type strand;
+  tcp::acceptor acceptor;
+  std::string configured;  ///< as given in the options
+  std::string bound;       ///< the real address after bind ("127.0.0.1:40123")
+  std::atomic<std::shared_ptr<const smtp::personality>> scenario;
+};
+
+struct server::impl {
+  impl(server_options o, std::shared_ptr<store::message_store> s)
+      : options(std::move(o)),
+        store(std::move(s)),
+        threads(resolve_threads(options.threads)),
+        ioc(static_cast<int>(threads)),
+        control(asio::make_strand(ioc)),
+        signals(control) {}
+
+  ~impl() {
+    {
+      std::lock_guard lock(watchdog_mutex);
+      watchdog_done = true;
+    }
+    watchdog_cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  }
+
+  void start() {
+    for (const auto& lo : options.listeners) {
+      auto& l = *listeners.emplace_back(std::make_unique<listener>(ioc, lo.address, lo.scenario));
+      bind(l);
+    }
+    signals.add(SIGINT);
+    signals.add(SIGTERM);
+    wait_for_signal();
+    for (auto& l : listeners) {
+      asio::co_spawn(l->strand, accept_loop(*l), [bound = l->bound](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("listener {} failed: {}", bound, quote(ex.what()));
+        }
+      });
+    }
+  }
+
+  void bind(listener& l) {
+    auto parsed = parse_listen_address(l.configured);
+    if (!parsed) throw bind_error(listen_address_problem(l.configured));
+    asio::error_code ec;
+    auto address = asio::ip::make_address(parsed->host, ec);
+    if (ec) throw bind_error("cannot listen on " + l.configured + ": " + ec.message());
+    tcp::endpoint endpoint(address, parsed->port);
+    auto fail = [&](const char* what) {
+      throw bind_error("cannot listen on " + l.configured + ": " + what + ": " + ec.message());
+    };
+    if (l.acceptor.open(endpoint.protocol(), ec)) fail("socket");
+    if (l.acceptor.set_option(tcp::acceptor::reuse_address(true), ec)) fail("SO_REUSEADDR");
+    if (endpoint.protocol() == tcp::v6()) {
+      // "[::]:PORT" takes v4 too where the system allows it (dual stack); "[::1]" stays v6.
+      l.acceptor.set_option(asio::ip::v6_only(false), ec);
+      ec.clear();
+    }
+    if (l.acceptor.bind(endpoint, ec)) fail("bind");
+    if (l.acceptor.listen(asio::socket_base::max_listen_connections, ec)) fail("listen");
+    auto local = l.acceptor.local_endpoint(ec);
+    if (ec) fail("getsockname");
+    l.bound = format_address(local.address().to_string(), local.port());
+  }
+
+  asio::awaitable<void> accept_loop(listener& l) {
+    for (;;) {
+      tcp::socket socket(asio::make_strand(ioc));
+      auto [ec] = co_await l.acceptor.async_accept(socket, use_tuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !l.acceptor.is_open() || stopping) co_return;
+        // Out of descriptors or a transient network error: back off instead of spinning.
+        spdlog::warn("accept on {} failed: {}", l.bound, quote(ec.message()));
+        asio::steady_timer pause(l.strand, std::chrono::milliseconds(100));
+        co_await pause.async_wait(use_tuple);
+        continue;
+      }
+      start_session(l, std::move(socket));
+    }
+  }
+
+  void start_session(listener& l, tcp::socket socket) {
+    std::size_t live = connections.fetch_add(1) + 1;
+    auto ctl = std::make_shared<session_control>(socket.get_executor());
+    {
+      std::lock_guard lock(registry_mutex);
+      registry.emplace(ctl.get(), ctl);
+    }
+    // Checked after registering, so a shutdown either sees this session or this session
+    // sees the shutdown (both go through registry_mutex).
+    if (stopping) ctl->stop_requested = true;
+    session_params params{l.scenario.load(), store, ctl, l.bound, live > options.max_connections};
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, run_session(std::move(socket), std::move(params)),
+                   [this, ctl](std::exception_ptr) { session_ended(ctl.get()); });
+  }
+
+  void session_ended(session_control* ctl) {
+    connections.fetch_sub(1);
+    bool last = false;
+    {
+      std::lock_guard lock(registry_mutex);
+      registry.erase(ctl);
+      last = registry.empty();
+    }
+    if (last && stopping) {
+      std::lock_guard lock(watchdog_mutex);
+      watchdog_done = true;
+      watchdog_cv.notify_all();
+    }
+  }
+
+  void wait_for_signal() {
+    signals.async_wait([this](const asio::error_code& ec, int signo) {
+      if (ec) return;
+      spdlog::info("received signal {}, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      begin_shutdown();
+    });
+  }
+
+  /// Runs on the control strand.
+  void begin_shutdown() {
+    if (stopping.exchange(true)) return;
+    asio::error_code ignored;
+    signals.cancel(ignored);
+    for (auto& l : listeners) {
+      asio::post(l->strand, [&acceptor = l->acceptor] {
+        asio::error_code ec;
+        acceptor.close(ec);
+      });
+    }
+    std::vector<std::shared_ptr<session_control>> live;
+    {
+      std::lock_guard lock(registry_mutex);
+      for (auto& [key, weak] : registry) {
+        if (auto ctl = weak.lock()) live.push_back(std::move(ctl));
+      }
+    }
+    spdlog::info("smtpmock stopping sessions={}", live.size());
+    for (auto& ctl : live) {
+      asio::post(ctl->wake.get_executor(), [ctl] { ctl->request_stop(); });
+    }
+    if (live.empty()) return;  // nothing can linger: the io_context runs out of work
+    // A client that never reads blocks its session's write; stop everything after the grace.
+    watchdog = std::thread([this] {
+      std::unique_lock lock(watchdog_mutex);
+      if (!watchdog_cv.wait_for(lock, options.shutdown_grace, [this] { return watchdog_done; })) {
+        spdlog::warn("smtpmock forcing stop: {} session(s) still open", connections.load());
+        ioc.stop();
+      }
+    });
+  }
+
+  void run() {
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    for (unsigned i = 1; i < threads; ++i) {
+      pool.emplace_back([this] { run_thread(); });
+    }
+    run_thread();
+    for (auto& t : pool)
+      t.join();
+    {
+      std::lock_guard lock(watchdog_mutex);
+      watchdog_done = true;
+    }
+    watchdog_cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  }
+
+  void run_thread() {
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        // Sessions catch their own failures; this is a last resort that keeps the thread.
+        spdlog::error("io thread: unexpected exception: {}", quote(e.what()));
+      }
+    }
+  }
+
+  server_options options;
+  std::shared_ptr<store::message_store> store;
+  unsigned threads;
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> stopping{false};
+  std::mutex registry_mutex;
+  std::unordered_map<session_control*, std::weak_ptr<session_control>> registry;
+  std::mutex watchdog_mutex;
+  std::condition_variable watchdog_cv;
+  bool watchdog_done = false;
+  std::thread watchdog;
+  // The io_context is destroyed after the I/O objects below (declared after it) and before
+  // the registry and counters above, which pending session frames may still reference.
+  asio::io_context ioc;
+  strand_type control;
+  asio::signal_set signals;
+  std::vector<std::unique_ptr<listener>> listeners;
+};
+
+server::server(server_options options, std::shared_ptr<store::message_store> store)
+    : impl_(std::make_unique<impl>(std::move(options), std::move(store))) {}
+
+server::~server() = default;
+
+void server::start() {
+  impl_->start();
+}
+
+std::vector<std::string> server::bound_addresses() const {
+  std::vector<std::string> out;
+  for (const auto& l : impl_->listeners)
+    out.push_back(l->bound);
+  return out;
+}
+
+void server::run() {
+  impl_->run();
+}
+
+void server::shutdown() {
+  asio::post(impl_->control, [i = impl_.get()] { i->begin_shutdown(); });
+}
+
+void server::set_scenario(std::size_t index, std::shared_ptr<const smtp::personality> scenario) {
+  impl_->listeners.at(index)->scenario.store(std::move(scenario));
+}
+
+std::size_t server::live_sessions() const {
+  return impl_->connections.load();
+}
+
+unsigned server::threads() const {
+  return impl_->threads;
+}
+
+}  // namespace smtpmock::net

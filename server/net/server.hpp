@@ -1,0 +1,70 @@
+// The network server: listeners, one coroutine per SMTP session, graceful shutdown.
+// This header is free of asio (pimpl) so app/ compiles without it. The server owns one
+// io_context run by N threads; every session runs on its own strand, so sessions never share
+// a lock on the I/O path (the message store's short mutex is the only shared one).
+// Invariant: after run() returns every session has ended or been force-stopped.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "smtp/personality.hpp"
+#include "store/message_store.hpp"
+
+namespace smtpmock::net {
+
+/// One SMTP listener and the scenario its sessions start with.
+struct listener_options {
+  std::string address = "127.0.0.1:1025";  ///< "ADDR:PORT" or "[IPV6]:PORT"; port 0 = ephemeral
+  std::shared_ptr<const smtp::personality> scenario;
+};
+
+/// Settings of the whole server.
+struct server_options {
+  std::vector<listener_options> listeners;
+  unsigned threads = 0;               ///< 0: std::thread::hardware_concurrency()
+  std::size_t max_connections = 100;  ///< live sessions across all listeners; more get 421
+  /// How long sessions may linger after a shutdown request before the io_context is stopped.
+  std::chrono::milliseconds shutdown_grace{1500};
+};
+
+/// A listener could not be opened; what() names the address and the OS error.
+class bind_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class server {
+ public:
+  server(server_options options, std::shared_ptr<store::message_store> store);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds every listener, starts accepting and installs the SIGINT/SIGTERM handler.
+  /// Throws bind_error (bad address, address in use, permission denied).
+  void start();
+  /// The bound address of each listener ("127.0.0.1:40123", "[::1]:1025"), after start().
+  std::vector<std::string> bound_addresses() const;
+  /// Runs the io_context on the configured number of threads (the caller's thread is one of
+  /// them) until shutdown has completed.
+  void run();
+  /// Requests a graceful shutdown, as SIGTERM does; safe from any thread.
+  void shutdown();
+  /// Replaces the scenario new sessions of listener `index` start with.
+  void set_scenario(std::size_t index, std::shared_ptr<const smtp::personality> scenario);
+  /// Sessions currently connected, across all listeners.
+  std::size_t live_sessions() const;
+  /// The number of threads run() uses.
+  unsigned threads() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace smtpmock::net
