@@ -6,7 +6,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_BUILD := cmake ninja-build g++ pkg-config libasio-dev libspdlog-dev libfmt-dev \
 	nlohmann-json3-dev libyaml-cpp-dev doctest-dev libcli11-dev libssl-dev
-DEB_TEST := python3 python3-pytest swaks msmtp curl nodejs npm
+# Test tools, as command:package pairs: a tool already on PATH (node and npm from
+# NodeSource, say) is used as it is, so apt never fights another packaging of it.
+TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:nodejs npm:npm
 
 .PHONY: all deps test-deps build run test unit integration clean format format-check
 
@@ -20,7 +22,8 @@ deps:
 	fi
 
 test-deps: deps
-	@missing=$$(for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || echo $${t#*:}; done; \
+	  /usr/bin/python3 -c 'import pytest' 2>/dev/null || echo python3-pytest); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
