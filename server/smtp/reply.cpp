@@ -61,6 +61,8 @@ constexpr std::array stock_table{
     stock_row{stock::bare_line_end_in_data, 554, "5.6.11",
               "Bare LF or CR in message data (RFC 5321 2.3.8)"},
     stock_row{stock::unknown_parameter, 555, "5.5.4", "Unsupported parameter"},
+    stock_row{stock::improper_pipelining, 503, "5.5.0", "Improper use of SMTP command pipelining"},
+    stock_row{stock::storage_failed, 451, "4.3.0", "Failed to store message"},
     stock_row{stock::early_talker, 554, "5.5.0", "Protocol error: client spoke before the banner"},
 };
 

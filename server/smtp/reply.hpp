@@ -73,6 +73,8 @@ enum class stock {
   bare_line_end_in_data,  // 554 5.6.11 (answered after end of data)
   unknown_parameter,      // 555 5.5.4
   early_talker,           // 554 5.5.0
+  improper_pipelining,    // 503 5.5.0
+  storage_failed,         // 451 4.3.0
 };
 
 /// The stock reply `id`, with its code, enhanced code and default text.

@@ -135,6 +135,7 @@ event server_connection::next_event() {
         enter_state(state::closed);
         return make_event(event_kind::closed, verb::unknown, {}, {});
       }
+      unflushed_ = 0;
       return make_event(event_kind::need_data, verb::unknown, {}, {});
     }
     message_ = {};
@@ -172,6 +173,7 @@ event server_connection::next_event() {
       enter_state(state::closed);
       return make_event(event_kind::closed, verb::unknown, {}, {});
     }
+    unflushed_ = 0;
     return make_event(event_kind::need_data, verb::unknown, {}, {});
   }
   return state_ == state::auth ? on_auth_line(*line) : on_command(*line);
@@ -199,6 +201,12 @@ event server_connection::on_command(const input_line& line) {
   } else if ((line.bare_lf || line.bare_cr) &&
              personality_->quirks.bare_lf == bare_lf_mode::reject) {
     r = make(stock::bare_line_end);
+  } else if (personality_->quirks.pipelining == pipelining_mode::reject && unflushed_ > 0 &&
+             (last_ends_group_ || !personality_->advertises("PIPELINING"))) {
+    // RFC 2920 3.1: without PIPELINING, or after a command that ends a group, the client
+    // must wait for the reply; this quirk rejects one that did not (like Postfix's
+    // reject_unauth_pipelining).
+    r = make(stock::improper_pipelining);
   } else {
     r = propose_command(c, line);
   }
@@ -450,7 +458,13 @@ void server_connection::respond(const reply& r) {
   if (pending_ == pending::none)
     throw std::logic_error("server_connection: respond() without an event to answer");
   output_ += serialise(r, enhanced_);
+  ++unflushed_;
   const pending answered = pending_;
+  if (answered == pending::command) {
+    last_ends_group_ = true;
+    for (const auto& row : command_table)
+      if (row.id == pending_verb_) last_ends_group_ = row.ends_pipeline_group;
+  }
   pending_ = pending::none;
   if (counts_as_error(r.code)) ++errors_;
 
@@ -510,7 +524,9 @@ void server_connection::respond(const reply& r) {
           }
           break;
         case verb::data:
-          if (r.code == 354 && in_transaction_) {
+          // A 354 starts data even when a rule sent it with no recipient accepted; the
+          // end of data then gets 554 (RFC 5321 3.3).
+          if (r.code == 354) {
             data_ = std::make_unique<data_decoder>(personality_->message_size_limit(),
                                                    personality_->quirks.bare_lf);
             enter_state(state::data);
@@ -528,6 +544,14 @@ void server_connection::respond(const reply& r) {
   }
   // RFC 5321 3.8 / 4.2.2: 221 and 421 end the session.
   if (r.code == 221 || r.code == 421) enter_state(state::closed);
+}
+
+reply server_connection::render(const std::vector<std::string>& lines) const {
+  std::vector<std::string> expanded;
+  expanded.reserve(lines.size());
+  for (const auto& line : lines)
+    expanded.push_back(expand(line));
+  return reply::parse_lines(expanded);
 }
 
 void server_connection::abandon() {

@@ -111,6 +111,11 @@ class server_connection {
   std::size_t buffered() const { return input_.size(); }
   /// Whether the session is reading message data (after a 354).
   bool in_data() const { return state_ == state::data; }
+  /// Whether a mail transaction is open (MAIL accepted, not yet ended).
+  bool in_transaction() const { return in_transaction_; }
+  /// A reply from scenario text lines ("550 5.1.1 <{recipient}> unknown"), templates expanded
+  /// with this session's values; code 0 when the lines do not form a reply.
+  reply render(const std::vector<std::string>& lines) const;
   /// Whether AUTH succeeded in this session.
   bool authenticated() const { return authenticated_; }
 
@@ -168,6 +173,8 @@ class server_connection {
   bool pending_esmtp_ = false;
   std::string pending_user_;
   sasl pending_sasl_ = sasl::none;
+  std::size_t unflushed_ = 0;     ///< replies given since the last need_data (not yet read)
+  bool last_ends_group_ = false;  ///< the last answered command ends a pipeline group
   bool authenticated_ = false;
   captured_message message_;
   std::size_t errors_ = 0;

@@ -318,3 +318,55 @@ TEST_CASE("unit: the state follows the reply actually sent") {
   h.conn.respond(smtp::reply::parse("421 4.3.2 bye"));
   CHECK(h.conn.closing());
 }
+
+TEST_CASE("unit: quirk pipelining reject answers unwaited commands with 503 5.5.0") {
+  smtp::personality p = smtp::default_personality();
+  p.quirks.pipelining = smtp::pipelining_mode::reject;
+  harness h(p);
+  h.start();
+  // EHLO ends a group: a MAIL sent before its reply is improper.
+  CHECK(codes(h.feed("EHLO c\r\nMAIL FROM:<a@x>\r\n")) == std::vector<int>{250, 503});
+  // MAIL and RCPT may be grouped when PIPELINING is advertised; DATA ends the group.
+  CHECK(codes(h.feed("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n")) ==
+        std::vector<int>{250, 250, 354});
+  h.feed("x\r\n.\r\n");
+  CHECK(h.stored.size() == 1);
+  // Without PIPELINING advertised any command sent before the previous reply is improper.
+  p.extensions = {"ENHANCEDSTATUSCODES"};
+  harness n(p);
+  n.start();
+  n.cmd("EHLO c");
+  CHECK(n.feed("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n") ==
+        "250 2.1.0 Sender ok\r\n503 5.5.0 Improper use of SMTP command pipelining\r\n");
+}
+
+TEST_CASE("unit: a rule's 354 with no recipient still starts data, answered 554 at the end") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  h.cmd("MAIL FROM:<a@x>");
+  h.conn.receive_data("DATA\r\nhello\r\n.\r\n");
+  auto data = h.conn.next_event();
+  CHECK(data.proposed.code == 554);
+  h.conn.respond(h.conn.render({"354 go ahead {sender}"}));
+  CHECK(h.conn.in_data());
+  auto msg = h.conn.next_event();
+  CHECK(msg.kind == smtp::event_kind::message);
+  CHECK(msg.proposed.code == 554);
+  h.conn.respond(msg.proposed);
+  CHECK(h.conn.take_output() == "354 go ahead a@x\r\n554 5.5.1 No valid recipients\r\n");
+}
+
+TEST_CASE("unit: render expands and sanitises rule replies") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  h.cmd("MAIL FROM:<a@x>");
+  h.conn.receive_data("RCPT TO:<\"evil\x1b\"@x>\r\n");
+  auto ev = h.conn.next_event();
+  const auto r = h.conn.render({"550-5.1.1 <{recipient}> unknown", "550 5.1.1 on {hostname}"});
+  CHECK(smtp::serialise(r, true) == "550-5.1.1 <\"evil\"@x> unknown\r\n550 5.1.1 on localhost\r\n");
+  CHECK(h.conn.render({"nonsense"}).code == 0);
+  h.conn.respond(r);
+  CHECK(h.conn.current_envelope().recipients.empty());
+}
