@@ -21,18 +21,26 @@ unsigned long long random_seed() {
   return (static_cast<unsigned long long>(rd()) << 32) ^ rd();
 }
 
+/// The engine for a loaded scenario: its own `seed:` wins over --seed.
+std::shared_ptr<scenario::engine> make_engine(std::shared_ptr<const scenario::definition> def,
+                                              unsigned long long server_seed) {
+  const auto seed = def->personality->seed.value_or(server_seed);
+  return std::make_shared<scenario::engine>(std::move(def), seed);
+}
+
 }  // namespace
 
 int run_serve(const serve_settings& settings) {
-  std::shared_ptr<const smtp::personality> scenario;
+  std::shared_ptr<const scenario::definition> definition;
   std::filesystem::path scenario_file;
   try {
     scenario_file = scenario::resolve(settings.scenario);
-    scenario = scenario::load_file(scenario_file);
+    definition = scenario::load_definition_file(scenario_file);
   } catch (const scenario::load_error& e) {
     std::cerr << e.what() << '\n';
     return exit_usage;
   }
+  const auto& scenario = definition->personality;
 
   std::optional<std::filesystem::path> spool;
   if (!settings.spool.empty()) {
@@ -46,17 +54,33 @@ int run_serve(const serve_settings& settings) {
     }
   }
 
-  unsigned long long seed = settings.seed ? *settings.seed : random_seed();
+  const unsigned long long seed = settings.seed ? *settings.seed : random_seed();
+  auto engine = make_engine(definition, seed);
 
   store::store_limits limits;
   limits.max_messages = settings.max_messages;
   auto store = std::make_shared<store::message_store>(limits, spool);
 
   net::server_options options;
-  options.listeners.push_back(net::listener_options{settings.smtp_listen, scenario});
+  options.listeners.push_back(net::listener_options{settings.smtp_listen, engine});
   options.threads = settings.threads;
   options.max_connections = settings.max_connections;
+  net::server* running = nullptr;
+  // SIGHUP: reload the scenario file atomically. Sessions in progress keep the scenario they
+  // started with; a file that fails to load leaves the old scenario in place.
+  options.on_reload = [&running, scenario_file, seed] {
+    try {
+      auto next = make_engine(scenario::load_definition_file(scenario_file), seed);
+      const auto& p = *next->scenario().personality;
+      spdlog::info("scenario reloaded name={} rules={} seed={} file={}", p.name,
+                   next->scenario().rules.size(), next->seed(), scenario_file.string());
+      if (running) running->set_scenario(0, std::move(next));
+    } catch (const scenario::load_error& e) {
+      spdlog::error("scenario reload failed, keeping the old scenario: {}", e.what());
+    }
+  };
   net::server server(std::move(options), store);
+  running = &server;
   try {
     server.start();
   } catch (const net::bind_error& e) {
@@ -65,9 +89,9 @@ int run_serve(const serve_settings& settings) {
   }
 
   auto bound = server.bound_addresses();
-  spdlog::info("smtpmock ready smtp={} scenario={} seed={} threads={} spool={} version={}",
-               bound.at(0), scenario->name, seed, server.threads(),
-               settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION);
+  spdlog::info("smtpmock ready smtp={} scenario={} rules={} seed={} threads={} spool={} version={}",
+               bound.at(0), scenario->name, definition->rules.size(), engine->seed(),
+               server.threads(), settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION);
   spdlog::debug("scenario file {}", scenario_file.string());
   server.run();
   spdlog::info("smtpmock stopped messages={}", store->message_count());

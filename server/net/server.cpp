@@ -46,17 +46,17 @@ unsigned resolve_threads(unsigned requested) {
 /// One listening socket. Its acceptor is touched only on its strand.
 struct listener {
   listener(asio::io_context& ioc, std::string configured_address,
-           std::shared_ptr<const smtp::personality> p)
+           std::shared_ptr<scenario::engine> e)
       : strand(asio::make_strand(ioc)),
         acceptor(strand),
         configured(std::move(configured_address)),
-        scenario(std::move(p)) {}
+        engine(std::move(e)) {}
 
   strand_type strand;
   tcp::acceptor acceptor;
   std::string configured;  ///< as given in the options
   std::string bound;       ///< the real address after bind ("127.0.0.1:40123")
-  std::atomic<std::shared_ptr<const smtp::personality>> scenario;
+  std::atomic<std::shared_ptr<scenario::engine>> engine;
 };
 
 struct server::impl {
@@ -66,7 +66,8 @@ struct server::impl {
         threads(resolve_threads(options.threads)),
         ioc(static_cast<int>(threads)),
         control(asio::make_strand(ioc)),
-        signals(control) {}
+        signals(control),
+        hangups(control) {}
 
   ~impl() {
     {
@@ -79,12 +80,14 @@ struct server::impl {
 
   void start() {
     for (const auto& lo : options.listeners) {
-      auto& l = *listeners.emplace_back(std::make_unique<listener>(ioc, lo.address, lo.scenario));
+      auto& l = *listeners.emplace_back(std::make_unique<listener>(ioc, lo.address, lo.engine));
       bind(l);
     }
     signals.add(SIGINT);
     signals.add(SIGTERM);
     wait_for_signal();
+    hangups.add(SIGHUP);
+    wait_for_hangup();
     for (auto& l : listeners) {
       asio::co_spawn(l->strand, accept_loop(*l), [bound = l->bound](std::exception_ptr e) {
         if (!e) return;
@@ -147,7 +150,7 @@ struct server::impl {
     // Checked after registering, so a shutdown either sees this session or this session
     // sees the shutdown (both go through registry_mutex).
     if (stopping) ctl->stop_requested = true;
-    session_params params{l.scenario.load(), store, ctl, l.bound, live > options.max_connections};
+    session_params params{l.engine.load(), store, ctl, l.bound, live > options.max_connections};
     auto ex = socket.get_executor();
     asio::co_spawn(ex, run_session(std::move(socket), std::move(params)),
                    [this, ctl](std::exception_ptr) { session_ended(ctl.get()); });
@@ -176,11 +179,27 @@ struct server::impl {
     });
   }
 
+  void wait_for_hangup() {
+    hangups.async_wait([this](const asio::error_code& ec, int) {
+      if (ec || stopping) return;
+      spdlog::info("received signal SIGHUP, reloading scenarios");
+      if (options.on_reload) {
+        try {
+          options.on_reload();
+        } catch (const std::exception& e) {
+          spdlog::error("reload failed: {}", quote(e.what()));
+        }
+      }
+      wait_for_hangup();
+    });
+  }
+
   /// Runs on the control strand.
   void begin_shutdown() {
     if (stopping.exchange(true)) return;
     asio::error_code ignored;
     signals.cancel(ignored);
+    hangups.cancel(ignored);
     for (auto& l : listeners) {
       asio::post(l->strand, [&acceptor = l->acceptor] {
         asio::error_code ec;
@@ -254,6 +273,7 @@ struct server::impl {
   asio::io_context ioc;
   strand_type control;
   asio::signal_set signals;
+  asio::signal_set hangups;
   std::vector<std::unique_ptr<listener>> listeners;
 };
 
@@ -281,8 +301,8 @@ void server::shutdown() {
   asio::post(impl_->control, [i = impl_.get()] { i->begin_shutdown(); });
 }
 
-void server::set_scenario(std::size_t index, std::shared_ptr<const smtp::personality> scenario) {
-  impl_->listeners.at(index)->scenario.store(std::move(scenario));
+void server::set_scenario(std::size_t index, std::shared_ptr<scenario::engine> engine) {
+  impl_->listeners.at(index)->engine.store(std::move(engine));
 }
 
 std::size_t server::live_sessions() const {

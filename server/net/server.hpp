@@ -7,12 +7,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "smtp/personality.hpp"
+#include "scenario/engine.hpp"
 #include "store/message_store.hpp"
 
 namespace smtpmock::net {
@@ -20,7 +21,8 @@ namespace smtpmock::net {
 /// One SMTP listener and the scenario its sessions start with.
 struct listener_options {
   std::string address = "127.0.0.1:1025";  ///< "ADDR:PORT" or "[IPV6]:PORT"; port 0 = ephemeral
-  std::shared_ptr<const smtp::personality> scenario;
+  /// The scenario (personality, rules and their counters) new sessions start with.
+  std::shared_ptr<scenario::engine> engine;
 };
 
 /// Settings of the whole server.
@@ -30,6 +32,8 @@ struct server_options {
   std::size_t max_connections = 100;  ///< live sessions across all listeners; more get 421
   /// How long sessions may linger after a shutdown request before the io_context is stopped.
   std::chrono::milliseconds shutdown_grace{1500};
+  /// Called on SIGHUP (on an I/O thread) to reload the scenarios; may call set_scenario().
+  std::function<void()> on_reload;
 };
 
 /// A listener could not be opened; what() names the address and the OS error.
@@ -55,8 +59,9 @@ class server {
   void run();
   /// Requests a graceful shutdown, as SIGTERM does; safe from any thread.
   void shutdown();
-  /// Replaces the scenario new sessions of listener `index` start with.
-  void set_scenario(std::size_t index, std::shared_ptr<const smtp::personality> scenario);
+  /// Replaces the scenario new sessions of listener `index` start with; sessions already
+  /// open keep the one they started with.
+  void set_scenario(std::size_t index, std::shared_ptr<scenario::engine> engine);
   /// Sessions currently connected, across all listeners.
   std::size_t live_sessions() const;
   /// The number of threads run() uses.

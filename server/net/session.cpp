@@ -34,10 +34,62 @@ constexpr std::size_t read_buffer_size = 64 * 1024;
 /// Bytes discarded at close so that close() does not reset the connection (see close_socket).
 constexpr std::size_t max_drain_at_close = 256 * 1024;
 
-/// The answer to a message whose 2xx could not be honoured because storing it failed.
-/// NOTE(compat): not in smtp::stock (reply.hpp is frozen for now); it belongs there.
-smtp::reply storage_failed() {
-  return smtp::reply{451, "4.3.0", {"Failed to store message"}};
+/// How long `early_talker: reject` listens for a client speaking before the banner when no
+/// connect rule delays it (like Postfix postscreen's greet wait, but short).
+constexpr std::chrono::milliseconds early_talker_wait{1000};
+/// The pause between the two writes of a `split: true` reply, so they leave as two segments.
+constexpr std::chrono::milliseconds split_pause{50};
+
+/// The scenario event a core event is, if rules may act on it. AUTH is one event: the moment
+/// the exchange is answered for good (not its 334 challenges), when the user is known.
+std::optional<scenario::event_type> rule_event(const smtp::event& ev) {
+  using scenario::event_type;
+  switch (ev.kind) {
+    case smtp::event_kind::connect:
+      return event_type::connect;
+    case smtp::event_kind::message:
+      return event_type::message;
+    case smtp::event_kind::auth_response:
+      if (ev.proposed.code == 334) return std::nullopt;
+      return event_type::auth;
+    case smtp::event_kind::command:
+      break;
+    default:
+      return std::nullopt;
+  }
+  switch (ev.command) {
+    case smtp::verb::helo:
+      return event_type::helo;
+    case smtp::verb::ehlo:
+      return event_type::ehlo;
+    case smtp::verb::starttls:
+      return event_type::starttls;
+    case smtp::verb::auth:
+      if (ev.proposed.code == 334) return std::nullopt;
+      return event_type::auth;
+    case smtp::verb::mail:
+      return event_type::mail;
+    case smtp::verb::rcpt:
+      return event_type::rcpt;
+    case smtp::verb::data:
+      return event_type::data;
+    case smtp::verb::bdat:
+      return event_type::bdat;
+    case smtp::verb::rset:
+      return event_type::rset;
+    case smtp::verb::noop:
+      return event_type::noop;
+    case smtp::verb::vrfy:
+      return event_type::vrfy;
+    case smtp::verb::help:
+      return event_type::help;
+    case smtp::verb::quit:
+      return event_type::quit;
+    case smtp::verb::expn:
+    case smtp::verb::unknown:
+      return event_type::unknown;
+  }
+  return std::nullopt;
 }
 
 /// The client's IP as text; IPv4-mapped IPv6 addresses (dual-stack listeners) shown as IPv4.
@@ -76,17 +128,18 @@ class session {
       client_ip_ = "unknown";
       client_address_ = "unknown";
     }
+    personality_ = p_.engine->scenario().personality;
     smtp::connection_options opts;
     opts.session_id = id_;
     opts.client_address = client_address_;
     opts.client_ip = client_ip_;
     opts.new_message_id = &new_message_id;
-    conn_.emplace(p_.scenario, std::move(opts));
+    conn_.emplace(personality_, std::move(opts));
   }
 
   asio::awaitable<void> run() {
     try {
-      p_.store->open_session(id_, client_address_, p_.scenario->name);
+      p_.store->open_session(id_, client_address_, personality_->name);
       note("connected from " + client_address_ + " to " + p_.listener);
       for (bool open = true; open;) {
         smtp::event ev = conn_->next_event();
@@ -96,10 +149,10 @@ class session {
           case smtp::event_kind::auth_response:
           case smtp::event_kind::message:
           case smtp::event_kind::interrupted:
-            answer(ev);
+            co_await answer(ev);
             break;
           case smtp::event_kind::need_data:
-            co_await flush();
+            if (!holding()) co_await flush();
             co_await read_input();
             break;
           case smtp::event_kind::closed:
@@ -114,6 +167,7 @@ class session {
     }
     close_socket();
     note_noexcept("closed");
+    p_.engine->end_session(id_);
     try {
       p_.store->close_session(id_);
     } catch (const std::exception& e) {
@@ -127,47 +181,185 @@ class session {
   }
 
  private:
-  /// The reply to send for a decision event. Server policy first (shutdown, connection
-  /// limit), then — once the rule engine lands — the scenario's rules; otherwise the
-  /// core's proposal.
-  smtp::reply decide(const smtp::event& ev) const {
-    if (ev.kind == smtp::event_kind::connect) {
-      if (p_.control->stop_requested) return smtp::make(smtp::stock::shutting_down);
-      if (p_.over_limit) return smtp::make(smtp::stock::too_many_connections);
-    }
-    return ev.proposed;
+  /// Server policy before any rule: shutdown and the connection limit answer the banner.
+  std::optional<smtp::reply> policy(const smtp::event& ev) const {
+    if (ev.kind != smtp::event_kind::connect) return std::nullopt;
+    if (p_.control->stop_requested) return smtp::make(smtp::stock::shutting_down);
+    if (p_.over_limit) return smtp::make(smtp::stock::too_many_connections);
+    return std::nullopt;
   }
 
-  /// Handles one decision event: decide, store an accepted message, respond, record, log.
-  void answer(const smtp::event& ev) {
-    smtp::reply r = decide(ev);
+  /// What the rules may look at for this event.
+  scenario::facts facts_of(const smtp::event& ev, scenario::event_type type) const {
+    scenario::facts f;
+    f.event = type;
+    f.session_id = id_;
+    f.client_ip = client_ip_;
+    f.transaction = transactions_ + (ev.command == smtp::verb::mail ? 1 : 0);
+    f.argument = ev.argument;
+    f.sender = ev.sender;
+    f.recipient = ev.recipient;
+    f.helo = (type == scenario::event_type::helo || type == scenario::event_type::ehlo)
+                 ? ev.argument
+                 : conn_->current_envelope().helo;
+    f.user = ev.user;
+    if (ev.message) {
+      f.message = &ev.message->data;
+      f.size = ev.message->data.size();
+    }
+    f.now = std::chrono::steady_clock::now();
+    return f;
+  }
+
+  /// Handles one decision event: policy, then the scenario's rules, then the core's
+  /// proposal; performs the rule's effects; stores an accepted message; responds; records.
+  asio::awaitable<void> answer(const smtp::event& ev) {
+    smtp::reply r = ev.proposed;
+    std::optional<scenario::action> act;
+    if (auto forced = policy(ev)) {
+      r = *forced;
+    } else if (auto type = rule_event(ev)) {
+      act = p_.engine->decide(facts_of(ev, *type));
+    }
     if (ev.kind == smtp::event_kind::message && ev.message != nullptr) {
       note("<message " + std::to_string(ev.message->data.size()) + " octets>");
-      // §4: a message that gets its 2xx is stored before the reply is written.
-      if (r.klass() == 2) {
-        try {
-          p_.store->add_message(store::stored_message{ev.message->id, id_, store::clock::now(),
-                                                      ev.message->env, ev.message->data});
-          ++messages_;
-        } catch (const std::exception& e) {
-          spdlog::error("{} event=store_failed id={} what={}", id_, ev.message->id,
-                        quote(e.what()));
-          r = storage_failed();
-        }
-      }
+      abort_after_.reset();
     } else if (!ev.line.empty()) {
       record(store::direction::in, ev.line);
     }
-    log_event(ev, r);
+    if (ev.kind == smtp::event_kind::command) last_verb_ = ev.command;
+
+    const scenario::effects* fx = act ? &act->then : nullptr;
+    std::string rule = act ? act->rule : std::string();
+    if (fx) {
+      if (fx->delay) {
+        note("rule " + rule + ": delay " + std::to_string(fx->delay->count()) + " ms");
+        co_await flush();
+        co_await pause(*fx->delay);
+      }
+      if (fx->hang) {
+        note("rule " + rule + ": hang");
+        spdlog::info("{} event=rule rule={} effect=hang", id_, quote(rule));
+        co_await flush();
+        co_await hang();
+        co_return;
+      }
+      if (fx->reset || fx->disconnect == scenario::disconnect_mode::before_reply) {
+        note("rule " + rule + (fx->reset ? ": reset" : ": disconnect before reply"));
+        spdlog::info("{} event=rule rule={} effect={}", id_, quote(rule),
+                     fx->reset ? "reset" : "disconnect");
+        reset_ = fx->reset;
+        conn_->abandon();
+        co_return;
+      }
+      if (fx->reply) {
+        smtp::reply custom = conn_->render(*fx->reply);
+        if (custom.code != 0) r = std::move(custom);
+      }
+      if (fx->abort_after_bytes) {
+        abort_after_ = *fx->abort_after_bytes;
+        data_bytes_ = 0;
+      }
+    }
+    // early_talker: reject — a client that speaks before the banner gets 554 instead of 220.
+    if (ev.kind == smtp::event_kind::connect && r.code == 220 &&
+        personality_->quirks.early_talker == smtp::early_talker_mode::reject) {
+      if (!(fx && fx->delay)) co_await pause(early_talker_wait);
+      asio::error_code ec;
+      if (socket_.available(ec) > 0 && !ec) {
+        note("client spoke before the banner");
+        r = smtp::make(smtp::stock::early_talker);
+      }
+    }
+    if (ev.kind == smtp::event_kind::message && ev.message != nullptr && r.klass() == 2) {
+      // §4: a message that gets its 2xx is stored before the reply is written.
+      try {
+        p_.store->add_message(store::stored_message{ev.message->id, id_, store::clock::now(),
+                                                    ev.message->env, ev.message->data});
+        ++messages_;
+      } catch (const std::exception& e) {
+        spdlog::error("{} event=store_failed id={} what={}", id_, ev.message->id, quote(e.what()));
+        r = smtp::make(smtp::stock::storage_failed);
+      }
+    }
+    if (ev.command == smtp::verb::mail && ev.kind == smtp::event_kind::command && r.klass() == 2)
+      ++transactions_;
+    log_event(ev, r, rule);
+    co_await flush();  // earlier replies go out as they are; only this one is shaped
     conn_->respond(r);
-    take_output();
+    take_output(rule);
+    if (fx && (fx->drip || fx->split)) co_await write_shaped(*fx);
+    if (fx && fx->disconnect == scenario::disconnect_mode::after_reply) {
+      note("rule " + rule + ": disconnect after reply");
+      co_await flush();
+      conn_->abandon();
+    }
   }
 
-  void log_event(const smtp::event& ev, const smtp::reply& r) const {
+  /// Whether replies are held back (quirk pipelining: hold_until_data answers MAIL and RCPT
+  /// only together with the DATA reply).
+  bool holding() const {
+    return personality_->quirks.pipelining == smtp::pipelining_mode::hold_until_data &&
+           !conn_->closing() && (last_verb_ == smtp::verb::mail || last_verb_ == smtp::verb::rcpt);
+  }
+
+  /// Waits `d`, or less if the server is shutting down.
+  asio::awaitable<void> pause(std::chrono::milliseconds d) {
+    session_control& ctl = *p_.control;
+    if (ctl.stop_requested) co_return;
+    ctl.wake.expires_after(d);
+    co_await ctl.wake.async_wait(use_tuple);
+  }
+
+  /// A rule's `hang`: never answer; input is read and ignored until the client leaves
+  /// (nothing is sent), the idle timeout (421 4.4.2) or shutdown (421 4.3.2).
+  asio::awaitable<void> hang() {
+    session_control& ctl = *p_.control;
+    for (int reads = 0;; ++reads) {
+      if (ctl.stop_requested) break;
+      arm(ctl.wake);
+      auto result = co_await (socket_.async_read_some(asio::buffer(buffer_), use_tuple) ||
+                              ctl.wake.async_wait(use_tuple));
+      if (result.index() == 0) {
+        auto [ec, n] = std::get<0>(result);
+        if (ec) {
+          conn_->abandon();
+          co_return;
+        }
+        continue;
+      }
+      if (ctl.stop_requested) break;
+      note("idle timeout while hanging");
+      conn_->respond(smtp::make(smtp::stock::idle_timeout));
+      take_output({});
+      co_return;
+    }
+    note("server shutting down");
+    conn_->respond(smtp::make(smtp::stock::shutting_down));
+    take_output({});
+  }
+
+  /// Writes what is pending a few bytes at a time (drip) or in two writes (split).
+  asio::awaitable<void> write_shaped(const scenario::effects& fx) {
+    std::string data;
+    data.swap(pending_);
+    std::size_t chunk = fx.drip ? std::max<std::size_t>(1, fx.drip->bytes) : (data.size() + 1) / 2;
+    auto gap = fx.drip ? fx.drip->every : split_pause;
+    for (std::size_t pos = 0; pos < data.size() && !broken_; pos += chunk) {
+      if (pos > 0) co_await pause(gap);
+      pending_ = data.substr(pos, chunk);
+      co_await flush();
+    }
+  }
+
+  void log_event(const smtp::event& ev, const smtp::reply& r, const std::string& rule) const {
+    if (!rule.empty())
+      spdlog::info("{} event=rule rule={} code={} reply={}", id_, quote(rule), r.code,
+                   reply_summary(r));
     switch (ev.kind) {
       case smtp::event_kind::connect:
         spdlog::info("{} event=connect client={} listener={} scenario={} code={} reply={}", id_,
-                     client_address_, p_.listener, quote(p_.scenario->name), r.code,
+                     client_address_, p_.listener, quote(personality_->name), r.code,
                      reply_summary(r));
         break;
       case smtp::event_kind::command:
@@ -195,14 +387,14 @@ class session {
   }
 
   /// Moves the core's serialised replies into the write buffer and the transcript.
-  void take_output() {
+  void take_output(const std::string& rule = {}) {
     if (!conn_->has_output()) return;
     std::string out = conn_->take_output();
     std::string_view rest(out);
     while (!rest.empty()) {
       auto end = rest.find("\r\n");
       std::string_view line = rest.substr(0, end);
-      record(store::direction::out, std::string(line));
+      record(store::direction::out, std::string(line), rule);
       if (end == std::string_view::npos) break;
       rest.remove_prefix(end + 2);
     }
@@ -247,6 +439,17 @@ class session {
                             ctl.wake.async_wait(use_tuple));
     if (result.index() == 0) {
       auto [ec, n] = std::get<0>(result);
+      if (n > 0 && abort_after_ && conn_->in_data()) {
+        // A rule's abort_after_bytes: the connection drops once that much data arrived.
+        data_bytes_ += n;
+        if (data_bytes_ >= *abort_after_) {
+          note("rule: connection dropped after " + std::to_string(data_bytes_) +
+               " octets of message data");
+          spdlog::info("{} event=rule effect=abort_after_bytes octets={}", id_, data_bytes_);
+          conn_->abandon();
+          co_return;
+        }
+      }
       if (n > 0) conn_->receive_data(std::string_view(buffer_.data(), n));
       if (ec) {
         spdlog::debug("{} event=eof reason={}", id_, quote(ec.message()));
@@ -255,7 +458,7 @@ class session {
     } else if (ctl.stop_requested) {
       interrupt_for_shutdown();
     } else {
-      auto ms = p_.scenario->limits.idle_timeout.count();
+      auto ms = personality_->limits.idle_timeout.count();
       spdlog::info("{} event=idle_timeout idle_ms={}", id_, ms);
       note("idle timeout after " + std::to_string(ms) + " ms");
       conn_->interrupt(smtp::make(smtp::stock::idle_timeout));
@@ -269,7 +472,7 @@ class session {
 
   /// Sets a timer to the scenario's idle timeout (none when the timeout is not positive).
   void arm(asio::steady_timer& t) const {
-    auto idle = p_.scenario->limits.idle_timeout;
+    auto idle = personality_->limits.idle_timeout;
     if (idle.count() > 0) {
       t.expires_after(idle);
     } else {
@@ -282,6 +485,12 @@ class session {
   /// (the 221 or 421) in the client's receive buffer before it reads it.
   void close_socket() {
     asio::error_code ec;
+    if (reset_) {
+      // A rule's `reset: true`: linger 0 makes close() send RST instead of FIN.
+      socket_.set_option(asio::socket_base::linger(true, 0), ec);
+      socket_.close(ec);
+      return;
+    }
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     std::size_t drained = 0;
     while (drained < max_drain_at_close) {
@@ -295,9 +504,9 @@ class session {
     socket_.close(ec);
   }
 
-  void record(store::direction dir, std::string text) {
-    p_.store->append(id_, store::transcript_line{store::clock::now(), dir, std::move(text), false,
-                                                 std::string()});
+  void record(store::direction dir, std::string text, const std::string& rule = {}) {
+    p_.store->append(
+        id_, store::transcript_line{store::clock::now(), dir, std::move(text), false, rule});
   }
   void note(std::string text) { record(store::direction::info, std::move(text)); }
   void note_noexcept(std::string text) noexcept {
@@ -318,6 +527,12 @@ class session {
   std::string pending_;  ///< serialised replies not yet written
   bool broken_ = false;  ///< a write failed: nothing more can reach the client
   std::size_t messages_ = 0;
+  std::shared_ptr<const smtp::personality> personality_;
+  std::uint64_t transactions_ = 0;  ///< MAIL commands accepted (for per: transaction)
+  smtp::verb last_verb_ = smtp::verb::unknown;
+  std::optional<std::size_t> abort_after_;  ///< a rule's abort_after_bytes for this transfer
+  std::size_t data_bytes_ = 0;
+  bool reset_ = false;  ///< close with RST
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "smtp/personality.hpp"
+#include "scenario/engine.hpp"
 #include "store/message_store.hpp"
 
 namespace smtpmock::net {
@@ -34,7 +34,8 @@ struct session_control {
 
 /// What a session gets from the server when it is accepted.
 struct session_params {
-  std::shared_ptr<const smtp::personality> scenario;
+  /// The scenario this session runs on to its end, even if the server's is replaced.
+  std::shared_ptr<scenario::engine> engine;
   std::shared_ptr<store::message_store> store;
   std::shared_ptr<session_control> control;
   std::string listener;     ///< the bound address, for logs
