@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/logging.hpp"
+#include "app/scenario_command.hpp"
 #include "app/serve.hpp"
 #include "net/address.hpp"
 #include "scenario/config_file.hpp"
@@ -153,6 +154,17 @@ int main(int argc, char** argv) {
       "Every flag has an environment twin (--smtp-listen: SMTPMOCK_SMTP_LISTEN).\n"
       "Precedence: flag > environment > config file > default.");
 
+  CLI::App* scenario_cmd = app.add_subcommand("scenario", "Validate and list scenarios");
+  scenario_cmd->require_subcommand(1);
+  std::vector<std::string> lint_files;
+  bool lint_quiet = false;
+  CLI::App* lint = scenario_cmd->add_subcommand(
+      "lint", "Check scenario files; errors as file:line:column: message (exit 0 ok, 1 errors)");
+  lint->add_option("files", lint_files, "Scenario files, or names of bundled scenarios")
+      ->required();
+  lint->add_flag("-q,--quiet", lint_quiet, "Print only errors");
+  CLI::App* list = scenario_cmd->add_subcommand("list", "List the bundled scenarios");
+
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
@@ -171,5 +183,7 @@ int main(int argc, char** argv) {
     }
     return smtpmock::app::run_serve(settings);
   }
+  if (lint->parsed()) return smtpmock::app::run_scenario_lint(lint_files, lint_quiet);
+  if (list->parsed()) return smtpmock::app::run_scenario_list();
   return smtpmock::app::exit_ok;
 }
