@@ -46,8 +46,24 @@ struct personality {
     bool require_tls = false;  ///< AUTH before STARTTLS gets 538 5.7.11
   } auth;
 
+  /// TLS behaviour (the certificate itself comes from the server's flags).
+  struct tls_settings {
+    /// MAIL, RCPT, DATA, AUTH and VRFY before TLS get 530 5.7.0 (RFC 3207 4).
+    bool required = false;
+    /// The certificate presented: the server's, or a fault for client tests.
+    enum class certificate_mode {
+      normal,
+      expired,
+      wrong_host
+    } certificate = certificate_mode::normal;
+    /// fail: the handshake after "220 Ready to start TLS" is aborted by the server.
+    bool handshake_fails = false;
+  } tls;
+
   struct limit_settings {
     std::size_t max_recipients = 100;
+    /// Failed AUTH attempts allowed in a session; the next one gets 421 4.7.0 and a close.
+    std::size_t max_auth_failures = 3;
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};
     std::size_t max_errors = 20;
     /// 0: use the SIZE extension's value, or limits::default_message_size.

@@ -62,6 +62,12 @@ constexpr std::array stock_table{
               "Bare LF or CR in message data (RFC 5321 2.3.8)"},
     stock_row{stock::unknown_parameter, 555, "5.5.4", "Unsupported parameter"},
     stock_row{stock::improper_pipelining, 503, "5.5.0", "Improper use of SMTP command pipelining"},
+    stock_row{stock::tls_ready, 220, "2.0.0", "Ready to start TLS"},
+    stock_row{stock::tls_already_active, 503, "5.5.1", "TLS already active"},
+    stock_row{stock::tls_required, 530, "5.7.0", "Must issue a STARTTLS command first"},
+    stock_row{stock::auth_needs_tls, 538, "5.7.11",
+              "Encryption required for requested authentication mechanism"},
+    stock_row{stock::too_many_auth_failures, 421, "4.7.0", "Too many authentication failures"},
     stock_row{stock::storage_failed, 451, "4.3.0", "Failed to store message"},
     stock_row{stock::early_talker, 554, "5.5.0", "Protocol error: client spoke before the banner"},
 };

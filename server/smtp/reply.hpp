@@ -32,49 +32,54 @@ std::string serialise(const reply& r, bool enhanced_codes);
 
 /// Stock replies of the receiving side; the texts live in one table in reply.cpp.
 enum class stock {
-  service_ready,          // 220 (banner text comes from the personality)
-  closing,                // 221 2.0.0
-  auth_ok,                // 235 2.7.0
-  ok,                     // 250 2.0.0 Ok
-  sender_ok,              // 250 2.1.0
-  recipient_ok,           // 250 2.1.5
-  queued,                 // 250 2.0.0 queued as
-  cannot_vrfy,            // 252 2.5.0
-  help,                   // 214 2.0.0
-  start_data,             // 354
-  auth_challenge,         // 334
-  shutting_down,          // 421 4.3.2
-  too_many_connections,   // 421 4.3.2
-  idle_timeout,           // 421 4.4.2
-  too_many_errors,        // 421 4.7.0
-  too_many_recipients,    // 452 4.5.3
-  tls_not_available,      // 454 4.7.0
-  line_too_long,          // 500 5.5.6
-  unrecognised,           // 500 5.5.2
-  bare_line_end,          // 500 5.5.2 bare LF/CR in a command
-  syntax_error,           // 501 5.5.4
-  bad_sender_syntax,      // 501 5.1.7
-  bad_recipient_syntax,   // 501 5.1.3
-  auth_cancelled,         // 501 5.7.0
-  bad_base64,             // 501 5.5.2
-  not_implemented,        // 502 5.5.1
-  bad_sequence,           // 503 5.5.1
-  need_helo,              // 503 5.5.1
-  need_mail,              // 503 5.5.1
-  need_rcpt,              // 503 5.5.1
-  already_authenticated,  // 503 5.5.1
-  auth_in_transaction,    // 503 5.5.1
-  unknown_mechanism,      // 504 5.5.4
-  auth_required,          // 530 5.7.0
-  auth_failed,            // 535 5.7.8
-  size_exceeded,          // 552 5.3.4
-  no_valid_recipients,    // 554 5.5.1
-  message_line_too_long,  // 500 5.5.6 (answered after end of data)
-  bare_line_end_in_data,  // 554 5.6.11 (answered after end of data)
-  unknown_parameter,      // 555 5.5.4
-  early_talker,           // 554 5.5.0
-  improper_pipelining,    // 503 5.5.0
-  storage_failed,         // 451 4.3.0
+  service_ready,           // 220 (banner text comes from the personality)
+  closing,                 // 221 2.0.0
+  auth_ok,                 // 235 2.7.0
+  ok,                      // 250 2.0.0 Ok
+  sender_ok,               // 250 2.1.0
+  recipient_ok,            // 250 2.1.5
+  queued,                  // 250 2.0.0 queued as
+  cannot_vrfy,             // 252 2.5.0
+  help,                    // 214 2.0.0
+  start_data,              // 354
+  auth_challenge,          // 334
+  shutting_down,           // 421 4.3.2
+  too_many_connections,    // 421 4.3.2
+  idle_timeout,            // 421 4.4.2
+  too_many_errors,         // 421 4.7.0
+  too_many_recipients,     // 452 4.5.3
+  tls_not_available,       // 454 4.7.0
+  line_too_long,           // 500 5.5.6
+  unrecognised,            // 500 5.5.2
+  bare_line_end,           // 500 5.5.2 bare LF/CR in a command
+  syntax_error,            // 501 5.5.4
+  bad_sender_syntax,       // 501 5.1.7
+  bad_recipient_syntax,    // 501 5.1.3
+  auth_cancelled,          // 501 5.7.0
+  bad_base64,              // 501 5.5.2
+  not_implemented,         // 502 5.5.1
+  bad_sequence,            // 503 5.5.1
+  need_helo,               // 503 5.5.1
+  need_mail,               // 503 5.5.1
+  need_rcpt,               // 503 5.5.1
+  already_authenticated,   // 503 5.5.1
+  auth_in_transaction,     // 503 5.5.1
+  unknown_mechanism,       // 504 5.5.4
+  auth_required,           // 530 5.7.0
+  auth_failed,             // 535 5.7.8
+  size_exceeded,           // 552 5.3.4
+  no_valid_recipients,     // 554 5.5.1
+  message_line_too_long,   // 500 5.5.6 (answered after end of data)
+  bare_line_end_in_data,   // 554 5.6.11 (answered after end of data)
+  unknown_parameter,       // 555 5.5.4
+  early_talker,            // 554 5.5.0
+  improper_pipelining,     // 503 5.5.0
+  tls_ready,               // 220 2.0.0
+  tls_already_active,      // 503 5.5.1
+  tls_required,            // 530 5.7.0
+  auth_needs_tls,          // 538 5.7.11
+  too_many_auth_failures,  // 421 4.7.0
+  storage_failed,          // 451 4.3.0
 };
 
 /// The stock reply `id`, with its code, enhanced code and default text.

@@ -37,6 +37,11 @@ server_connection::server_connection(std::shared_ptr<const personality> p, conne
   if (!personality_) personality_ = std::make_shared<const personality>(default_personality());
   enhanced_ = personality_->enhanced_codes();
   env_.client_address = opts_.client_address;
+  tls_active_ = opts_.tls;
+  if (tls_active_) {
+    env_.tls_version = opts_.tls_version;
+    env_.tls_cipher = opts_.tls_cipher;
+  }
   values_["hostname"] = personality_->hostname;
   values_["client_ip"] = opts_.client_ip;
   values_["session_id"] = opts_.session_id;
@@ -107,8 +112,11 @@ bool server_connection::counts_as_error(int code) const {
 
 std::vector<std::string> server_connection::ehlo_lines() const {
   std::vector<std::string> lines{expand(personality_->ehlo_greeting)};
-  for (const auto& ext : personality_->extensions)
+  for (const auto& ext : personality_->extensions) {
+    // RFC 3207 4.2: STARTTLS is not offered once TLS is active.
+    if (tls_active_ && iequals(ext, "STARTTLS")) continue;
     lines.push_back(ext);
+  }
   return lines;
 }
 
@@ -122,6 +130,8 @@ event server_connection::next_event() {
     interrupt_.reset();
     return make_event(event_kind::interrupted, verb::unknown, {}, std::move(r));
   }
+  if (state_ == state::tls_handshake)
+    return make_event(event_kind::start_tls, verb::starttls, {}, {});
   if (state_ == state::connect) {
     pending_ = pending::connect;
     reply banner{220, "", {expand(personality_->banner)}};
@@ -165,8 +175,9 @@ event server_connection::next_event() {
     return ev;
   }
 
-  const std::size_t limit = state_ == state::auth ? limits::auth_line : limits::command_line;
-  auto line = lines_.next(input_, pos_, limit);
+  // RFC 4954 4: an AUTH line (with its initial response) may be 12288 octets, so lines are
+  // read up to that; any other command over 512 octets is refused once its verb is known.
+  auto line = lines_.next(input_, pos_, limits::auth_line);
   if (!line) {
     compact();
     if (eof_) {
@@ -195,9 +206,12 @@ event server_connection::on_command(const input_line& line) {
     }
   }
   reply r;
-  if (line.too_long) {
+  const bool too_long =
+      line.too_long || (c.id != verb::auth && line.text.size() + 2 > limits::command_line);
+  if (too_long) {
     r = make(stock::line_too_long);
     c.id = verb::unknown;
+    shown = shown.substr(0, limits::command_line);
   } else if ((line.bare_lf || line.bare_cr) &&
              personality_->quirks.bare_lf == bare_lf_mode::reject) {
     r = make(stock::bare_line_end);
@@ -220,6 +234,10 @@ event server_connection::on_command(const input_line& line) {
 }
 
 reply server_connection::propose_command(const command& c, const input_line&) {
+  // RFC 3207 4: a server that requires TLS answers 530 until STARTTLS.
+  const bool needs_tls = c.id == verb::mail || c.id == verb::rcpt || c.id == verb::data ||
+                         c.id == verb::bdat || c.id == verb::auth || c.id == verb::vrfy;
+  if (needs_tls && personality_->tls.required && !tls_active_) return make(stock::tls_required);
   switch (c.id) {
     case verb::helo:
       return check_helo(c, false);
@@ -248,9 +266,10 @@ reply server_connection::propose_command(const command& c, const input_line&) {
       return check_auth_start(c.argument);
     case verb::starttls:
       if (!personality_->advertises("STARTTLS")) return make(stock::not_implemented);
-      // NOTE(compat): TLS is not built yet; a scenario may advertise STARTTLS but the
-      // command is answered like a server whose TLS layer is temporarily unavailable.
-      return make(stock::tls_not_available);
+      if (tls_active_) return make(stock::tls_already_active);
+      if (!c.argument.empty()) return make(stock::syntax_error);  // RFC 3207 4: no parameters
+      if (!opts_.tls_available) return make(stock::tls_not_available);
+      return make(stock::tls_ready);
     case verb::bdat:
     case verb::expn:
       return make(stock::not_implemented);
@@ -374,8 +393,9 @@ reply server_connection::check_auth_start(std::string_view argument) {
   if (state_ == state::fresh || !env_.esmtp) return make(stock::bad_sequence, "Send EHLO first");
   if (authenticated_) return make(stock::already_authenticated);
   if (in_transaction_) return make(stock::auth_in_transaction);
-  if (p.auth.require_tls && !opts_.tls)
-    return reply{538, "5.7.11", {"Encryption required for requested authentication mechanism"}};
+  if (p.limits.max_auth_failures > 0 && auth_failures_ >= p.limits.max_auth_failures)
+    return make(stock::too_many_auth_failures);
+  if (p.auth.require_tls && !tls_active_) return make(stock::auth_needs_tls);
   const auto space = argument.find(' ');
   const std::string mechanism = upper(argument.substr(0, space));
   const std::string_view initial =
@@ -384,11 +404,22 @@ reply server_connection::check_auth_start(std::string_view argument) {
   bool offered = false;
   for (const auto& m : p.auth_mechanisms())
     offered = offered || m == mechanism;
-  if (!offered || (mechanism != "LOGIN" && mechanism != "PLAIN"))
-    return make(stock::unknown_mechanism);
+  const bool supported = mechanism == "LOGIN" || mechanism == "PLAIN" || mechanism == "XOAUTH2" ||
+                         (mechanism == "CRAM-MD5" && opts_.hmac_md5);
+  if (!offered || !supported) return make(stock::unknown_mechanism);
   sasl_mechanism_ = mechanism;
+  if (mechanism == "CRAM-MD5") {
+    // RFC 2195 2: no initial response; the challenge is a unique msg-id-like string.
+    if (space != std::string_view::npos) return make(stock::syntax_error);
+    cram_challenge_ = "<" + opts_.session_id + "." + std::to_string(auth_failures_ + 1) + "@" +
+                      personality_->hostname + ">";
+    pending_sasl_ = sasl::cram_md5;
+    return challenge(base64_encode(cram_challenge_));
+  }
   if (space == std::string_view::npos) {
-    pending_sasl_ = mechanism == "LOGIN" ? sasl::login_user : sasl::plain;
+    pending_sasl_ = mechanism == "LOGIN"   ? sasl::login_user
+                    : mechanism == "PLAIN" ? sasl::plain
+                                           : sasl::xoauth2;
     return challenge(mechanism == "LOGIN" ? login_user_challenge : "");
   }
   // RFC 4954 4: an initial response; "=" stands for an empty one.
@@ -396,6 +427,7 @@ reply server_connection::check_auth_start(std::string_view argument) {
   auto decoded = initial == "=" ? std::optional<std::string>("") : base64_decode(initial);
   if (!decoded) return make(stock::bad_base64);
   if (mechanism == "PLAIN") return finish_plain(*decoded);
+  if (mechanism == "XOAUTH2") return finish_xoauth2(*decoded);
   pending_user_ = *decoded;
   pending_sasl_ = sasl::login_password;
   return challenge(login_password_challenge);
@@ -418,6 +450,45 @@ reply server_connection::finish_plain(std::string_view decoded) {
                      decoded.substr(second + 1));
 }
 
+reply server_connection::finish_cram_md5(std::string_view decoded) {
+  // RFC 2195 2: "user SP digest", digest = lowercase hex HMAC-MD5(password, challenge).
+  const auto space = decoded.rfind(' ');
+  if (space == std::string_view::npos || space == 0)
+    return make(stock::bad_base64, "Invalid CRAM-MD5 response");
+  const std::string user(decoded.substr(0, space));
+  const std::string_view digest = decoded.substr(space + 1);
+  pending_user_ = user;
+  values_["user"] = user;
+  const auto& p = *personality_;
+  bool ok = p.auth.accept_any;
+  for (const auto& u : p.auth.users) {
+    if (u.user == user && opts_.hmac_md5(u.password, cram_challenge_) == digest) ok = true;
+  }
+  return ok ? configured("auth", stock::auth_ok) : make(stock::auth_failed);
+}
+
+reply server_connection::finish_xoauth2(std::string_view decoded) {
+  // Google's XOAUTH2: "user=" user ^A "auth=Bearer " token ^A ^A.
+  std::string user, token;
+  std::string_view rest = decoded;
+  while (!rest.empty()) {
+    const auto end = rest.find('\x01');
+    const std::string_view field = rest.substr(0, end);
+    if (field.rfind("user=", 0) == 0) user = std::string(field.substr(5));
+    if (field.rfind("auth=Bearer ", 0) == 0) token = std::string(field.substr(12));
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  if (user.empty() || token.empty()) return make(stock::bad_base64, "Invalid XOAUTH2 response");
+  reply r = finish_auth(user, token);
+  if (r.code == 235) return r;
+  // The failure is a 334 carrying a JSON error; the client answers with an empty line and
+  // only then gets the 535.
+  pending_sasl_ = sasl::xoauth2_error;
+  return challenge(
+      base64_encode(R"({"status":"401","schemes":"bearer","scope":"https://mail.google.com/"})"));
+}
+
 event server_connection::on_auth_line(const input_line& line) {
   pending_sasl_ = sasl::none;
   const bool cancel = line.text == "*";
@@ -426,6 +497,8 @@ event server_connection::on_auth_line(const input_line& line) {
     r = make(stock::line_too_long);
   } else if (cancel) {
     r = make(stock::auth_cancelled);
+  } else if (sasl_ == sasl::xoauth2_error) {
+    r = make(stock::auth_failed);
   } else if (auto decoded = base64_decode(line.text); !decoded) {
     r = make(stock::bad_base64);
   } else if (sasl_ == sasl::login_user) {
@@ -434,6 +507,10 @@ event server_connection::on_auth_line(const input_line& line) {
     r = challenge(login_password_challenge);
   } else if (sasl_ == sasl::login_password) {
     r = finish_auth(sasl_user_, *decoded);
+  } else if (sasl_ == sasl::cram_md5) {
+    r = finish_cram_md5(*decoded);
+  } else if (sasl_ == sasl::xoauth2) {
+    r = finish_xoauth2(*decoded);
   } else {
     r = finish_plain(*decoded);
   }
@@ -491,6 +568,8 @@ void server_connection::respond(const reply& r) {
           if (r.code == 235) {
             authenticated_ = true;
             env_.auth_user = pending_user_;
+          } else if (r.code == 535) {
+            ++auth_failures_;
           }
           sasl_ = sasl::none;
           sasl_user_.clear();
@@ -535,6 +614,21 @@ void server_connection::respond(const reply& r) {
         case verb::rset:
           reset_transaction();
           break;
+        case verb::starttls:
+          if (r.code == 220) {
+            // quirks.starttls_inject: an extra reply in the same segment as the 220, to test
+            // that the client discards it (the NO STARTTLS response-injection test).
+            if (const auto& inject = personality_->quirks.starttls_inject) {
+              const reply extra = reply::parse(*inject);
+              if (extra.code != 0) output_ += serialise(extra, false);
+            }
+            // RFC 3207 / CVE-2011-0411: plaintext already buffered after STARTTLS is
+            // discarded, never executed inside TLS.
+            input_.clear();
+            pos_ = 0;
+            enter_state(state::tls_handshake);
+          }
+          break;
         default:
           break;
       }
@@ -552,6 +646,25 @@ reply server_connection::render(const std::vector<std::string>& lines) const {
   for (const auto& line : lines)
     expanded.push_back(expand(line));
   return reply::parse_lines(expanded);
+}
+
+void server_connection::tls_started(std::string version, std::string cipher) {
+  // RFC 3207 4.2: the server discards knowledge obtained from the client before TLS.
+  input_.clear();
+  pos_ = 0;
+  lines_ = line_reader{};
+  reset_transaction();
+  authenticated_ = false;
+  sasl_ = sasl::none;
+  env_.auth_user.clear();
+  env_.helo.clear();
+  env_.esmtp = false;
+  values_.erase("helo");
+  values_.erase("user");
+  tls_active_ = true;
+  env_.tls_version = std::move(version);
+  env_.tls_cipher = std::move(cipher);
+  enter_state(state::fresh);
 }
 
 void server_connection::abandon() {

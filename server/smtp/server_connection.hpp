@@ -54,6 +54,8 @@ enum class event_kind {
   auth_response,  ///< a SASL response line; proposal: 334 next challenge, 235, 535 or 501
   message,        ///< end of data; proposal: 250 (or 552/554/500 after a latched limit)
   interrupted,    ///< interrupt() was called; proposal: its 421, after which the session closes
+  start_tls,      ///< a 220 to STARTTLS was sent: flush it, run the TLS handshake, then call
+                  ///< tls_started() (or abandon() when the handshake fails); no respond()
   need_data,      ///< no complete input buffered: flush replies, then read
   closed,         ///< the session is over: flush replies and close
 };
@@ -77,7 +79,15 @@ struct connection_options {
   std::string session_id;
   std::string client_address;  ///< "ip:port"
   std::string client_ip;
-  bool tls = false;  ///< the connection is already inside TLS (implicit TLS)
+  bool tls = false;         ///< the connection is already inside TLS (implicit TLS)
+  std::string tls_version;  ///< for implicit TLS: "TLSv1.3"
+  std::string tls_cipher;   ///< for implicit TLS: "TLS_AES_256_GCM_SHA384"
+  /// Whether the server can offer STARTTLS (it has a certificate); without it STARTTLS is
+  /// answered 454 4.7.0 even when advertised.
+  bool tls_available = false;
+  /// HMAC-MD5 of `message` keyed with `key`, as lowercase hex, for CRAM-MD5 (RFC 2195). The core
+  /// has no cryptography of its own; without this function CRAM-MD5 is not offered.
+  std::function<std::string(std::string_view key, std::string_view message)> hmac_md5;
   /// Returns a fresh message id (used as {queue_id} and captured_message::id).
   std::function<std::string()> new_message_id;
 };
@@ -101,6 +111,11 @@ class server_connection {
   void respond(const reply& r);
   /// Sends nothing in answer to the last event (a rule that hangs or disconnects) and closes.
   void abandon();
+  /// The TLS handshake after STARTTLS succeeded: the session starts over (RFC 3207 4.2): EHLO
+  /// is required again, MAIL/RCPT/AUTH state is forgotten, STARTTLS is no longer offered.
+  void tls_started(std::string version, std::string cipher);
+  /// Whether the session is inside TLS (implicit, or after STARTTLS).
+  bool tls_active() const { return tls_active_; }
 
   /// Bytes waiting to be written (serialised replies), moved out.
   std::string take_output();
@@ -125,9 +140,9 @@ class server_connection {
   std::size_t errors() const { return errors_; }
 
  private:
-  enum class state { connect, fresh, greeted, data, auth, closed };
+  enum class state { connect, fresh, greeted, data, auth, tls_handshake, closed };
   enum class pending { none, connect, command, auth_line, message, interrupt };
-  enum class sasl { none, login_user, login_password, plain };
+  enum class sasl { none, login_user, login_password, plain, cram_md5, xoauth2, xoauth2_error };
 
   void enter_state(state s);
   event on_command(const input_line& line);
@@ -143,6 +158,8 @@ class server_connection {
   reply check_auth_start(std::string_view argument);
   reply finish_auth(const std::string& user, std::string_view password);
   reply finish_plain(std::string_view decoded);
+  reply finish_cram_md5(std::string_view decoded);
+  reply finish_xoauth2(std::string_view decoded);
   void compact();
   void reset_transaction();
   std::vector<std::string> ehlo_lines() const;
@@ -176,6 +193,9 @@ class server_connection {
   std::size_t unflushed_ = 0;     ///< replies given since the last need_data (not yet read)
   bool last_ends_group_ = false;  ///< the last answered command ends a pipeline group
   bool authenticated_ = false;
+  bool tls_active_ = false;
+  std::size_t auth_failures_ = 0;
+  std::string cram_challenge_;
   captured_message message_;
   std::size_t errors_ = 0;
   bool enhanced_ = false;

@@ -12,16 +12,29 @@
 namespace smtpmock::test {
 
 struct harness {
-  explicit harness(smtp::personality p = smtp::default_personality())
-      : conn(std::make_shared<const smtp::personality>(std::move(p)),
-             smtp::connection_options{"S1", "127.0.0.1:4000", "127.0.0.1", false,
-                                      [this] { return "M" + std::to_string(++ids); }}) {}
+  explicit harness(smtp::personality p = smtp::default_personality(), bool tls_available = true)
+      : conn(std::make_shared<const smtp::personality>(std::move(p)), options(tls_available)) {}
+
+  smtp::connection_options options(bool tls_available) {
+    smtp::connection_options o;
+    o.session_id = "S1";
+    o.client_address = "127.0.0.1:4000";
+    o.client_ip = "127.0.0.1";
+    o.tls_available = tls_available;
+    o.new_message_id = [this] { return "M" + std::to_string(++ids); };
+    // A stand-in for HMAC-MD5: the core only compares digests, the real one lives in net/.
+    o.hmac_md5 = [](std::string_view key, std::string_view message) {
+      return "hmac(" + std::string(key) + "," + std::string(message) + ")";
+    };
+    return o;
+  }
 
   /// Runs the session until it needs data or closes; returns the bytes written.
   std::string run() {
     for (int guard = 0; guard < 1000000; ++guard) {
       smtp::event ev = conn.next_event();
       if (ev.kind == smtp::event_kind::need_data) break;
+      if (ev.kind == smtp::event_kind::start_tls) break;  // the test runs the handshake
       if (ev.kind == smtp::event_kind::closed) {
         closed = true;
         break;

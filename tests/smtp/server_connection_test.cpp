@@ -257,10 +257,10 @@ TEST_CASE("unit: a pipelined AUTH LOGIN with its answers and a MAIL in one write
   CHECK(codes(out) == std::vector<int>{334, 334, 235, 250});
 }
 
-TEST_CASE("unit: STARTTLS is answered 454 until TLS exists, 502 when not advertised") {
+TEST_CASE("unit: STARTTLS is answered 454 without a certificate, 502 when not advertised") {
   smtp::personality p;
   p.extensions = {"STARTTLS", "ENHANCEDSTATUSCODES"};
-  harness h(p);
+  harness h(p, false);
   h.start();
   h.cmd("EHLO c");
   CHECK(h.cmd("STARTTLS") == "454 4.7.0 TLS not available\r\n");
