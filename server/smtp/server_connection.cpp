@@ -148,12 +148,6 @@ event server_connection::next_event() {
       unflushed_ = 0;
       return make_event(event_kind::need_data, verb::unknown, {}, {});
     }
-    message_ = {};
-    message_.id = opts_.new_message_id ? opts_.new_message_id() : std::to_string(errors_);
-    message_.env = env_;
-    const std::size_t size = data_->size();
-    values_["queue_id"] = message_.id;
-    values_["size"] = std::to_string(size);
     // Limits latched during the transfer are answered now (RFC 5321 4.5.3.1.10, 4.2.5).
     reply r;
     if (data_->too_big()) {
@@ -165,15 +159,12 @@ event server_connection::next_event() {
     } else if (env_.recipients.empty()) {
       r = make(stock::no_valid_recipients);
     } else {
-      r = configured("message", stock::queued);
+      r = {};  // the default success reply, made once the message id is known
     }
-    message_.data = data_->take_message();
-    pending_ = pending::message;
-    event ev = make_event(event_kind::message, verb::data,
-                          "<message " + std::to_string(size) + " octets>", std::move(r));
-    ev.message = &message_;
-    return ev;
+    const std::size_t size = data_->size();
+    return message_event(data_->take_message(), size, std::move(r));
   }
+  if (state_ == state::bdat) return on_bdat_chunk();
 
   // RFC 4954 4: an AUTH line (with its initial response) may be 12288 octets, so lines are
   // read up to that; any other command over 512 octets is refused once its verb is known.
@@ -188,6 +179,83 @@ event server_connection::next_event() {
     return make_event(event_kind::need_data, verb::unknown, {}, {});
   }
   return state_ == state::auth ? on_auth_line(*line) : on_command(*line);
+}
+
+event server_connection::message_event(std::string data, std::size_t size, reply r) {
+  message_ = {};
+  message_.id = opts_.new_message_id ? opts_.new_message_id() : std::to_string(errors_);
+  message_.env = env_;
+  message_.data = std::move(data);
+  values_["queue_id"] = message_.id;
+  values_["size"] = std::to_string(size);
+  if (r.code == 0) r = configured("message", stock::queued);
+  pending_ = pending::message;
+  event ev = make_event(event_kind::message, verb::data,
+                        "<message " + std::to_string(size) + " octets>", std::move(r));
+  ev.message = &message_;
+  return ev;
+}
+
+bool server_connection::start_bdat(const command& c) {
+  // RFC 3030 2: "BDAT" SP chunk-size [ SP "LAST" ].
+  if (!personality_->advertises("CHUNKING")) return false;
+  std::string_view arg = c.argument;
+  const auto space = arg.find(' ');
+  const std::string_view digits = arg.substr(0, space);
+  const std::string_view rest = space == std::string_view::npos ? "" : arg.substr(space + 1);
+  if (digits.empty() || digits.size() > 18 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  if (!rest.empty() && !iequals(rest, "LAST")) return false;
+  bdat_remaining_ = std::stoull(std::string(digits));
+  bdat_last_ = !rest.empty();
+  // The chunk is always read, even when the command is refused (RFC 3030 2), so its octets
+  // are never taken for commands.
+  bdat_error_.reset();
+  if (personality_->tls.required && !tls_active_)
+    bdat_error_ = make(stock::tls_required);
+  else if (state_ == state::fresh)
+    bdat_error_ = make(stock::need_helo);
+  else if (!in_transaction_)
+    bdat_error_ = make(stock::need_mail);
+  else if (env_.recipients.empty())
+    bdat_error_ = make(stock::no_valid_recipients);
+  enter_state(state::bdat);
+  return true;
+}
+
+event server_connection::on_bdat_chunk() {
+  const std::size_t take = std::min(bdat_remaining_, input_.size() - pos_);
+  if (!bdat_error_) {
+    const std::size_t limit = personality_->message_size_limit();
+    const std::size_t room = bdat_message_.size() < limit ? limit - bdat_message_.size() : 0;
+    bdat_message_.append(input_, pos_, std::min(take, room));
+    bdat_size_ += take;
+  }
+  pos_ += take;
+  bdat_remaining_ -= take;
+  if (bdat_remaining_ > 0) {
+    compact();
+    if (eof_) {
+      enter_state(state::closed);
+      return make_event(event_kind::closed, verb::unknown, {}, {});
+    }
+    unflushed_ = 0;
+    return make_event(event_kind::need_data, verb::unknown, {}, {});
+  }
+  enter_state(state::greeted);
+  const std::string shown = "<chunk of " + std::to_string(take) + " octets>";
+  if (bdat_error_ || !bdat_last_) {
+    reply r = bdat_error_ ? *bdat_error_
+                          : reply{250, "2.0.0", {std::to_string(bdat_size_) + " octets received"}};
+    pending_ = pending::command;
+    pending_verb_ = verb::bdat;
+    return make_event(event_kind::command, verb::bdat, shown, std::move(r));
+  }
+  reply r;
+  if (bdat_size_ > personality_->message_size_limit()) r = make(stock::size_exceeded);
+  const std::size_t size = bdat_size_;
+  return message_event(std::move(bdat_message_), size, std::move(r));
 }
 
 event server_connection::on_command(const input_line& line) {
@@ -221,6 +289,9 @@ event server_connection::on_command(const input_line& line) {
     // must wait for the reply; this quirk rejects one that did not (like Postfix's
     // reject_unauth_pipelining).
     r = make(stock::improper_pipelining);
+  } else if (c.id == verb::bdat && start_bdat(c)) {
+    values_["argument"] = c.argument;
+    return next_event();  // the reply comes once the chunk has been read
   } else {
     r = propose_command(c, line);
   }
@@ -271,6 +342,9 @@ reply server_connection::propose_command(const command& c, const input_line&) {
       if (!opts_.tls_available) return make(stock::tls_not_available);
       return make(stock::tls_ready);
     case verb::bdat:
+      // start_bdat() took every well-formed BDAT when CHUNKING is advertised.
+      if (personality_->advertises("CHUNKING")) return make(stock::syntax_error);
+      return make(stock::not_implemented);
     case verb::expn:
       return make(stock::not_implemented);
     case verb::unknown:
@@ -381,6 +455,8 @@ reply server_connection::check_data_command(const command& c) const {
   if (!c.argument.empty()) return make(stock::syntax_error);
   if (state_ == state::fresh) return make(stock::need_helo);
   if (!in_transaction_) return make(stock::need_mail);
+  // RFC 3030 2: DATA and BDAT do not mix in one transaction.
+  if (bdat_started_) return make(stock::bad_sequence, "DATA not allowed after BDAT");
   // RFC 2920 3.1: DATA after no accepted recipient gets 554 (the client may have
   // pipelined it behind RCPTs that all failed).
   if (env_.recipients.empty()) return make(stock::no_valid_recipients);
@@ -527,6 +603,9 @@ void server_connection::reset_transaction() {
   env_.mail_params.clear();
   env_.recipients.clear();
   data_.reset();
+  bdat_message_.clear();
+  bdat_size_ = 0;
+  bdat_started_ = false;
   values_.erase("sender");
   values_.erase("recipient");
 }
@@ -578,6 +657,8 @@ void server_connection::respond(const reply& r) {
         pending_user_.clear();
         break;
       }
+      // RFC 3030 2: a refused BDAT chunk ends the transaction; its message is discarded.
+      if (pending_verb_ == verb::bdat && !r.positive()) reset_transaction();
       if (!r.positive()) break;
       switch (pending_verb_) {
         case verb::helo:
@@ -613,6 +694,9 @@ void server_connection::respond(const reply& r) {
           break;
         case verb::rset:
           reset_transaction();
+          break;
+        case verb::bdat:
+          bdat_started_ = true;
           break;
         case verb::starttls:
           if (r.code == 220) {

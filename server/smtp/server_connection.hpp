@@ -124,8 +124,8 @@ class server_connection {
   bool closing() const { return state_ == state::closed; }
   /// Octets currently buffered but not yet processed.
   std::size_t buffered() const { return input_.size(); }
-  /// Whether the session is reading message data (after a 354).
-  bool in_data() const { return state_ == state::data; }
+  /// Whether the session is reading message data (after a 354, or a BDAT chunk).
+  bool in_data() const { return state_ == state::data || state_ == state::bdat; }
   /// Whether a mail transaction is open (MAIL accepted, not yet ended).
   bool in_transaction() const { return in_transaction_; }
   /// A reply from scenario text lines ("550 5.1.1 <{recipient}> unknown"), templates expanded
@@ -140,12 +140,15 @@ class server_connection {
   std::size_t errors() const { return errors_; }
 
  private:
-  enum class state { connect, fresh, greeted, data, auth, tls_handshake, closed };
+  enum class state { connect, fresh, greeted, data, bdat, auth, tls_handshake, closed };
   enum class pending { none, connect, command, auth_line, message, interrupt };
   enum class sasl { none, login_user, login_password, plain, cram_md5, xoauth2, xoauth2_error };
 
   void enter_state(state s);
   event on_command(const input_line& line);
+  event on_bdat_chunk();
+  bool start_bdat(const command& c);
+  event message_event(std::string data, std::size_t size, reply r);
   event on_auth_line(const input_line& line);
   event make_event(event_kind k, verb v, std::string line, reply proposed);
   reply propose_command(const command& c, const input_line& line);
@@ -182,6 +185,13 @@ class server_connection {
   std::string output_;
   line_reader lines_;
   std::unique_ptr<data_decoder> data_;
+  // BDAT (RFC 3030): the chunk being read and the message assembled from chunks.
+  std::size_t bdat_remaining_ = 0;
+  bool bdat_last_ = false;
+  std::optional<reply> bdat_error_;
+  std::string bdat_message_;
+  std::size_t bdat_size_ = 0;
+  bool bdat_started_ = false;
 
   envelope env_;
   bool in_transaction_ = false;
