@@ -54,6 +54,22 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
           ->type_name("ADDR:PORT")
           ->check(listen_address)
           ->capture_default_str());
+  CLI::Validator listen_address_or_off(
+      [](std::string& value) {
+        return value == "off" ? std::string() : smtpmock::net::listen_address_problem(value);
+      },
+      "");
+  add(cmd.add_option("--smtps-listen", s.smtps_listen,
+                     "Implicit-TLS listener (port 465 style); off disables")
+          ->type_name("ADDR:PORT")
+          ->check(listen_address_or_off)
+          ->default_str("off"));
+  add(cmd.add_option("--tls-cert", s.tls_cert,
+                     "PEM certificate (chain) for STARTTLS and implicit TLS; needs --tls-key")
+          ->type_name("FILE")
+          ->default_str("self-signed, generated at start-up"));
+  add(cmd.add_option("--tls-key", s.tls_key, "PEM private key (unencrypted) of --tls-cert")
+          ->type_name("FILE"));
   add(cmd.add_option("--scenario", s.scenario,
                      "Scenario every listener starts with: a bundled NAME or a FILE")
           ->type_name("NAME|FILE")
@@ -175,6 +191,11 @@ int main(int argc, char** argv) {
   if (serve->parsed()) {
     if (!cli.config_file.empty() && !apply_config_file(cli)) return smtpmock::app::exit_usage;
     if (cli.seed->count() > 0) settings.seed = cli.seed_value;
+    if (settings.tls_cert.empty() != settings.tls_key.empty()) {
+      std::cerr << "smtpmock: --tls-cert and --tls-key must be given together (or neither, for "
+                   "a generated self-signed certificate)\n";
+      return smtpmock::app::exit_usage;
+    }
     auto format = settings.log_format == "json" ? smtpmock::app::log_format::json
                                                 : smtpmock::app::log_format::text;
     if (!smtpmock::app::setup_logging(settings.log_level, format)) {

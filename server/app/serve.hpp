@@ -13,6 +13,9 @@ namespace smtpmock::app {
 /// Every serve setting, with its built-in default.
 struct serve_settings {
   std::string smtp_listen = "127.0.0.1:1025";
+  std::string smtps_listen;  ///< empty or "off": no implicit-TLS listener
+  std::string tls_cert;      ///< empty (with tls_key): a self-signed certificate is generated
+  std::string tls_key;
   std::string scenario = "default";
   std::string spool;  ///< empty: no spool
   std::size_t max_messages = 1000;
@@ -26,7 +29,7 @@ struct serve_settings {
 /// Exit codes of `smtpmock serve`.
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_runtime = 1;  ///< a listener could not be bound
-inline constexpr int exit_usage = 2;    ///< bad flags, config file or scenario
+inline constexpr int exit_usage = 2;    ///< bad flags, config file, scenario or certificate
 
 /// Runs the server; returns the process exit code. Logging must already be set up.
 int run_serve(const serve_settings& settings);

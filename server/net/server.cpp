@@ -45,17 +45,18 @@ unsigned resolve_threads(unsigned requested) {
 
 /// One listening socket. Its acceptor is touched only on its strand.
 struct listener {
-  listener(asio::io_context& ioc, std::string configured_address,
-           std::shared_ptr<scenario::engine> e)
+  listener(asio::io_context& ioc, const listener_options& options)
       : strand(asio::make_strand(ioc)),
         acceptor(strand),
-        configured(std::move(configured_address)),
-        engine(std::move(e)) {}
+        configured(options.address),
+        implicit_tls(options.implicit_tls),
+        engine(options.engine) {}
 
   strand_type strand;
   tcp::acceptor acceptor;
   std::string configured;  ///< as given in the options
   std::string bound;       ///< the real address after bind ("127.0.0.1:40123")
+  bool implicit_tls = false;
   std::atomic<std::shared_ptr<scenario::engine>> engine;
 };
 
@@ -80,7 +81,10 @@ struct server::impl {
 
   void start() {
     for (const auto& lo : options.listeners) {
-      auto& l = *listeners.emplace_back(std::make_unique<listener>(ioc, lo.address, lo.engine));
+      if (lo.implicit_tls && !options.tls) {
+        throw bind_error("cannot listen on " + lo.address + " with implicit TLS: no certificate");
+      }
+      auto& l = *listeners.emplace_back(std::make_unique<listener>(ioc, lo));
       bind(l);
     }
     signals.add(SIGINT);
@@ -150,7 +154,13 @@ struct server::impl {
     // Checked after registering, so a shutdown either sees this session or this session
     // sees the shutdown (both go through registry_mutex).
     if (stopping) ctl->stop_requested = true;
-    session_params params{l.engine.load(), store, ctl, l.bound, live > options.max_connections};
+    session_params params{.engine = l.engine.load(),
+                          .store = store,
+                          .control = ctl,
+                          .listener = l.bound,
+                          .over_limit = live > options.max_connections,
+                          .tls = options.tls,
+                          .implicit_tls = l.implicit_tls};
     auto ex = socket.get_executor();
     asio::co_spawn(ex, run_session(std::move(socket), std::move(params)),
                    [this, ctl](std::exception_ptr) { session_ended(ctl.get()); });

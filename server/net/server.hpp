@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "net/tls_context.hpp"
 #include "scenario/engine.hpp"
 #include "store/message_store.hpp"
 
@@ -23,6 +24,8 @@ struct listener_options {
   std::string address = "127.0.0.1:1025";  ///< "ADDR:PORT" or "[IPV6]:PORT"; port 0 = ephemeral
   /// The scenario (personality, rules and their counters) new sessions start with.
   std::shared_ptr<scenario::engine> engine;
+  /// Implicit TLS (port 465 style, RFC 8314): every session starts with the TLS handshake.
+  bool implicit_tls = false;
 };
 
 /// Settings of the whole server.
@@ -34,6 +37,9 @@ struct server_options {
   std::chrono::milliseconds shutdown_grace{1500};
   /// Called on SIGHUP (on an I/O thread) to reload the scenarios; may call set_scenario().
   std::function<void()> on_reload;
+  /// Certificates for STARTTLS and implicit TLS; null: STARTTLS gets 454 and no listener may
+  /// use implicit TLS.
+  std::shared_ptr<tls_contexts> tls;
 };
 
 /// A listener could not be opened; what() names the address and the OS error.

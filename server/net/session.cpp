@@ -2,18 +2,27 @@
 // Loop: next_event() -> decide() -> respond(), flushing replies before each read. Expected I/O
 // outcomes (eof, timeout, cancellation) arrive as values through as_tuple; anything else is
 // an exception caught once at the end of run(), logged, and ends only this session.
+// TLS: the tcp::socket stays the session's; once a handshake succeeds an ssl::stream over it
+// carries every read and write (read_some/write_all are the only two I/O paths). After STARTTLS
+// the core has already dropped any plaintext it had buffered (RFC 3207 6, CVE-2011-0411), and
+// bytes still in the kernel go to the TLS engine as records, so none is ever run as a command.
 #include "net/session.hpp"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <chrono>
 #include <exception>
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -39,6 +48,18 @@ constexpr std::size_t max_drain_at_close = 256 * 1024;
 constexpr std::chrono::milliseconds early_talker_wait{1000};
 /// The pause between the two writes of a `split: true` reply, so they leave as two segments.
 constexpr std::chrono::milliseconds split_pause{50};
+/// How long a session inside TLS waits for the client's close_notify after sending its own.
+constexpr std::chrono::milliseconds tls_shutdown_wait{250};
+
+using tls_stream = asio::ssl::stream<tcp::socket&>;
+
+/// A handshake failure as text: OpenSSL's reason ("wrong version number"), or asio's.
+std::string tls_failure(const asio::error_code& ec) {
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+    return "the client closed the connection during the handshake";
+  }
+  return ec.message();
+}
 
 /// The scenario event a core event is, if rules may act on it. AUTH is one event: the moment
 /// the exchange is answered for good (not its 334 challenges), when the user is known.
@@ -129,19 +150,26 @@ class session {
       client_address_ = "unknown";
     }
     personality_ = p_.engine->scenario().personality;
-    smtp::connection_options opts;
-    opts.session_id = id_;
-    opts.client_address = client_address_;
-    opts.client_ip = client_ip_;
-    opts.new_message_id = &new_message_id;
-    conn_.emplace(personality_, std::move(opts));
   }
 
   asio::awaitable<void> run() {
     try {
       p_.store->open_session(id_, client_address_, personality_->name);
       note("connected from " + client_address_ + " to " + p_.listener);
-      for (bool open = true; open;) {
+      bool open = true;
+      if (p_.implicit_tls) {
+        // RFC 8314 3.3: implicit TLS starts with the handshake; the banner comes inside it.
+        if (auto failure = co_await handshake()) {
+          note("TLS handshake failed: " + *failure);
+          spdlog::info("{} event=tls_failed mode=implicit client={} reason={}", id_,
+                       client_address_, quote(*failure));
+          open = false;
+        } else {
+          note_tls("implicit");
+        }
+      }
+      conn_.emplace(personality_, connection_options());
+      for (; open;) {
         smtp::event ev = conn_->next_event();
         switch (ev.kind) {
           case smtp::event_kind::connect:
@@ -150,6 +178,9 @@ class session {
           case smtp::event_kind::message:
           case smtp::event_kind::interrupted:
             co_await answer(ev);
+            break;
+          case smtp::event_kind::start_tls:
+            co_await start_tls();
             break;
           case smtp::event_kind::need_data:
             if (!holding()) co_await flush();
@@ -164,6 +195,11 @@ class session {
     } catch (const std::exception& e) {
       spdlog::error("{} event=error what={}", id_, quote(e.what()));
       note_noexcept(std::string("error: ") + e.what());
+    }
+    try {
+      co_await shutdown_tls();
+    } catch (const std::exception& e) {
+      spdlog::debug("{} event=tls_shutdown_failed what={}", id_, quote(e.what()));
     }
     close_socket();
     note_noexcept("closed");
@@ -181,6 +217,103 @@ class session {
   }
 
  private:
+  /// What the core gets from this session and the server.
+  smtp::connection_options connection_options() const {
+    smtp::connection_options opts;
+    opts.session_id = id_;
+    opts.client_address = client_address_;
+    opts.client_ip = client_ip_;
+    opts.new_message_id = &new_message_id;
+    opts.tls_available = p_.tls != nullptr;
+    opts.hmac_md5 = &hmac_md5_hex;
+    if (tls_up_) {
+      opts.tls = true;
+      opts.tls_version = tls_version_;
+      opts.tls_cipher = tls_cipher_;
+    }
+    return opts;
+  }
+
+  /// The TLS handshake, server side, on the session's socket; bounded by the idle timeout and
+  /// cut short by shutdown. Returns why it failed, or nullopt once TLS is up.
+  asio::awaitable<std::optional<std::string>> handshake() {
+    if (!p_.tls) co_return "no TLS certificate";
+    const auto& settings = personality_->tls;
+    tls_context_ = settings.handshake_fails
+                       ? p_.tls->failing()
+                       : p_.tls->server(personality_->hostname, settings.certificate);
+    tls_.emplace(socket_, *tls_context_);
+    session_control& ctl = *p_.control;
+    if (ctl.stop_requested) co_return "server shutting down";
+    arm(ctl.wake);
+    auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::server, use_tuple) ||
+                            ctl.wake.async_wait(use_tuple));
+    if (result.index() == 1) {
+      co_return ctl.stop_requested ? "server shutting down" : "timeout";
+    }
+    auto [ec] = std::get<0>(result);
+    if (ec) {
+      if (settings.handshake_fails) {
+        co_return "refused with a handshake_failure alert (scenario tls.handshake: fail)";
+      }
+      co_return tls_failure(ec);
+    }
+    SSL* ssl = tls_->native_handle();
+    tls_version_ = SSL_get_version(ssl);
+    const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+    tls_cipher_ = cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "";
+    tls_up_ = true;
+    co_return std::nullopt;
+  }
+
+  /// After "220 Ready to start TLS" (RFC 3207 4): that reply (and a starttls_inject quirk's
+  /// extra line, in the same write, so in one segment) goes out, then the handshake; the core
+  /// starts the session over on success and closes it on failure.
+  asio::awaitable<void> start_tls() {
+    co_await flush();
+    if (broken_) {
+      conn_->abandon();
+      co_return;
+    }
+    if (auto failure = co_await handshake()) {
+      note("TLS handshake failed: " + *failure);
+      spdlog::info("{} event=tls_failed mode=starttls reason={}", id_, quote(*failure));
+      conn_->abandon();
+      co_return;
+    }
+    conn_->tls_started(tls_version_, tls_cipher_);
+    note_tls("starttls");
+  }
+
+  /// Records and logs an established TLS session.
+  void note_tls(const char* mode) {
+    note("TLS established: " + tls_version_ + " " + tls_cipher_);
+    spdlog::info("{} event=tls mode={} version={} cipher={}", id_, mode, tls_version_, tls_cipher_);
+  }
+
+  /// Sends close_notify and waits briefly for the client's (RFC 8446 6.1), so a client that
+  /// checks for truncation sees a clean end. Skipped when the connection is already gone.
+  asio::awaitable<void> shutdown_tls() {
+    if (!tls_up_ || broken_ || reset_) co_return;
+    write_timer_.expires_after(tls_shutdown_wait);
+    co_await (tls_->async_shutdown(use_tuple) || write_timer_.async_wait(use_tuple));
+  }
+
+  /// One read from the client: through TLS once it is up, else from the socket.
+  asio::awaitable<std::tuple<asio::error_code, std::size_t>> read_some() {
+    if (tls_up_) co_return co_await tls_->async_read_some(asio::buffer(buffer_), use_tuple);
+    co_return co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
+  }
+
+  /// Writes all of `data`: through TLS once it is up, else to the socket.
+  asio::awaitable<std::tuple<asio::error_code, std::size_t>> write_all(std::string_view data) {
+    if (tls_up_)
+      co_return co_await asio::async_write(*tls_, asio::buffer(data.data(), data.size()),
+                                           use_tuple);
+    co_return co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
+                                         use_tuple);
+  }
+
   /// Server policy before any rule: shutdown and the connection limit answer the banner.
   std::optional<smtp::reply> policy(const smtp::event& ev) const {
     if (ev.kind != smtp::event_kind::connect) return std::nullopt;
@@ -318,8 +451,7 @@ class session {
     for (int reads = 0;; ++reads) {
       if (ctl.stop_requested) break;
       arm(ctl.wake);
-      auto result = co_await (socket_.async_read_some(asio::buffer(buffer_), use_tuple) ||
-                              ctl.wake.async_wait(use_tuple));
+      auto result = co_await (read_some() || ctl.wake.async_wait(use_tuple));
       if (result.index() == 0) {
         auto [ec, n] = std::get<0>(result);
         if (ec) {
@@ -380,6 +512,7 @@ class session {
       case smtp::event_kind::interrupted:
         spdlog::info("{} event=interrupted code={} reply={}", id_, r.code, reply_summary(r));
         break;
+      case smtp::event_kind::start_tls:
       case smtp::event_kind::need_data:
       case smtp::event_kind::closed:
         break;
@@ -411,8 +544,7 @@ class session {
       co_return;
     }
     arm(write_timer_);
-    auto result = co_await (asio::async_write(socket_, asio::buffer(pending_), use_tuple) ||
-                            write_timer_.async_wait(use_tuple));
+    auto result = co_await (write_all(pending_) || write_timer_.async_wait(use_tuple));
     pending_.clear();
     if (result.index() == 0) {
       auto [ec, n] = std::get<0>(result);
@@ -435,8 +567,7 @@ class session {
       co_return;
     }
     arm(ctl.wake);
-    auto result = co_await (socket_.async_read_some(asio::buffer(buffer_), use_tuple) ||
-                            ctl.wake.async_wait(use_tuple));
+    auto result = co_await (read_some() || ctl.wake.async_wait(use_tuple));
     if (result.index() == 0) {
       auto [ec, n] = std::get<0>(result);
       if (n > 0 && abort_after_ && conn_->in_data()) {
@@ -506,7 +637,7 @@ class session {
 
   void record(store::direction dir, std::string text, const std::string& rule = {}) {
     p_.store->append(
-        id_, store::transcript_line{store::clock::now(), dir, std::move(text), false, rule});
+        id_, store::transcript_line{store::clock::now(), dir, std::move(text), tls_up_, rule});
   }
   void note(std::string text) { record(store::direction::info, std::move(text)); }
   void note_noexcept(std::string text) noexcept {
@@ -518,6 +649,11 @@ class session {
 
   tcp::socket socket_;
   session_params p_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  ///< outlives tls_, which refers to it
+  std::optional<tls_stream> tls_;  ///< engaged from the handshake on; used once tls_up_
+  bool tls_up_ = false;            ///< the handshake succeeded: all I/O goes through tls_
+  std::string tls_version_;
+  std::string tls_cipher_;
   std::string id_;
   std::string client_ip_;
   std::string client_address_;

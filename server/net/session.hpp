@@ -3,6 +3,8 @@
 // The coroutine owns its socket by value and runs on the socket's strand; everything it
 // touches besides the store (own mutex) and its session_control is local to the session.
 // Invariant: replies are flushed before every blocking read (RFC 2920 pipelining).
+// The socket is read and written through a TLS stream once TLS is up (STARTTLS or implicit);
+// a session never runs plaintext and TLS bytes through the same read.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "net/tls_context.hpp"
 #include "scenario/engine.hpp"
 #include "store/message_store.hpp"
 
@@ -40,6 +43,10 @@ struct session_params {
   std::shared_ptr<session_control> control;
   std::string listener;     ///< the bound address, for logs
   bool over_limit = false;  ///< the connection limit was exceeded: answer 421 at the banner
+  /// The server's TLS contexts; null: STARTTLS is answered 454 and no implicit TLS.
+  std::shared_ptr<tls_contexts> tls;
+  /// Implicit TLS (port 465 style, RFC 8314 3.3): the handshake comes before the banner.
+  bool implicit_tls = false;
 };
 
 /// Runs one session to its end. Never throws: failures are logged and end only this session.

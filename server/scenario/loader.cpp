@@ -509,6 +509,35 @@ constexpr row<parsed_scenario> limits_rows[] = {
      [](const reader& r, const field& f, parsed_scenario& s) {
        s.personality.limits.max_message_size = r.count_value(f, 0);
      }},
+    {"max_auth_failures",
+     [](const reader& r, const field& f, parsed_scenario& s) {
+       // 0: no limit; otherwise the next AUTH after this many failures gets 421 4.7.0.
+       s.personality.limits.max_auth_failures = r.count_value(f, 0);
+     }},
+};
+
+using certificate_mode = smtp::personality::tls_settings::certificate_mode;
+constexpr std::pair<std::string_view, certificate_mode> certificate_modes[] = {
+    {"normal", certificate_mode::normal},
+    {"expired", certificate_mode::expired},
+    {"wrong_host", certificate_mode::wrong_host},
+};
+constexpr std::pair<std::string_view, bool> handshake_modes[] = {
+    {"ok", false},
+    {"fail", true},
+};
+
+constexpr row<parsed_scenario> tls_rows[] = {
+    {"required", [](const reader& r, const field& f,
+                    parsed_scenario& s) { s.personality.tls.required = r.bool_value(f); }},
+    {"certificate",
+     [](const reader& r, const field& f, parsed_scenario& s) {
+       s.personality.tls.certificate = r.enum_value(f, certificate_modes);
+     }},
+    {"handshake",
+     [](const reader& r, const field& f, parsed_scenario& s) {
+       s.personality.tls.handshake_fails = r.enum_value(f, handshake_modes);
+     }},
 };
 
 constexpr std::pair<std::string_view, smtp::pipelining_mode> pipelining_modes[] = {
@@ -1024,6 +1053,7 @@ constexpr row<parsed_scenario> top_level_rows[] = {
     {"ehlo", parse_section<ehlo_rows>},
     {"replies", parse_replies},
     {"auth", parse_section<auth_rows>},
+    {"tls", parse_section<tls_rows>},
     {"limits", parse_section<limits_rows>},
     {"quirks", parse_section<quirks_rows>},
     {"seed",

@@ -31,6 +31,7 @@ BINARY = Path(os.environ.get("SMTPMOCK_BIN", SOURCE_DIR / "build" / "server" / "
 READY_TIMEOUT = 10.0  # seconds until the ready line must appear
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL on teardown
 READY_RE = re.compile(r"smtp=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")
+SMTPS_RE = re.compile(r"smtps=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")  # only with --smtps-listen
 MAX_STDERR_LINES = 100_000  # the reader keeps at most this many lines
 
 
@@ -84,6 +85,10 @@ def _stderr_reader(stream, lines: list[str], lock: threading.Lock, ready: thread
             if m:
                 found["host"] = m.group(1).strip("[]")
                 found["port"] = int(m.group(2))
+            m = SMTPS_RE.search(line)
+            if m:
+                found["smtps_host"] = m.group(1).strip("[]")
+                found["smtps_port"] = int(m.group(2))
             ready.set()
     stream.close()
 
@@ -121,6 +126,10 @@ class SmtpMockServer:
         self.host: str = self._found["host"]
         self.port: int = self._found["port"]
         assert self.host == "127.0.0.1", f"server bound {self.host}, tests use only 127.0.0.1"
+        # The implicit-TLS listener (--smtps-listen), when the ready line names one.
+        self.smtps_port: int | None = self._found.get("smtps_port")
+        if self.smtps_port is not None:
+            assert self._found["smtps_host"] == "127.0.0.1", "tests use only 127.0.0.1"
 
     # --- process -------------------------------------------------------------------------
 

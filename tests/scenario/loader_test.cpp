@@ -160,6 +160,13 @@ TEST_CASE("loader: broken fixtures fail at the exact line and column with a clea
       {"bad_reply_code.yaml", 5, 9, "bad reply '25O 2.1.5 <{recipient}> ok' for 'replies.rcpt'"},
       {"syntax_error.yaml", 5, 9, "YAML syntax error: end of sequence flow not found"},
       {"duplicate_key.yaml", 5, 1, "duplicate key 'hostname' (first given on line 3)"},
+      {"tls-bad-certificate.yaml", 6, 16,
+       "bad value 'self_signed' for 'tls.certificate' (allowed: normal, expired, wrong_host)"},
+      {"tls-bad-handshake.yaml", 5, 14,
+       "bad value 'false' for 'tls.handshake' (allowed: ok, fail)"},
+      {"tls-unknown-key.yaml", 4, 7, "unknown key 'requried' in 'tls' (did you mean 'required'?)"},
+      {"tls-required-not-bool.yaml", 5, 13,
+       "expected a boolean (true or false) for 'tls.required'"},
   };
   std::size_t fixtures = 0;
   for (const auto& item : fs::directory_iterator(broken)) {
@@ -232,6 +239,18 @@ TEST_CASE("loader: impossible values and combinations fail at the offending key 
       {"quirks:\n  starttls_inject: injected\n", 2, 20, "bad reply 'injected'"},
       {"quirks:\n  bare_lf: [accept]\n", 2, 12, "bad value a non-string for 'quirks.bare_lf'"},
       {"? [a, b]\n: 1\n", 1, 3, "keys must be plain names"},
+      {"tls: true\n", 1, 6, "expected a mapping for 'tls'"},
+      {"tls:\n  certificate: [expired]\n", 2, 16, "bad value a non-string for 'tls.certificate'"},
+      {"tls:\n  handshake: failed\n", 2, 14,
+       "bad value 'failed' for 'tls.handshake' (allowed: ok, fail)"},
+      {"tls:\n  required: true\n  required: false\n", 3, 3,
+       "duplicate key 'tls.required' (first given on line 2)"},
+      {"tls:\n  starttls_inject: \"250 x\"\n", 2, 3,
+       "unknown key 'starttls_inject' in 'tls' (allowed: required, certificate, handshake)"},
+      {"limits:\n  max_auth_failures: -1\n", 2, 22,
+       "expected a non-negative whole number for 'limits.max_auth_failures'"},
+      {"limits:\n  max_auth_failure: 3\n", 2, 3,
+       "unknown key 'max_auth_failure' in 'limits' (did you mean 'max_auth_failures'?)"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.yaml);
@@ -271,6 +290,10 @@ TEST_CASE("loader: keys a file leaves out keep the personality defaults") {
   CHECK(p->limits.idle_timeout == defaults.limits.idle_timeout);
   CHECK(p->limits.max_errors == defaults.limits.max_errors);
   CHECK(p->quirks.pipelining == defaults.quirks.pipelining);
+  CHECK(p->limits.max_auth_failures == defaults.limits.max_auth_failures);
+  CHECK(p->tls.required == defaults.tls.required);
+  CHECK(p->tls.certificate == defaults.tls.certificate);
+  CHECK(p->tls.handshake_fails == defaults.tls.handshake_fails);
   CHECK_FALSE(p->seed.has_value());
 }
 
@@ -303,7 +326,9 @@ auth:
   accept_any: false
   required: true
   require_tls: true
-limits: {max_recipients: 5, idle_timeout: 1m30s, max_errors: 3, max_message_size: 2048}
+tls: {required: true, certificate: wrong_host, handshake: fail}
+limits: {max_recipients: 5, idle_timeout: 1m30s, max_errors: 3, max_message_size: 2048,
+         max_auth_failures: 7}
 quirks:
   pipelining: hold_until_data
   early_talker: reject
@@ -338,6 +363,10 @@ seed: 18446744073709551615
   CHECK(p->limits.max_errors == 3);
   CHECK(p->limits.max_message_size == 2048);
   CHECK(p->message_size_limit() == 2048);
+  CHECK(p->limits.max_auth_failures == 7);
+  CHECK(p->tls.required);
+  CHECK(p->tls.certificate == smtp::personality::tls_settings::certificate_mode::wrong_host);
+  CHECK(p->tls.handshake_fails);
   CHECK(p->quirks.pipelining == smtp::pipelining_mode::hold_until_data);
   CHECK(p->quirks.early_talker == smtp::early_talker_mode::reject);
   CHECK(p->quirks.bare_lf == smtp::bare_lf_mode::accept);
@@ -350,6 +379,29 @@ TEST_CASE("loader: starttls_inject accepts null, written or empty") {
       sc::load_text("quirks:\n  starttls_inject: null\n", "a.yaml")->quirks.starttls_inject);
   CHECK_FALSE(sc::load_text("quirks:\n  starttls_inject:\n", "a.yaml")->quirks.starttls_inject);
   CHECK_FALSE(sc::load_text("quirks:\n  starttls_inject: ~\n", "a.yaml")->quirks.starttls_inject);
+}
+
+TEST_CASE("loader: tls settings and max_auth_failures, one key at a time") {
+  using mode = smtp::personality::tls_settings::certificate_mode;
+  CHECK(sc::load_text("tls: {certificate: expired}\n", "a.yaml")->tls.certificate == mode::expired);
+  CHECK(sc::load_text("tls: {certificate: normal}\n", "a.yaml")->tls.certificate == mode::normal);
+  CHECK_FALSE(sc::load_text("tls: {handshake: ok}\n", "a.yaml")->tls.handshake_fails);
+  CHECK(sc::load_text("tls: {handshake: fail}\n", "a.yaml")->tls.handshake_fails);
+  CHECK_FALSE(sc::load_text("tls: {required: false}\n", "a.yaml")->tls.required);
+  CHECK(sc::load_text("tls: {}\n", "a.yaml")->tls.certificate == mode::normal);
+  CHECK(sc::load_text("limits: {max_auth_failures: 0}\n", "a.yaml")->limits.max_auth_failures == 0);
+}
+
+TEST_CASE("loader: tls-required.yaml and starttls-injection.yaml advertise STARTTLS") {
+  const auto required = sc::load_file(source_scenarios / "tls-required.yaml");
+  CHECK(required->advertises("STARTTLS"));
+  CHECK(required->tls.required);
+  CHECK(required->auth_mechanisms() == std::vector<std::string>{"PLAIN", "LOGIN"});
+  CHECK(required->auth.accept_any);
+  const auto injection = sc::load_file(source_scenarios / "starttls-injection.yaml");
+  CHECK(injection->advertises("STARTTLS"));
+  REQUIRE(injection->quirks.starttls_inject.has_value());
+  CHECK(injection->quirks.starttls_inject->rfind("250 ", 0) == 0);
 }
 
 TEST_CASE("loader: a missing file is an error without a position") {

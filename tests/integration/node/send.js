@@ -6,9 +6,12 @@
 //                  "name":"client.example","raw":"<whole RFC 5322 message>"}'
 //
 // `raw` (optional) replaces subject/text with exact message text; `rawFile` (optional) names a
-// file whose bytes are the message (for messages too big for a command-line argument). Prints one JSON object on
-// stdout: {"ok":true, accepted, rejected, response, envelope, log} and exits 0, or
-// {"ok":false, code, responseCode, command, response, message, log} and exits 1.
+// file whose bytes are the message (for messages too big for a command-line argument).
+// TLS (all optional): "secure":true for implicit TLS (port 465 style); "requireTLS":true to
+// insist on STARTTLS (fail when it is not offered or fails); "tls":{...} passed to tls.connect,
+// e.g. {"rejectUnauthorized":false}. Without secure/requireTLS, STARTTLS is ignored.
+// Prints one JSON object on stdout: {"ok":true, accepted, rejected, response, envelope, log}
+// and exits 0, or {"ok":false, code, responseCode, command, response, message, log} and exits 1.
 // `log` is the SMTP dialogue as nodemailer saw it ("C: ..." sent, "S: ..." received).
 'use strict';
 
@@ -52,8 +55,9 @@ const logger = {
 const options = {
   host: args.host,
   port: args.port,
-  secure: false,
-  ignoreTLS: true,
+  secure: args.secure === true,
+  ignoreTLS: !(args.secure === true || args.requireTLS === true),
+  requireTLS: args.requireTLS === true,
   name: args.name || 'client.example',
   connectionTimeout: 10000,
   greetingTimeout: 10000,
@@ -61,6 +65,7 @@ const options = {
   logger,
   debug: true,
 };
+if (args.tls) options.tls = args.tls;
 if (args.auth) {
   options.auth = { user: args.auth.user, pass: args.auth.pass };
   if (args.authMethod) options.authMethod = args.authMethod;

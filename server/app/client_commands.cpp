@@ -1,0 +1,209 @@
+// The command lines of send, check and record; see client_commands.hpp. The settings live in
+// this file's state for the life of the process, as CLI11 binds options to variables.
+#include "app/client_commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+
+#include "client/check.hpp"
+#include "client/record.hpp"
+#include "client/send.hpp"
+
+namespace smtpmock::app {
+namespace {
+
+/// Exit code for a bad flag value, as CLI11's usage errors.
+constexpr int usage_error = 1;
+
+struct client_cli {
+  CLI::App* send = nullptr;
+  CLI::App* check = nullptr;
+  CLI::App* record = nullptr;
+  client::send_settings send_settings;
+  client::check_settings check_settings;
+  client::record_settings record_settings;
+  CLI::Option* auth = nullptr;
+  std::string send_timeout = "30s";
+  std::string check_timeout = "10s";
+  std::string record_timeout = "30s";
+  std::string data;
+  std::string body;
+  CLI::Option* data_opt = nullptr;
+  CLI::Option* body_opt = nullptr;
+  bool no_progress = false;
+  bool check_no_tls = false;
+};
+
+client_cli& state() {
+  static client_cli cli;
+  return cli;
+}
+
+void add_send(CLI::App& app, client_cli& c) {
+  auto& s = c.send_settings;
+  CLI::App* cmd = app.add_subcommand(
+      "send", "Send a message to any SMTP server, swaks-style (--count for a load run)");
+  c.send = cmd;
+  cmd->add_option("-s,--server", s.server, "The server to talk to")
+      ->type_name("HOST[:PORT]")
+      ->default_str("127.0.0.1:1025 (the local smtpmock)");
+  cmd->add_option("-p,--port", s.port, "Port (default 25, or 465 with --tls-on-connect)")
+      ->type_name("PORT");
+  cmd->add_option("-f,--from", s.from, "Envelope sender (MAIL FROM)")
+      ->type_name("ADDRESS")
+      ->default_str("smtpmock@<hostname>");
+  cmd->add_option("-t,--to", s.to, "Recipients: repeat the flag or give a comma list")
+      ->type_name("ADDRESS[,ADDRESS...]");
+  cmd->add_option("--ehlo,--helo", s.ehlo, "The EHLO name")
+      ->type_name("NAME")
+      ->default_str("<hostname>");
+  c.auth = cmd->add_option("-a,--auth", s.auth_mechanism,
+                           "Authenticate: PLAIN, LOGIN or CRAM-MD5; without a value, the best "
+                           "advertised")
+               ->type_name("[MECH]")
+               ->expected(0, 1);
+  cmd->add_option("--auth-user,--au", s.auth_user, "AUTH user name (implies --auth)")
+      ->type_name("USER");
+  cmd->add_option("--auth-password,--ap", s.auth_password, "AUTH password")->type_name("PASSWORD");
+  cmd->add_flag("--tls", s.tls, "Use STARTTLS; fail (exit 29) when it is not offered");
+  cmd->add_flag("--tls-on-connect,--tlsc", s.tls_on_connect, "Implicit TLS (port 465 style)");
+  cmd->add_flag("--tls-verify", s.tls_verify,
+                "Verify the server certificate and host name (off by default, as in swaks)");
+  cmd->add_flag("--pipeline", s.pipeline,
+                "Pipeline MAIL, RCPT and DATA (RFC 2920) when the server advertises PIPELINING");
+  c.data_opt = cmd->add_option("-d,--data", c.data,
+                               "The whole message: a FILE, - for stdin, or the text itself")
+                   ->type_name("FILE|-|TEXT");
+  cmd->add_option("--header,--h", s.headers, "Add a header, or replace one of the same name")
+      ->type_name("\"Name: value\"");
+  c.body_opt = cmd->add_option("--body", c.body, "The body text")->type_name("TEXT");
+  cmd->add_option("--quit-after,--qa", s.quit_after,
+                  "Stop after CONNECT, FIRST-EHLO, TLS, EHLO, AUTH, MAIL or RCPT (exit 0)")
+      ->type_name("STAGE");
+  cmd->add_option("--timeout", c.send_timeout, "Timeout for each connect and reply")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  cmd->add_flag("--json", s.json, "Print a JSON transcript with timings (or the load summary)");
+  cmd->add_flag("--silent", s.silent, "No transcript; only the exit code tells");
+  cmd->add_option("--count", s.count, "Load mode: send N messages")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+  cmd->add_option("--concurrency", s.concurrency, "Load mode: connections at a time")
+      ->type_name("C")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))
+      ->capture_default_str();
+  cmd->add_option("--per-connection", s.per_connection, "Load mode: messages per connection")
+      ->type_name("M")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))
+      ->capture_default_str();
+  cmd->add_flag("--no-progress", c.no_progress, "Load mode: no progress bar");
+  cmd->footer(
+      "Exit codes (swaks'): 0 ok, 2 connect, 21 banner, 22 EHLO/HELO, 23 MAIL, 24 no RCPT "
+      "accepted,\n25 DATA, 26 after end of data, 28 AUTH, 29 TLS, 6 connection closed "
+      "unexpectedly.");
+}
+
+void add_check(CLI::App& app, client_cli& c) {
+  auto& s = c.check_settings;
+  CLI::App* cmd = app.add_subcommand(
+      "check", "Check an SMTP server (or every MX of a domain) like a manual telnet session");
+  c.check = cmd;
+  cmd->add_option("target", s.target, "The server")->type_name("HOST[:PORT]");
+  cmd->add_option("--mx", s.mx_domain, "Check each MX host of DOMAIN in preference order")
+      ->type_name("DOMAIN");
+  cmd->add_option("--dns-server", s.dns_server, "The DNS resolver to ask (MX, A, PTR)")
+      ->type_name("ADDR[:PORT]");
+  cmd->add_option("-p,--port", s.port, "Port (default 25)")->type_name("PORT");
+  cmd->add_option("--host-port", s.host_ports, "The port of one MX host (repeatable)")
+      ->type_name("NAME=PORT");
+  cmd->add_option("--ehlo,--helo", s.ehlo, "The EHLO name")->type_name("NAME");
+  cmd->add_option("-f,--from", s.from, "Sender for the relay test")->type_name("ADDRESS");
+  cmd->add_option("--relay-to", s.relay_to, "The outside recipient of the relay test")
+      ->type_name("ADDRESS")
+      ->capture_default_str();
+  cmd->add_option("--auth-user,--au", s.auth_user, "Check that AUTH works for this user")
+      ->type_name("USER");
+  cmd->add_option("--auth-password,--ap", s.auth_password, "AUTH password")->type_name("PASSWORD");
+  cmd->add_option("-a,--auth", s.auth_mechanism, "AUTH mechanism (default: the best offered)")
+      ->type_name("MECH");
+  cmd->add_flag("--send", s.send, "Also send DATA (a test message) in the relay test");
+  cmd->add_flag("--no-tls", c.check_no_tls, "Do not try STARTTLS");
+  cmd->add_flag("--tls-verify", s.tls_verify, "Verify certificates against the system CAs");
+  cmd->add_option("--timeout", c.check_timeout, "Timeout for each connect and reply")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  cmd->add_flag("--json", s.json, "Print the report as JSON");
+}
+
+void add_record(CLI::App& app, client_cli& c) {
+  auto& s = c.record_settings;
+  CLI::App* cmd = app.add_subcommand(
+      "record", "Talk to a server and write a scenario that reproduces its replies");
+  c.record = cmd;
+  cmd->add_option("target", s.target, "The server")->type_name("HOST[:PORT]")->required();
+  cmd->add_option("-o,--output", s.output, "The scenario file to write (- for stdout)")
+      ->type_name("FILE.yaml")
+      ->required();
+  cmd->add_option("-p,--port", s.port, "Port (default 25)")->type_name("PORT");
+  cmd->add_option("--name", s.name, "Scenario name (default: recorded-HOST)")->type_name("NAME");
+  cmd->add_option("--ehlo,--helo", s.ehlo, "The EHLO name")->type_name("NAME");
+  cmd->add_option("-f,--from", s.from, "Sender of the test message")->type_name("ADDRESS");
+  cmd->add_option("-t,--to", s.to, "Recipient of the test message")->type_name("ADDRESS");
+  cmd->add_flag("--tls-on-connect,--tlsc", s.tls_on_connect, "Implicit TLS (port 465 style)");
+  cmd->add_option("--timeout", c.record_timeout, "Timeout for each connect and reply")
+      ->type_name("DURATION")
+      ->capture_default_str();
+}
+
+bool set_timeout(const std::string& text, std::chrono::milliseconds& out) {
+  auto d = client::parse_duration(text);
+  if (!d || d->count() == 0) {
+    std::cerr << "smtpmock: --timeout: expected a duration such as 30s or 500ms, got '" << text
+              << "'\n";
+    return false;
+  }
+  out = *d;
+  return true;
+}
+
+}  // namespace
+
+void add_client_commands(CLI::App& app) {
+  client_cli& c = state();
+  add_send(app, c);
+  add_check(app, c);
+  add_record(app, c);
+}
+
+std::optional<int> run_client_command() {
+  client_cli& c = state();
+  if (c.send != nullptr && c.send->parsed()) {
+    auto& s = c.send_settings;
+    if (!set_timeout(c.send_timeout, s.timeout)) return usage_error;
+    s.auth = c.auth->count() > 0;
+    if (c.data_opt->count() > 0) s.data = c.data;
+    if (c.body_opt->count() > 0) s.body = c.body;
+    s.progress = !c.no_progress;
+    return client::run_send(s);
+  }
+  if (c.check != nullptr && c.check->parsed()) {
+    auto& s = c.check_settings;
+    if (!set_timeout(c.check_timeout, s.timeout)) return usage_error;
+    s.starttls = !c.check_no_tls;
+    if (s.target.empty() == s.mx_domain.empty()) {
+      std::cerr << "smtpmock check: give HOST[:PORT] or --mx DOMAIN (one of them)\n";
+      return usage_error;
+    }
+    return client::run_check(s);
+  }
+  if (c.record != nullptr && c.record->parsed()) {
+    auto& s = c.record_settings;
+    if (!set_timeout(c.record_timeout, s.timeout)) return usage_error;
+    return client::run_record(s);
+  }
+  return std::nullopt;
+}
+
+}  // namespace smtpmock::app
