@@ -63,8 +63,15 @@ personality default_personality() {
   personality p;
   p.name = "default";
   p.description = "A modern ESMTP server that accepts everything";
-  p.extensions = {"PIPELINING",       "SIZE 52428800", "8BITMIME", "ENHANCEDSTATUSCODES",
-                  "AUTH PLAIN LOGIN", "SMTPUTF8",      "DSN"};
+  p.extensions = {"PIPELINING",
+                  "SIZE 52428800",
+                  "8BITMIME",
+                  "ENHANCEDSTATUSCODES",
+                  "AUTH PLAIN LOGIN CRAM-MD5",
+                  "STARTTLS",
+                  "SMTPUTF8",
+                  "DSN",
+                  "CHUNKING"};
   p.auth.accept_any = true;
   return p;
 }

@@ -53,13 +53,14 @@ TEST_CASE("loader: default.yaml is a modern ESMTP server that accepts any creden
   CHECK(p->name == "default");
   CHECK(p->hostname == "localhost");
   CHECK(p->extensions == std::vector<std::string>{"PIPELINING", "SIZE 52428800", "8BITMIME",
-                                                  "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN",
-                                                  "SMTPUTF8", "DSN"});
+                                                  "ENHANCEDSTATUSCODES",
+                                                  "AUTH PLAIN LOGIN CRAM-MD5", "STARTTLS",
+                                                  "SMTPUTF8", "DSN", "CHUNKING"});
   CHECK(p->auth.accept_any);
   CHECK_FALSE(p->auth.required);
   CHECK(p->check_credentials("anyone", "anything"));
   CHECK(p->message_size_limit() == 52428800);
-  CHECK(p->auth_mechanisms() == std::vector<std::string>{"PLAIN", "LOGIN"});
+  CHECK(p->auth_mechanisms() == std::vector<std::string>{"PLAIN", "LOGIN", "CRAM-MD5"});
   CHECK(p->limits.idle_timeout == 300s);
   CHECK(p->quirks.pipelining == smtp::pipelining_mode::normal);
   CHECK_FALSE(p->quirks.starttls_inject.has_value());

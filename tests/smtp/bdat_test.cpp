@@ -62,7 +62,9 @@ TEST_CASE("unit: bdat: size limit, BDAT 0 LAST, DATA after BDAT, not advertised"
   CHECK(codes(h.feed("BDAT 0 LAST\r\n")) == std::vector<int>{250});
   REQUIRE(h.stored.size() == 1);
   CHECK(h.stored[0].data == "abc");
-  harness d;
+  smtp::personality plain;
+  plain.extensions = {"PIPELINING"};  // no CHUNKING
+  harness d(plain);
   d.start();
   d.cmd("EHLO c");
   CHECK(codes(d.cmd("BDAT 3 LAST")) == std::vector<int>{502});

@@ -26,7 +26,8 @@ TEST_CASE("unit: a plain session is answered and its message captured") {
   CHECK(h.start() == "220 localhost ESMTP smtpmock\r\n");
   CHECK(h.cmd("EHLO client.example") ==
         "250-localhost\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n"
-        "250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN\r\n250-SMTPUTF8\r\n250 DSN\r\n");
+        "250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-STARTTLS\r\n"
+        "250-SMTPUTF8\r\n250-DSN\r\n250 CHUNKING\r\n");
   CHECK(h.cmd("MAIL FROM:<a@x.example> SIZE=20 BODY=8BITMIME") == "250 2.1.0 Sender ok\r\n");
   CHECK(h.cmd("RCPT TO:<b@y.example> NOTIFY=SUCCESS,FAILURE") == "250 2.1.5 Recipient ok\r\n");
   CHECK(h.cmd("DATA") == "354 End data with <CR><LF>.<CR><LF>\r\n");
@@ -205,7 +206,7 @@ TEST_CASE("unit: AUTH errors: cancel, bad base64, unknown mechanism, sequence") 
   h.start();
   CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{503});  // before EHLO
   h.cmd("EHLO c");
-  CHECK(h.cmd("AUTH CRAM-MD5") == "504 5.5.4 Unrecognized authentication mechanism\r\n");
+  CHECK(h.cmd("AUTH DIGEST-MD5") == "504 5.5.4 Unrecognized authentication mechanism\r\n");
   CHECK(h.cmd("AUTH LOGIN *") == "501 5.7.0 Authentication cancelled\r\n");
   h.cmd("AUTH LOGIN");
   CHECK(h.cmd("*") == "501 5.7.0 Authentication cancelled\r\n");
@@ -264,7 +265,8 @@ TEST_CASE("unit: STARTTLS is answered 454 without a certificate, 502 when not ad
   h.start();
   h.cmd("EHLO c");
   CHECK(h.cmd("STARTTLS") == "454 4.7.0 TLS not available\r\n");
-  harness d;
+  p.extensions = {"PIPELINING"};  // no STARTTLS
+  harness d(p);
   d.start();
   d.cmd("EHLO c");
   CHECK(codes(d.cmd("STARTTLS")) == std::vector<int>{502});
