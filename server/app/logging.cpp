@@ -1,6 +1,8 @@
 // Logging setup and the two record formats; see logging.hpp.
 #include "app/logging.hpp"
 
+#include "net/log_text.hpp"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -41,30 +43,6 @@ std::size_t utf8_sequence(std::string_view text, std::size_t i) {
     if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
   }
   return len;
-}
-
-void append_control_escaped(std::string& out, char c) {
-  auto u = static_cast<unsigned char>(c);
-  switch (c) {
-    case '\r':
-      out += "\\r";
-      return;
-    case '\n':
-      out += "\\n";
-      return;
-    case '\t':
-      out += "\\t";
-      return;
-    default:
-      break;
-  }
-  if (u < 0x20 || u == 0x7f) {
-    out += "\\x";
-    out += hex_digits[u >> 4];
-    out += hex_digits[u & 0xf];
-  } else {
-    out += c;
-  }
 }
 
 std::string_view level_name(spdlog::level::level_enum l) {
@@ -118,8 +96,7 @@ class line_formatter final : public spdlog::formatter {
       line += ' ';
       line += level_name(msg.level);
       line += ' ';
-      for (char c : payload)
-        append_control_escaped(line, c);
+      line += net::escape_control(payload);
     } else {
       std::string_view session;
       auto space = payload.find(' ');
