@@ -26,6 +26,7 @@
 #include <unordered_map>
 
 #include "net/address.hpp"
+#include "net/context.hpp"
 #include "net/log_text.hpp"
 #include "net/session.hpp"
 
@@ -35,6 +36,9 @@ namespace {
 using asio::ip::tcp;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 using strand_type = asio::strand<asio::io_context::executor_type>;
+
+/// After the last session ended at shutdown: time for other modules' in-flight writes.
+constexpr std::chrono::milliseconds after_sessions_pause{100};
 
 unsigned resolve_threads(unsigned requested) {
   if (requested > 0) return requested;
@@ -74,6 +78,7 @@ struct server::impl {
     {
       std::lock_guard lock(watchdog_mutex);
       watchdog_done = true;
+      run_finished = true;
     }
     watchdog_cv.notify_all();
     if (watchdog.joinable()) watchdog.join();
@@ -145,6 +150,10 @@ struct server::impl {
   }
 
   void start_session(listener& l, tcp::socket socket) {
+    // Replies are written whole, once per read (RFC 2920 flush points): Nagle would only hold
+    // the next one back waiting for an ACK the client delays.
+    asio::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     std::size_t live = connections.fetch_add(1) + 1;
     auto ctl = std::make_shared<session_control>(socket.get_executor());
     {
@@ -156,6 +165,7 @@ struct server::impl {
     if (stopping) ctl->stop_requested = true;
     session_params params{.engine = l.engine.load(),
                           .store = store,
+                          .metrics = options.metrics,
                           .control = ctl,
                           .listener = l.bound,
                           .over_limit = live > options.max_connections,
@@ -227,12 +237,27 @@ struct server::impl {
     for (auto& ctl : live) {
       asio::post(ctl->wake.get_executor(), [ctl] { ctl->request_stop(); });
     }
-    if (live.empty()) return;  // nothing can linger: the io_context runs out of work
+    if (options.on_shutdown) {
+      try {
+        options.on_shutdown();
+      } catch (const std::exception& e) {
+        spdlog::error("shutdown hook failed: {}", quote(e.what()));
+      }
+    }
+    // Without other modules and sessions nothing can linger: the io_context runs out of work.
+    if (live.empty() && !options.on_shutdown) return;
     // A client that never reads blocks its session's write; stop everything after the grace.
-    watchdog = std::thread([this] {
+    // Other modules (HTTP keep-alive connections) may hold work too: once the sessions are
+    // done, in-flight writes get a moment and then the io_context is stopped.
+    watchdog = std::thread([this, lingering = !live.empty()] {
       std::unique_lock lock(watchdog_mutex);
-      if (!watchdog_cv.wait_for(lock, options.shutdown_grace, [this] { return watchdog_done; })) {
+      if (lingering &&
+          !watchdog_cv.wait_for(lock, options.shutdown_grace, [this] { return watchdog_done; })) {
         spdlog::warn("smtpmock forcing stop: {} session(s) still open", connections.load());
+        ioc.stop();
+        return;
+      }
+      if (!watchdog_cv.wait_for(lock, after_sessions_pause, [this] { return run_finished; })) {
         ioc.stop();
       }
     });
@@ -250,6 +275,7 @@ struct server::impl {
     {
       std::lock_guard lock(watchdog_mutex);
       watchdog_done = true;
+      run_finished = true;
     }
     watchdog_cv.notify_all();
     if (watchdog.joinable()) watchdog.join();
@@ -276,7 +302,8 @@ struct server::impl {
   std::unordered_map<session_control*, std::weak_ptr<session_control>> registry;
   std::mutex watchdog_mutex;
   std::condition_variable watchdog_cv;
-  bool watchdog_done = false;
+  bool watchdog_done = false;  ///< every session has ended (or run() returned)
+  bool run_finished = false;   ///< run() returned
   std::thread watchdog;
   // The io_context is destroyed after the I/O objects below (declared after it) and before
   // the registry and counters above, which pending session frames may still reference.
@@ -313,6 +340,18 @@ void server::shutdown() {
 
 void server::set_scenario(std::size_t index, std::shared_ptr<scenario::engine> engine) {
   impl_->listeners.at(index)->engine.store(std::move(engine));
+}
+
+std::shared_ptr<scenario::engine> server::scenario(std::size_t index) const {
+  return impl_->listeners.at(index)->engine.load();
+}
+
+std::size_t server::listener_count() const {
+  return impl_->options.listeners.size();
+}
+
+asio::io_context& context(server& s) {
+  return s.impl_->ioc;
 }
 
 std::size_t server::live_sessions() const {
