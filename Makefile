@@ -5,12 +5,17 @@ JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_BUILD := cmake ninja-build g++ pkg-config libasio-dev libspdlog-dev libfmt-dev \
-	nlohmann-json3-dev libyaml-cpp-dev doctest-dev libcli11-dev libssl-dev
+	nlohmann-json3-dev libyaml-cpp-dev doctest-dev libcli11-dev libssl-dev libc-ares-dev \
+	librestinio-dev libgmime-3.0-dev prometheus-cpp-dev
 # Test tools, as command:package pairs: a tool already on PATH (node and npm from
 # NodeSource, say) is used as it is, so apt never fights another packaging of it.
-TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:nodejs npm:npm
+TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:nodejs npm:npm \
+	/usr/sbin/smtp-sink:postfix /usr/sbin/dnsmasq:dnsmasq-base
+# Python modules the tests import, as module:package pairs (for /usr/bin/python3).
+TEST_PY := pytest:python3-pytest aiosmtpd:python3-aiosmtpd prometheus_client:python3-prometheus-client
 
-.PHONY: all deps test-deps build run test unit integration clean format format-check
+.PHONY: all deps test-deps build run test unit integration clean format format-check \
+	docker-deps test-docker
 
 all: build
 
@@ -23,10 +28,12 @@ deps:
 
 test-deps: deps
 	@missing=$$(for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || echo $${t#*:}; done; \
-	  /usr/bin/python3 -c 'import pytest' 2>/dev/null || echo python3-pytest); \
+	  for m in $(TEST_PY); do /usr/bin/python3 -c "import $${m%%:*}" 2>/dev/null || echo $${m#*:}; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	  $(SUDO) postfix stop >/dev/null 2>&1 || true; \
 	fi
 	cd tests/integration/node && npm ci --no-audit --no-fund --loglevel=error
 
@@ -47,6 +54,15 @@ unit: build
 
 integration: test-deps build
 	cd $(BUILD) && ctest --output-on-failure -R integration
+
+# The Docker image (docker/Dockerfile), built and tested with podman (there is no Docker engine
+# here). docker-deps installs podman and friends, writes /etc/containers/containers.conf if absent
+# and makes the debian:bookworm-slim base image with debootstrap if podman lacks it.
+docker-deps:
+	bash tests/docker/setup-podman.sh
+
+test-docker: docker-deps test-deps
+	bash tests/docker/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "app/client_commands.hpp"
 #include "app/logging.hpp"
 #include "app/scenario_command.hpp"
 #include "app/serve.hpp"
@@ -63,6 +64,24 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
                      "Implicit-TLS listener (port 465 style); off disables")
           ->type_name("ADDR:PORT")
           ->check(listen_address_or_off)
+          ->default_str("off"));
+  add(cmd.add_option("--http-listen", s.http_listen,
+                     "HTTP API (Mailpit- and MailHog-compatible), health and metrics; off disables")
+          ->type_name("ADDR:PORT")
+          ->check(listen_address_or_off)
+          ->capture_default_str());
+  CLI::Validator credentials(
+      [](std::string& value) {
+        const auto colon = value.find(':');
+        return colon == std::string::npos || colon == 0
+                   ? std::string("expected USER:PASSWORD")
+                   : std::string();
+      },
+      "");
+  add(cmd.add_option("--http-auth", s.http_auth,
+                     "Basic auth on every HTTP route except /livez and /readyz")
+          ->type_name("USER:PASSWORD")
+          ->check(credentials)
           ->default_str("off"));
   add(cmd.add_option("--tls-cert", s.tls_cert,
                      "PEM certificate (chain) for STARTTLS and implicit TLS; needs --tls-key")
@@ -180,6 +199,24 @@ int main(int argc, char** argv) {
       ->required();
   lint->add_flag("-q,--quiet", lint_quiet, "Print only errors");
   CLI::App* list = scenario_cmd->add_subcommand("list", "List the bundled scenarios");
+  smtpmock::app::add_client_commands(app);
+
+  std::string health_listen = serve_settings{}.http_listen;
+  CLI::App* health = app.add_subcommand(
+      "healthcheck",
+      "Exit 0 when the local server's GET /readyz answers 200 (for Docker's HEALTHCHECK)");
+  health
+      ->add_option("--http-listen", health_listen,
+                   "The server's HTTP listener; a wildcard address is checked on loopback")
+      ->type_name("ADDR:PORT")
+      ->envname(env_name("http-listen"))
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            return value == "off" ? std::string()
+                                  : smtpmock::net::listen_address_problem(value);
+          },
+          ""))
+      ->capture_default_str();
 
   try {
     app.parse(static_cast<int>(args.size()), args.data());
@@ -188,6 +225,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : smtpmock::app::exit_usage;
   }
 
+  if (auto code = smtpmock::app::run_client_command()) return *code;
   if (serve->parsed()) {
     if (!cli.config_file.empty() && !apply_config_file(cli)) return smtpmock::app::exit_usage;
     if (cli.seed->count() > 0) settings.seed = cli.seed_value;
@@ -206,5 +244,6 @@ int main(int argc, char** argv) {
   }
   if (lint->parsed()) return smtpmock::app::run_scenario_lint(lint_files, lint_quiet);
   if (list->parsed()) return smtpmock::app::run_scenario_list();
+  if (health->parsed()) return smtpmock::app::run_healthcheck(health_listen);
   return smtpmock::app::exit_ok;
 }

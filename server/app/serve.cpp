@@ -4,15 +4,22 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <random>
 #include <system_error>
 
+#include "http/api.hpp"
+#include "http/healthcheck.hpp"
+#include "http/http_server.hpp"
+#include "http/scenario_control.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "scenario/loader.hpp"
 #include "store/message_store.hpp"
+#include "store/metrics.hpp"
 
 namespace smtpmock::app {
 namespace {
@@ -22,11 +29,16 @@ unsigned long long random_seed() {
   return (static_cast<unsigned long long>(rd()) << 32) ^ rd();
 }
 
-/// The engine for a loaded scenario: its own `seed:` wins over --seed.
-std::shared_ptr<scenario::engine> make_engine(std::shared_ptr<const scenario::definition> def,
-                                              unsigned long long server_seed) {
-  const auto seed = def->personality->seed.value_or(server_seed);
-  return std::make_shared<scenario::engine>(std::move(def), seed);
+/// The text of a scenario file (kept for GET /api/v1/scenario); empty when unreadable.
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool enabled(const std::string& listen) {
+  return !listen.empty() && listen != "off";
 }
 
 }  // namespace
@@ -67,7 +79,12 @@ int run_serve(const serve_settings& settings) {
   }
 
   const unsigned long long seed = settings.seed ? *settings.seed : random_seed();
-  auto engine = make_engine(definition, seed);
+  // The live scenario: the file, then PUT /api/v1/scenario, chaos and Jim overlays, SIGHUP.
+  // Its engine's own `seed:` wins over --seed.
+  auto control = std::make_shared<http::scenario_control>(definition, read_text(scenario_file),
+                                                          scenario_file.string(), seed);
+  auto engine = control->engine();
+  auto metrics = std::make_shared<store::metrics>();
 
   store::store_limits limits;
   limits.max_messages = settings.max_messages;
@@ -79,26 +96,36 @@ int run_serve(const serve_settings& settings) {
     options.listeners.push_back(net::listener_options{settings.smtps_listen, engine, true});
   }
   options.tls = tls;
+  options.metrics = metrics;
   const std::size_t listeners = options.listeners.size();
   options.threads = settings.threads;
   options.max_connections = settings.max_connections;
   net::server* running = nullptr;
+  http::http_server* http_running = nullptr;
   // SIGHUP: reload the scenario file atomically. Sessions in progress keep the scenario they
-  // started with; a file that fails to load leaves the old scenario in place.
-  options.on_reload = [&running, scenario_file, seed, listeners] {
+  // started with; a file that fails to load leaves the old scenario in place. Chaos and Jim
+  // overlays set through the API stay on top of the reloaded file.
+  options.on_reload = [control, scenario_file] {
     try {
-      auto next = make_engine(scenario::load_definition_file(scenario_file), seed);
+      const std::string text = read_text(scenario_file);
+      control->replace(scenario::load_definition_file(scenario_file), text,
+                       scenario_file.string());
+      const auto next = control->engine();
       const auto& p = *next->scenario().personality;
       spdlog::info("scenario reloaded name={} rules={} seed={} file={}", p.name,
                    next->scenario().rules.size(), next->seed(), scenario_file.string());
-      if (running) {
-        for (std::size_t i = 0; i < listeners; ++i)
-          running->set_scenario(i, next);
-      }
     } catch (const scenario::load_error& e) {
       spdlog::error("scenario reload failed, keeping the old scenario: {}", e.what());
     }
   };
+  options.on_shutdown = [&http_running] {
+    if (http_running) http_running->stop();
+  };
+  control->set_apply([&running, listeners](std::shared_ptr<scenario::engine> next) {
+    if (!running) return;
+    for (std::size_t i = 0; i < listeners; ++i)
+      running->set_scenario(i, next);
+  });
   net::server server(std::move(options), store);
   running = &server;
   try {
@@ -108,17 +135,52 @@ int run_serve(const serve_settings& settings) {
     return exit_runtime;
   }
 
+  // The HTTP API runs on the server's io_context; it must be destroyed before `server`.
+  std::shared_ptr<http::api> api;
+  std::unique_ptr<http::http_server> http_listener;
+  std::string http_bound = "off";
+  if (enabled(settings.http_listen)) {
+    http::api_options api_options;
+    api_options.credentials = settings.http_auth;
+    api_options.version = SMTPMOCK_VERSION;
+    api = std::make_shared<http::api>(store, metrics, control, api_options);
+    http_listener = std::make_unique<http::http_server>(server, store, api, settings.http_listen);
+    try {
+      http_bound = http_listener->start();
+    } catch (const net::bind_error& e) {
+      spdlog::error("{}", e.what());
+      control->set_apply(nullptr);
+      return exit_runtime;
+    }
+    http_running = http_listener.get();
+  }
+
   auto bound = server.bound_addresses();
   spdlog::info("tls certificate=\"{}\"", tls->describe());
   const std::string smtps = bound.size() > 1 ? " smtps=" + bound.at(1) : std::string();
   spdlog::info(
-      "smtpmock ready smtp={}{} scenario={} rules={} seed={} threads={} spool={} version={}",
-      bound.at(0), smtps, scenario->name, definition->rules.size(), engine->seed(),
+      "smtpmock ready smtp={}{} http={} scenario={} rules={} seed={} threads={} spool={} "
+      "version={}",
+      bound.at(0), smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
       server.threads(), settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION);
+  if (api) api->set_ready();
   spdlog::debug("scenario file {}", scenario_file.string());
   server.run();
+  http_running = nullptr;
+  control->set_apply(nullptr);
   spdlog::info("smtpmock stopped messages={}", store->message_count());
   return exit_ok;
+}
+
+int run_healthcheck(const std::string& http_listen) {
+  if (!enabled(http_listen)) {
+    std::cerr << "smtpmock healthcheck: the HTTP listener is off (--http-listen / "
+                 "SMTPMOCK_HTTP_LISTEN), nothing to check\n";
+    return exit_runtime;
+  }
+  const auto result = http::check_health(http_listen);
+  (result.ok ? std::cout : std::cerr) << "smtpmock healthcheck: " << result.detail << '\n';
+  return result.ok ? exit_ok : exit_runtime;
 }
 
 }  // namespace smtpmock::app

@@ -14,6 +14,8 @@ namespace smtpmock::app {
 struct serve_settings {
   std::string smtp_listen = "127.0.0.1:1025";
   std::string smtps_listen;  ///< empty or "off": no implicit-TLS listener
+  std::string http_listen = "127.0.0.1:8025";  ///< empty or "off": no HTTP API
+  std::string http_auth;                       ///< "user:password"; empty: no basic auth
   std::string tls_cert;      ///< empty (with tls_key): a self-signed certificate is generated
   std::string tls_key;
   std::string scenario = "default";
@@ -28,10 +30,13 @@ struct serve_settings {
 
 /// Exit codes of `smtpmock serve`.
 inline constexpr int exit_ok = 0;
-inline constexpr int exit_runtime = 1;  ///< a listener could not be bound
+inline constexpr int exit_runtime = 1;  ///< a listener could not be bound (or not healthy)
 inline constexpr int exit_usage = 2;    ///< bad flags, config file, scenario or certificate
 
 /// Runs the server; returns the process exit code. Logging must already be set up.
 int run_serve(const serve_settings& settings);
+
+/// `smtpmock healthcheck`: exit_ok when the server's /readyz at `http_listen` answers 200.
+int run_healthcheck(const std::string& http_listen);
 
 }  // namespace smtpmock::app

@@ -16,6 +16,11 @@
 #include "net/tls_context.hpp"
 #include "scenario/engine.hpp"
 #include "store/message_store.hpp"
+#include "store/metrics.hpp"
+
+namespace asio {
+class io_context;
+}
 
 namespace smtpmock::net {
 
@@ -40,6 +45,12 @@ struct server_options {
   /// Certificates for STARTTLS and implicit TLS; null: STARTTLS gets 454 and no listener may
   /// use implicit TLS.
   std::shared_ptr<tls_contexts> tls;
+  /// Counters the sessions update (GET /metrics); null: none are kept.
+  std::shared_ptr<store::metrics> metrics;
+  /// Called once on the control strand when shutdown begins (SIGTERM, SIGINT, shutdown()),
+  /// e.g. to close the HTTP listener; the io_context is stopped shortly after the SMTP
+  /// sessions have ended, so connections other modules keep open cannot hold the exit.
+  std::function<void()> on_shutdown;
 };
 
 /// A listener could not be opened; what() names the address and the OS error.
@@ -68,12 +79,17 @@ class server {
   /// Replaces the scenario new sessions of listener `index` start with; sessions already
   /// open keep the one they started with.
   void set_scenario(std::size_t index, std::shared_ptr<scenario::engine> engine);
+  /// The scenario new sessions of listener `index` start with.
+  std::shared_ptr<scenario::engine> scenario(std::size_t index) const;
+  /// The number of SMTP listeners.
+  std::size_t listener_count() const;
   /// Sessions currently connected, across all listeners.
   std::size_t live_sessions() const;
   /// The number of threads run() uses.
   unsigned threads() const;
 
  private:
+  friend asio::io_context& context(server& s);  // net/context.hpp
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -121,6 +121,22 @@ std::string ip_text(const asio::ip::address& a) {
   return a.to_string();
 }
 
+/// What a reply to `ev` answered, for the metrics.
+store::reply_to reply_kind(const smtp::event& ev) {
+  switch (ev.kind) {
+    case smtp::event_kind::connect:
+      return store::reply_to::connect;
+    case smtp::event_kind::auth_response:
+      return store::reply_to::auth_response;
+    case smtp::event_kind::message:
+      return store::reply_to::message;
+    case smtp::event_kind::interrupted:
+      return store::reply_to::interrupted;
+    default:
+      return store::reply_to_verb(ev.command);
+  }
+}
+
 /// "code enhanced text" of a reply's first line, for logs.
 std::string reply_summary(const smtp::reply& r) {
   std::string out = r.enhanced;
@@ -153,6 +169,7 @@ class session {
   }
 
   asio::awaitable<void> run() {
+    if (p_.metrics) p_.metrics->session_opened();
     try {
       p_.store->open_session(id_, client_address_, personality_->name);
       note("connected from " + client_address_ + " to " + p_.listener);
@@ -209,9 +226,9 @@ class session {
     } catch (const std::exception& e) {
       spdlog::error("{} event=error what={}", id_, quote(e.what()));
     }
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - started_)
-                  .count();
+    const auto lived = std::chrono::steady_clock::now() - started_;
+    if (p_.metrics) p_.metrics->session_closed(lived);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(lived).count();
     spdlog::info("{} event=close client={} messages={} duration_ms={}", id_, client_address_,
                  messages_, ms);
   }
@@ -353,6 +370,7 @@ class session {
       r = *forced;
     } else if (auto type = rule_event(ev)) {
       act = p_.engine->decide(facts_of(ev, *type));
+      if (act && p_.metrics) p_.metrics->rule_hit(act->rule);
     }
     if (ev.kind == smtp::event_kind::message && ev.message != nullptr) {
       note("<message " + std::to_string(ev.message->data.size()) + " octets>");
@@ -410,6 +428,7 @@ class session {
         p_.store->add_message(store::stored_message{ev.message->id, id_, store::clock::now(),
                                                     ev.message->env, ev.message->data});
         ++messages_;
+        if (p_.metrics) p_.metrics->message_stored(ev.message->data.size());
       } catch (const std::exception& e) {
         spdlog::error("{} event=store_failed id={} what={}", id_, ev.message->id, quote(e.what()));
         r = smtp::make(smtp::stock::storage_failed);
@@ -420,6 +439,7 @@ class session {
     log_event(ev, r, rule);
     co_await flush();  // earlier replies go out as they are; only this one is shaped
     conn_->respond(r);
+    if (p_.metrics) p_.metrics->reply(reply_kind(ev), r.code);
     take_output(rule);
     if (fx && (fx->drip || fx->split)) co_await write_shaped(*fx);
     if (fx && fx->disconnect == scenario::disconnect_mode::after_reply) {
@@ -548,6 +568,7 @@ class session {
     pending_.clear();
     if (result.index() == 0) {
       auto [ec, n] = std::get<0>(result);
+      if (p_.metrics) p_.metrics->bytes_sent(n);
       if (ec) {
         spdlog::debug("{} event=write_failed error={}", id_, quote(ec.message()));
         broken_ = true;
@@ -581,7 +602,10 @@ class session {
           co_return;
         }
       }
-      if (n > 0) conn_->receive_data(std::string_view(buffer_.data(), n));
+      if (n > 0) {
+        if (p_.metrics) p_.metrics->bytes_received(n);
+        conn_->receive_data(std::string_view(buffer_.data(), n));
+      }
       if (ec) {
         spdlog::debug("{} event=eof reason={}", id_, quote(ec.message()));
         conn_->receive_eof();

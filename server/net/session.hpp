@@ -16,6 +16,7 @@
 #include "net/tls_context.hpp"
 #include "scenario/engine.hpp"
 #include "store/message_store.hpp"
+#include "store/metrics.hpp"
 
 namespace smtpmock::net {
 
@@ -40,6 +41,8 @@ struct session_params {
   /// The scenario this session runs on to its end, even if the server's is replaced.
   std::shared_ptr<scenario::engine> engine;
   std::shared_ptr<store::message_store> store;
+  /// Counters for GET /metrics; null: none are kept.
+  std::shared_ptr<store::metrics> metrics;
   std::shared_ptr<session_control> control;
   std::string listener;     ///< the bound address, for logs
   bool over_limit = false;  ///< the connection limit was exceeded: answer 421 at the banner

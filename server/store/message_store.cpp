@@ -109,12 +109,32 @@ void message_store::add_message(stored_message m) {
       throw;
     }
   }
+  std::shared_ptr<const std::vector<std::function<void()>>> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = find_session(sessions_, msg->session_id);
+    if (it != sessions_.rend()) it->message_ids.push_back(msg->id);
+    messages_.push_back(std::move(msg));
+    while (messages_.size() > limits_.max_messages)
+      messages_.pop_front();
+    listeners = listeners_;
+  }
+  if (!listeners) return;
+  for (const auto& on_added : *listeners) {
+    try {
+      on_added();
+    } catch (...) {
+      // A listener's failure must not turn a stored message into a 451.
+    }
+  }
+}
+
+void message_store::add_listener(std::function<void()> on_added) {
   std::lock_guard lock(mutex_);
-  auto it = find_session(sessions_, msg->session_id);
-  if (it != sessions_.rend()) it->message_ids.push_back(msg->id);
-  messages_.push_back(std::move(msg));
-  while (messages_.size() > limits_.max_messages)
-    messages_.pop_front();
+  auto next = listeners_ ? std::make_shared<std::vector<std::function<void()>>>(*listeners_)
+                         : std::make_shared<std::vector<std::function<void()>>>();
+  next->push_back(std::move(on_added));
+  listeners_ = std::move(next);
 }
 
 std::vector<std::shared_ptr<const stored_message>> message_store::messages() const {
@@ -200,6 +220,11 @@ std::optional<session_record> message_store::session(const std::string& id) cons
 std::vector<session_record> message_store::sessions() const {
   std::lock_guard lock(mutex_);
   return {sessions_.rbegin(), sessions_.rend()};
+}
+
+std::size_t message_store::session_count() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
 }
 
 std::size_t message_store::spool_failures() const {

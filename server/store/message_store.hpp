@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -85,6 +86,13 @@ class message_store {
   std::optional<session_record> session(const std::string& id) const;
   /// Sessions, newest first.
   std::vector<session_record> sessions() const;
+  /// Sessions kept (open and ended).
+  std::size_t session_count() const;
+
+  /// Registers `on_added`, called after every add_message on the storing thread, outside the
+  /// store's lock and before the client's 2xx is written: it must be cheap and must not throw
+  /// (the HTTP API uses it to post a wake-up for long-polls to its own executor).
+  void add_listener(std::function<void()> on_added);
 
   const store_limits& limits() const { return limits_; }
   /// Spool writes that failed where no caller could be told (close_session); for metrics.
@@ -97,6 +105,8 @@ class message_store {
   std::deque<std::shared_ptr<const stored_message>> messages_;  // oldest first
   std::deque<session_record> sessions_;                         // oldest first
   std::size_t spool_failures_ = 0;
+  /// Replaced (never mutated) under mutex_, so add_message copies one pointer, not a vector.
+  std::shared_ptr<const std::vector<std::function<void()>>> listeners_;
 };
 
 }  // namespace smtpmock::store

@@ -32,6 +32,7 @@ READY_TIMEOUT = 10.0  # seconds until the ready line must appear
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL on teardown
 READY_RE = re.compile(r"smtp=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")
 SMTPS_RE = re.compile(r"smtps=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")  # only with --smtps-listen
+HTTP_RE = re.compile(r"http=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")  # absent with --http-listen off
 MAX_STDERR_LINES = 100_000  # the reader keeps at most this many lines
 
 
@@ -89,6 +90,10 @@ def _stderr_reader(stream, lines: list[str], lock: threading.Lock, ready: thread
             if m:
                 found["smtps_host"] = m.group(1).strip("[]")
                 found["smtps_port"] = int(m.group(2))
+            m = HTTP_RE.search(line)
+            if m:
+                found["http_host"] = m.group(1).strip("[]")
+                found["http_port"] = int(m.group(2))
             ready.set()
     stream.close()
 
@@ -130,6 +135,10 @@ class SmtpMockServer:
         self.smtps_port: int | None = self._found.get("smtps_port")
         if self.smtps_port is not None:
             assert self._found["smtps_host"] == "127.0.0.1", "tests use only 127.0.0.1"
+        # The HTTP API (--http-listen), when the ready line names it.
+        self.http_port: int | None = self._found.get("http_port")
+        if self.http_port is not None:
+            assert self._found["http_host"] == "127.0.0.1", "tests use only 127.0.0.1"
 
     # --- process -------------------------------------------------------------------------
 
@@ -160,6 +169,12 @@ class SmtpMockServer:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """The HTTP API's base URL ("http://127.0.0.1:PORT")."""
+        assert self.http_port is not None, "this server has no HTTP listener"
+        return f"http://127.0.0.1:{self.http_port}"
 
     def connect(self, timeout: float = 10.0) -> socket.socket:
         return socket.create_connection((self.host, self.port), timeout=timeout)
@@ -240,9 +255,10 @@ def _serve_supports(flag: str) -> bool:
 
 def base_args(spool: Path) -> list[str]:
     args = [str(BINARY), "serve", "--smtp-listen", "127.0.0.1:0", "--spool", str(spool)]
-    # The HTTP API defaults to a fixed port (8025); parallel servers must not fight over it.
+    # The HTTP API defaults to a fixed port (8025); parallel servers must not fight over it, so
+    # each gets an ephemeral one, named in the ready line (server.http_port, server.http_url).
     if _serve_supports("--http-listen"):
-        args += ["--http-listen", "off"]
+        args += ["--http-listen", "127.0.0.1:0"]
     return args
 
 

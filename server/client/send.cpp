@@ -1,0 +1,230 @@
+// `smtpmock send`: settings -> core options, one session, a swaks transcript or JSON.
+#include "client/send.hpp"
+
+#include <charconv>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "client/load.hpp"
+
+namespace smtpmock::client {
+namespace {
+
+/// Swaks' transcript: "===" information, " -> " sent, "<-  " received, "<** " an unexpected
+/// reply, " ~> " and "<~  " inside TLS; errors as "*** ".
+class transcript_printer : public session_observer {
+ public:
+  explicit transcript_printer(std::ostream& out) : out_(out) {}
+  void info(std::string_view text) override { out_ << "=== " << text << '\n'; }
+  void event(const timed_event& t) override {
+    const auto& ev = t.event;
+    if (ev.kind == smtp::client_event_kind::sent) {
+      const char* arrow = ev.tls ? " ~> " : " -> ";
+      for (const auto& line : ev.lines)
+        out_ << arrow << line << '\n';
+      if (ev.lines.empty() && ev.octets > 0)
+        out_ << arrow << "<" << ev.octets << " octets of message data>\n";
+    } else {
+      const char* arrow = ev.unexpected ? "<** " : ev.tls ? "<~  " : "<-  ";
+      for (const auto& line : ev.lines)
+        out_ << arrow << line << '\n';
+    }
+    out_.flush();
+  }
+
+ private:
+  std::ostream& out_;
+};
+
+/// Collects the transcript with timings for --json.
+class json_recorder : public session_observer {
+ public:
+  void info(std::string_view text) override {
+    lines.push_back({{"dir", "info"}, {"text", std::string(text)}});
+  }
+  void event(const timed_event& t) override {
+    const auto& ev = t.event;
+    nlohmann::json j;
+    j["t_ms"] = t.at_ms;
+    j["stage"] = std::string(smtp::client_stage_name(ev.stage));
+    j["tls"] = ev.tls;
+    if (ev.kind == smtp::client_event_kind::sent) {
+      j["dir"] = "sent";
+      if (ev.stage == smtp::client_stage::message) {
+        j["octets"] = ev.octets;
+      } else {
+        j["lines"] = ev.lines;
+      }
+    } else {
+      j["dir"] = "received";
+      j["lines"] = ev.lines;
+      j["code"] = ev.parsed.code;
+      j["unexpected"] = ev.unexpected;
+      if (t.latency_ms >= 0) j["latency_ms"] = t.latency_ms;
+    }
+    lines.push_back(std::move(j));
+  }
+  nlohmann::json lines = nlohmann::json::array();
+};
+
+nlohmann::json tls_json(const session_report& r) {
+  if (!r.tls) return nullptr;
+  const auto& t = *r.tls;
+  return {{"version", t.version},     {"cipher", t.cipher},
+          {"subject", t.subject},     {"issuer", t.issuer},
+          {"not_after", t.not_after}, {"days_left", t.days_left},
+          {"verified", t.verified},   {"verify_error", t.verify_error}};
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  long long value = 0;
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  const auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc{} || ptr == begin || value < 0) return std::nullopt;
+  const std::string unit(ptr, end);
+  if (unit.empty() || unit == "s") return std::chrono::milliseconds(value * 1000);
+  if (unit == "ms") return std::chrono::milliseconds(value);
+  if (unit == "m") return std::chrono::milliseconds(value * 60000);
+  return std::nullopt;
+}
+
+std::optional<prepared_send> prepare_send(const send_settings& s) {
+  prepared_send p;
+  const std::string host_name = local_hostname();
+  if (s.server.empty()) {
+    p.where.host = "127.0.0.1";
+    p.where.port = 1025;
+  } else {
+    auto split = split_host_port(s.server);
+    if (!split) {
+      std::cerr << "smtpmock send: --server: expected HOST[:PORT], got '" << s.server << "'\n";
+      return std::nullopt;
+    }
+    p.where.host = split->first;
+    p.where.port = split->second != 0 ? split->second : (s.tls_on_connect ? 465 : 25);
+  }
+  if (s.port != 0) p.where.port = s.port;
+  p.where.timeout = s.timeout;
+  p.where.tls_on_connect = s.tls_on_connect;
+  p.where.tls_verify = s.tls_verify;
+  p.server_text =
+      (p.where.host.find(':') != std::string::npos ? "[" + p.where.host + "]" : p.where.host) +
+      ":" + std::to_string(p.where.port);
+
+  auto& o = p.options;
+  o.ehlo_name = s.ehlo.empty() ? host_name : s.ehlo;
+  o.mail_from = s.from.empty() ? "smtpmock@" + host_name : s.from;
+  for (const auto& item : s.to) {
+    // swaks: --to takes a comma-separated list, and may be repeated.
+    std::size_t start = 0;
+    while (start <= item.size()) {
+      auto comma = item.find(',', start);
+      if (comma == std::string::npos) comma = item.size();
+      std::string one = item.substr(start, comma - start);
+      while (!one.empty() && one.front() == ' ')
+        one.erase(0, 1);
+      while (!one.empty() && one.back() == ' ')
+        one.pop_back();
+      if (!one.empty()) o.recipients.push_back(one);
+      start = comma + 1;
+    }
+  }
+  if (!s.quit_after.empty()) {
+    auto q = smtp::parse_quit_point(s.quit_after);
+    if (!q) {
+      std::cerr << "smtpmock send: --quit-after: unknown stage '" << s.quit_after
+                << "' (CONNECT, FIRST-EHLO, TLS, EHLO, AUTH, MAIL, RCPT)\n";
+      return std::nullopt;
+    }
+    o.quit_after = *q;
+  }
+  const bool needs_rcpt =
+      o.quit_after == smtp::quit_point::none || o.quit_after == smtp::quit_point::rcpt;
+  if (o.recipients.empty() && needs_rcpt) {
+    std::cerr << "smtpmock send: --to is required\n";
+    return std::nullopt;
+  }
+  o.starttls = s.tls ? smtp::starttls_mode::required : smtp::starttls_mode::off;
+  o.tls_on_connect = s.tls_on_connect;
+  // swaks: --auth-user alone implies --auth.
+  o.auth = s.auth || !s.auth_user.empty();
+  o.auth_mechanism = s.auth_mechanism;
+  o.auth_user = s.auth_user;
+  o.auth_password = s.auth_password;
+  o.pipeline = s.pipeline;
+  o.hmac_md5 = &hmac_md5_hex;
+
+  p.message.from = o.mail_from;
+  p.message.to = o.recipients;
+  p.message.headers = s.headers;
+  p.message.body = s.body;
+  p.message.hostname = host_name;
+  if (s.data) {
+    std::string error;
+    auto data = read_data_argument(*s.data, error);
+    if (!data) {
+      std::cerr << "smtpmock send: --data: " << error << '\n';
+      return std::nullopt;
+    }
+    p.message.data = std::move(*data);
+    p.message.has_data = true;
+  }
+  return p;
+}
+
+int run_send(const send_settings& s) {
+  if (s.count > 0) return run_load(s);
+  auto prepared = prepare_send(s);
+  if (!prepared) return exit_usage;
+  auto& p = *prepared;
+  p.options.message = compose_message(p.message, 0);
+
+  if (s.json) {
+    json_recorder rec;
+    session_report r = run_one(p.where, p.options, rec);
+    nlohmann::json out;
+    out["server"] = p.server_text;
+    out["exit_code"] = r.exit_code();
+    out["ok"] = r.exit_code() == 0;
+    out["failed_stage"] =
+        r.result.failed ? nlohmann::json(std::string(smtp::client_stage_name(*r.result.failed)))
+                        : nlohmann::json(nullptr);
+    out["error"] =
+        r.result.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.result.error);
+    out["connect_ms"] = r.connect_ms;
+    out["total_ms"] = r.total_ms;
+    out["peer"] = r.peer_ip.empty() ? nlohmann::json(nullptr)
+                                    : nlohmann::json(r.peer_ip + ":" + std::to_string(r.peer_port));
+    out["tls"] = tls_json(r);
+    out["extensions"] = r.extensions;
+    out["auth"] = r.auth_mechanism.empty()
+                      ? nlohmann::json(nullptr)
+                      : nlohmann::json{{"mechanism", r.auth_mechanism}, {"ok", r.authenticated}};
+    nlohmann::json txns = nlohmann::json::array();
+    for (const auto& t : r.result.transactions) {
+      txns.push_back({{"accepted", t.accepted},
+                      {"recipients_accepted", t.recipients_accepted},
+                      {"failed_stage",
+                       t.failed ? nlohmann::json(std::string(smtp::client_stage_name(*t.failed)))
+                                : nlohmann::json(nullptr)},
+                      {"code", t.code},
+                      {"final_reply", t.final_reply}});
+    }
+    out["messages"] = std::move(txns);
+    out["transcript"] = std::move(rec.lines);
+    std::cout << out.dump(2) << '\n';
+    return r.exit_code();
+  }
+
+  transcript_printer printer(std::cout);
+  session_observer quiet;
+  session_report r = run_one(p.where, p.options, s.silent ? quiet : printer);
+  if (r.exit_code() != 0 && !s.silent) std::cout << "*** " << r.result.error << '\n';
+  std::cout.flush();
+  return r.exit_code();
+}
+
+}  // namespace smtpmock::client

@@ -1,0 +1,69 @@
+// `smtpmock send`: one message, swaks-style (a transcript with ===, ->, <-, <**, ~>, <~ and
+// swaks' exit codes by failing stage), or with --count a load run (load.hpp). Plain settings
+// in, an exit code out; the command line lives in app/client_commands.cpp.
+// Output: the transcript (or --json) on stdout; usage errors on stderr.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/driver.hpp"
+#include "client/message.hpp"
+#include "smtp/client_connection.hpp"
+
+namespace smtpmock::client {
+
+/// Exit code for bad usage (an unreadable --data file, a bad --server), as CLI11's.
+inline constexpr int exit_usage = 1;
+
+/// Everything `smtpmock send` takes (swaks' long flag names).
+struct send_settings {
+  std::string server;      ///< HOST[:PORT]; empty: 127.0.0.1:1025 (the local smtpmock)
+  std::uint16_t port = 0;  ///< --port; 0: from --server, else 25 (465 with --tls-on-connect)
+  std::string from;        ///< empty: smtpmock@<hostname>
+  std::vector<std::string> to;
+  std::string ehlo;  ///< empty: the local host name
+  bool auth = false;
+  std::string auth_mechanism;  ///< empty: the best advertised
+  std::string auth_user;
+  std::string auth_password;
+  bool tls = false;
+  bool tls_on_connect = false;
+  bool tls_verify = false;
+  bool pipeline = false;
+  std::optional<std::string> data;  ///< --data FILE|-|TEXT
+  std::vector<std::string> headers;
+  std::optional<std::string> body;
+  std::string quit_after;
+  std::chrono::milliseconds timeout{30000};
+  bool json = false;
+  bool silent = false;  ///< no transcript (the exit code says it all)
+  // Load mode (--count > 0).
+  std::size_t count = 0;
+  std::size_t concurrency = 1;
+  std::size_t per_connection = 1;
+  bool progress = true;  ///< a progress bar on stderr when it is a terminal
+};
+
+/// What send and load share, resolved from send_settings.
+struct prepared_send {
+  connection_settings where;
+  smtp::client_options options;
+  message_spec message;
+  std::string server_text;  ///< "host:port" as shown
+};
+
+/// Checks and fills in defaults; nullopt after printing the problem to stderr.
+std::optional<prepared_send> prepare_send(const send_settings& s);
+
+/// Runs `smtpmock send`; returns the process exit code.
+int run_send(const send_settings& s);
+
+/// Parses "30", "30s", "500ms", "2m" into milliseconds; nullopt when malformed.
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+}  // namespace smtpmock::client

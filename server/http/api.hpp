@@ -1,0 +1,109 @@
+// The HTTP API as a pure function: a request (method, path, query, a few headers, body) in,
+// a response or a pending long-poll out. No sockets and no HTTP library here (h11's
+// sans-I/O idea): http_server.cpp moves bytes, this file decides. Every client mistake
+// becomes a 4xx with {"Error": "..."}; nothing a request sends throws out of handle().
+// Thread-safe: handle() may run on several I/O threads at once.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "http/mailbox.hpp"
+#include "http/scenario_control.hpp"
+#include "http/search.hpp"
+#include "store/message_store.hpp"
+#include "store/metrics.hpp"
+
+namespace smtpmock::http {
+
+/// What the API needs of one request.
+struct http_request {
+  std::string method;  ///< "GET", "PUT", ...
+  std::string path;    ///< as sent, still percent-encoded, without the query
+  std::string query;   ///< after '?', still encoded
+  std::string accept;
+  std::string authorization;
+  std::string body;
+};
+
+/// The answer to one request.
+struct http_response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
+};
+
+/// A long-poll: answer once `count` messages match `query`, or when `timeout` passes.
+struct wait_request {
+  std::string query_text;
+  search_query query;
+  std::size_t count = 1;
+  std::chrono::milliseconds timeout{0};
+};
+
+/// Either an answer now, or a wait the server keeps until check_wait() or the timeout.
+using outcome = std::variant<http_response, wait_request>;
+
+/// Limits and identity of the API.
+struct api_options {
+  std::string credentials;          ///< "user:password" for basic auth; empty: no auth
+  std::size_t max_body = 1 << 20;   ///< larger request bodies get 413
+  std::string version = "0.0.0";    ///< shown by /api/v1/info
+  std::chrono::milliseconds default_wait{30'000};
+  std::chrono::milliseconds max_wait{300'000};
+};
+
+/// Status codes used by the server layer too.
+inline constexpr int status_ok = 200;
+inline constexpr int status_service_unavailable = 503;
+
+class api {
+ public:
+  api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
+      std::shared_ptr<scenario_control> control, api_options options);
+
+  /// Answers one request (or returns the wait it asks for).
+  outcome handle(const http_request& request);
+  /// The answer to a pending wait if it is satisfied now.
+  std::optional<http_response> check_wait(const wait_request& w);
+  /// The answer to a wait whose time ran out (408 with the count so far).
+  http_response wait_timed_out(const wait_request& w);
+
+  /// /readyz answers 200 from now on (every listener is bound).
+  void set_ready() { ready_ = true; }
+  mailbox& messages() { return box_; }
+
+ private:
+  struct route_args;
+  http_response dispatch(const http_request& r, const std::vector<std::string>& seg,
+                         const route_args& q, std::optional<wait_request>& wait);
+  http_response info();
+  http_response metrics_text();
+
+  mailbox box_;
+  std::shared_ptr<store::metrics> metrics_;
+  std::shared_ptr<scenario_control> control_;
+  api_options options_;
+  std::atomic<bool> ready_{false};
+  std::chrono::steady_clock::time_point started_;
+};
+
+/// {"Error": message} with `status`.
+http_response error_response(int status, const std::string& message);
+
+/// Decodes %XX escapes (and '+' as space when `plus_space`); nullopt for a bad escape.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_space);
+
+/// Prometheus text exposition of the counters and the store's size (prometheus_text.cpp).
+std::string prometheus_text(const store::metrics::snapshot& s, std::size_t messages_stored,
+                            std::size_t sessions_stored);
+
+}  // namespace smtpmock::http

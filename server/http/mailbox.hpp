@@ -1,0 +1,63 @@
+// The HTTP API's view of the message store: lazily parsed MIME (parsed on the first API read
+// of a message, then cached, so SMTP capture never waits for a parser) and Mailpit's Read
+// flag. Thread-safe; the cache is bounded by the store (entries of messages the store has
+// dropped are swept out) and never holds a lock while parsing.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "http/mime.hpp"
+#include "http/search.hpp"
+#include "store/message_store.hpp"
+
+namespace smtpmock::http {
+
+using message_ptr = std::shared_ptr<const store::stored_message>;
+
+class mailbox {
+ public:
+  explicit mailbox(std::shared_ptr<store::message_store> store);
+
+  store::message_store& store() const { return *store_; }
+  /// Messages, newest first.
+  std::vector<message_ptr> all() const { return store_->messages(); }
+  /// A message by id, or the newest for "latest"; null when there is none.
+  message_ptr find(const std::string& id) const;
+
+  /// The message's MIME summary, parsed now if it was not yet.
+  std::shared_ptr<const parsed_message> parsed(const message_ptr& m);
+  bool is_read(const std::string& id) const;
+  void set_read(const std::string& id, bool read);
+  /// The fields a search query looks at.
+  search_fields fields(const message_ptr& m);
+  /// Unread messages among `messages`.
+  std::size_t unread(const std::vector<message_ptr>& messages) const;
+  /// Deletes all (ids empty) or the given messages; returns how many went.
+  std::size_t remove(const std::vector<std::string>& ids);
+  /// Messages deleted through the API since start (Mailpit's RuntimeStats.MessagesDeleted).
+  std::size_t deleted() const;
+
+ private:
+  struct entry {
+    std::weak_ptr<const store::stored_message> message;
+    std::shared_ptr<const parsed_message> parsed;
+    bool read = false;
+  };
+  entry& entry_locked(const message_ptr& m);
+  void sweep_locked();
+
+  std::shared_ptr<store::message_store> store_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, entry> entries_;
+  std::size_t deleted_ = 0;
+};
+
+/// The envelope recipients that no To, Cc or Bcc header names (Mailpit shows them as Bcc).
+std::vector<std::string> hidden_recipients(const smtp::envelope& env, const parsed_message& p);
+
+}  // namespace smtpmock::http

@@ -1,0 +1,128 @@
+// store::metrics; see metrics.hpp. Relaxed atomics everywhere: the counters are statistics,
+// and a scrape that sees one counter a moment ahead of another is harmless.
+#include "store/metrics.hpp"
+
+#include <mutex>
+
+namespace smtpmock::store {
+
+reply_to reply_to_verb(smtp::verb v) {
+  switch (v) {
+    case smtp::verb::helo:
+      return reply_to::helo;
+    case smtp::verb::ehlo:
+      return reply_to::ehlo;
+    case smtp::verb::mail:
+      return reply_to::mail;
+    case smtp::verb::rcpt:
+      return reply_to::rcpt;
+    case smtp::verb::data:
+      return reply_to::data;
+    case smtp::verb::bdat:
+      return reply_to::bdat;
+    case smtp::verb::rset:
+      return reply_to::rset;
+    case smtp::verb::noop:
+      return reply_to::noop;
+    case smtp::verb::vrfy:
+      return reply_to::vrfy;
+    case smtp::verb::expn:
+      return reply_to::expn;
+    case smtp::verb::help:
+      return reply_to::help;
+    case smtp::verb::quit:
+      return reply_to::quit;
+    case smtp::verb::auth:
+      return reply_to::auth;
+    case smtp::verb::starttls:
+      return reply_to::starttls;
+    case smtp::verb::unknown:
+      return reply_to::unknown;
+  }
+  return reply_to::unknown;
+}
+
+std::string_view reply_to_name(reply_to r) {
+  static constexpr std::array<std::string_view, reply_to_count> names{
+      "helo", "ehlo",    "mail",     "rcpt",    "data",    "bdat",          "rset",
+      "noop", "vrfy",    "expn",     "help",    "quit",    "auth",          "starttls",
+      "unknown", "connect", "auth_response", "message", "interrupted"};
+  return names.at(static_cast<std::size_t>(r));
+}
+
+void metrics::session_opened() {
+  sessions_total_.fetch_add(1, std::memory_order_relaxed);
+  sessions_active_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::session_closed(std::chrono::steady_clock::duration duration) {
+  sessions_active_.fetch_sub(1, std::memory_order_relaxed);
+  const double seconds = std::chrono::duration<double>(duration).count();
+  std::size_t bucket = 0;
+  while (bucket < duration_buckets.size() && seconds > duration_buckets[bucket])
+    ++bucket;
+  duration_counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+  duration_micros_.fetch_add(static_cast<std::uint64_t>(micros < 0 ? 0 : micros),
+                             std::memory_order_relaxed);
+  duration_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::reply(reply_to what, int code) {
+  if (code < min_code || code > max_code) return;
+  replies_[static_cast<std::size_t>(what)][static_cast<std::size_t>(code - min_code)].fetch_add(
+      1, std::memory_order_relaxed);
+}
+
+void metrics::rule_hit(std::string_view rule) {
+  {
+    std::shared_lock lock(rules_mutex_);
+    auto it = rules_.find(rule);
+    if (it != rules_.end()) {
+      it->second->fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  std::unique_lock lock(rules_mutex_);
+  auto it = rules_.find(rule);
+  if (it == rules_.end()) {
+    it = rules_.emplace(std::string(rule), std::make_unique<std::atomic<std::uint64_t>>(0)).first;
+  }
+  it->second->fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::message_stored(std::size_t bytes) {
+  messages_.fetch_add(1, std::memory_order_relaxed);
+  message_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+metrics::snapshot metrics::snap() const {
+  snapshot s;
+  s.sessions_total = sessions_total_.load(std::memory_order_relaxed);
+  s.sessions_active = sessions_active_.load(std::memory_order_relaxed);
+  s.messages_total = messages_.load(std::memory_order_relaxed);
+  s.message_bytes_total = message_bytes_.load(std::memory_order_relaxed);
+  s.bytes_received = bytes_in_.load(std::memory_order_relaxed);
+  s.bytes_sent = bytes_out_.load(std::memory_order_relaxed);
+  for (std::size_t v = 0; v < reply_to_count; ++v) {
+    for (std::size_t c = 0; c < replies_[v].size(); ++c) {
+      const auto n = replies_[v][c].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      s.replies.push_back(
+          {reply_to_name(static_cast<reply_to>(v)), static_cast<int>(c) + min_code, n});
+    }
+  }
+  {
+    std::shared_lock lock(rules_mutex_);
+    for (const auto& [name, count] : rules_)
+      s.rule_hits.emplace(name, count->load(std::memory_order_relaxed));
+  }
+  for (std::size_t i = 0; i < duration_counts_.size(); ++i)
+    s.duration_counts[i] = duration_counts_[i].load(std::memory_order_relaxed);
+  s.duration_sum =
+      static_cast<double>(duration_micros_.load(std::memory_order_relaxed)) / 1'000'000.0;
+  s.duration_count = duration_count_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace smtpmock::store

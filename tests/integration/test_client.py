@@ -1,0 +1,541 @@
+"""The bundled client end to end: `smtpmock send` (and its load mode), `check` and `record`.
+
+Peers nobody on this team wrote: Postfix's smtp-sink (with its failure flags), aiosmtpd, and
+dnsmasq as the DNS server for `check --mx`; plus smtpmock itself with several scenarios. Each
+helper process binds 127.0.0.1 on a free port, is waited for with a bound, and is stopped at
+teardown. Every client run has a timeout; only 127.0.0.1 is ever used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from conftest import BINARY, SmtpMockServer, require_binary
+
+RUN_TIMEOUT = 60  # seconds for one client command
+START_TIMEOUT = 5.0  # seconds for a helper server to accept connections
+SENDER = "alice@client.example"
+RECIPIENT = "bob@dest.example"
+USER, PASSWORD = "alice", "secret"
+
+AUTH_SCENARIO = f"""\
+name: t-auth
+hostname: mx.auth.example
+ehlo: {{extensions: [PIPELINING, ENHANCEDSTATUSCODES, "AUTH PLAIN LOGIN CRAM-MD5"]}}
+auth: {{users: [{{user: {USER}, password: {PASSWORD}}}]}}
+"""
+
+TLS_SCENARIO = """\
+name: t-tls
+hostname: mx.tls.example
+ehlo: {extensions: [PIPELINING, STARTTLS, ENHANCEDSTATUSCODES]}
+"""
+
+
+def client(*args: str, timeout: float = RUN_TIMEOUT, stdin: bytes | None = None
+           ) -> subprocess.CompletedProcess:
+    """Runs `smtpmock ARGS` (a client command) to completion; text output."""
+    require_binary()
+    return subprocess.run([str(BINARY), *args], capture_output=True, timeout=timeout,
+                          input=stdin if stdin is not None else b"")
+
+
+def send(server: str, *args: str, **kw) -> subprocess.CompletedProcess:
+    return client("send", "--server", server, "--from", SENDER, "--to", RECIPIENT,
+                  "--timeout", "10s", *args, **kw)
+
+
+def out(r: subprocess.CompletedProcess) -> str:
+    return r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, proc: subprocess.Popen) -> bool:
+    """True once 127.0.0.1:port accepts a connection; False if the process died or time ran out."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class Helpers:
+    """Starts helper servers (smtp-sink, aiosmtpd, dnsmasq); all stopped at teardown."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen] = []
+
+    def _start_tcp(self, make_args: Callable[[int], list[str]], name: str) -> str:
+        for _ in range(5):  # a free port can be taken between the probe and the bind
+            port = free_port()
+            log = open(self.tmp_path / f"{name}-{port}.log", "wb")
+            proc = subprocess.Popen(make_args(port), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT)
+            log.close()
+            self.procs.append(proc)
+            if wait_listening(port, proc):
+                return f"127.0.0.1:{port}"
+            stop(proc)
+        pytest.fail(f"{name} did not start")
+
+    def smtp_sink(self, *flags: str) -> str:
+        """smtp-sink with `flags` (e.g. "-f", "RCPT"); returns its address."""
+        path = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        if not os.access(path, os.X_OK):
+            pytest.fail("smtp-sink not installed (apt-get install postfix)")
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        return self._start_tcp(lambda p: [path, *user, *flags, f"127.0.0.1:{p}", "100"],
+                               "smtp-sink")
+
+    def aiosmtpd(self) -> str:
+        return self._start_tcp(
+            lambda p: ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{p}",
+                       "-c", "aiosmtpd.handlers.Sink"], "aiosmtpd")
+
+    def dnsmasq(self, *records: str) -> str:
+        """dnsmasq answering only `records` (--mx-host=..., --host-record=...); its address."""
+        path = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        if not os.access(path, os.X_OK):
+            pytest.fail("dnsmasq not installed (apt-get install dnsmasq)")
+        for _ in range(5):
+            port = free_port(socket.SOCK_DGRAM)
+            proc = subprocess.Popen(
+                [path, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
+                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                 "--log-facility=-", *records],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.procs.append(proc)
+            deadline = time.monotonic() + START_TIMEOUT
+            started = False
+            while time.monotonic() < deadline and proc.poll() is None:
+                line = proc.stderr.readline()  # "dnsmasq: started, version ..." comes first
+                if b"started" in line:
+                    started = True
+                    break
+            if started:
+                return f"127.0.0.1:{port}"
+            stop(proc)
+        pytest.fail("dnsmasq did not start")
+
+    def close(self) -> None:
+        for p in self.procs:
+            stop(p)
+
+
+@pytest.fixture
+def helpers(tmp_path: Path) -> Iterator[Helpers]:
+    h = Helpers(tmp_path)
+    yield h
+    h.close()
+
+
+# --- send against smtpmock ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_send_to_smtpmock(smtpmock_factory, pipeline):
+    server = smtpmock_factory()
+    args = ["--pipeline"] if pipeline else []
+    r = send(server.address, "--header", "Subject: hello", "--body", "first line", *args)
+    text = out(r)
+    assert r.returncode == 0, text
+    assert "<-  220 localhost ESMTP smtpmock" in text
+    assert " -> MAIL FROM:<alice@client.example>" in text
+    assert "=== Connection closed with remote host." in text
+    lines = text.splitlines()
+    mail = lines.index(" -> MAIL FROM:<alice@client.example>")
+    if pipeline:  # MAIL, RCPT and DATA leave together, before any of their replies
+        assert lines[mail + 1:mail + 3] == [" -> RCPT TO:<bob@dest.example>", " -> DATA"], text
+    else:
+        assert lines[mail + 1].startswith("<-  250"), text
+    [msg] = server.wait_messages(1)
+    assert msg.mail_from == SENDER
+    assert msg.recipients == [RECIPIENT]
+    assert b"\r\nSubject: hello\r\n" in msg.headers + b"\r\n"
+    assert msg.body == b"first line\r\n"
+
+
+def test_send_dot_stuffing_and_line_ends_reach_the_store_intact(smtpmock, tmp_path):
+    # Bare LF, bare CR and CRLF line ends; lines that start with dots, one that is a lone dot.
+    raw = b"Subject: dots\n\n.leading\r\n..two\n.\rmiddle . dot\n."
+    (tmp_path / "m.eml").write_bytes(raw)
+    r = send(smtpmock.address, "--data", str(tmp_path / "m.eml"))
+    assert r.returncode == 0, out(r)
+    assert " -> ..leading" in out(r) and " -> ..." in out(r)
+    [msg] = smtpmock.wait_messages(1)
+    assert msg.raw == b"Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nmiddle . dot\r\n.\r\n"
+
+
+def test_send_data_from_stdin(smtpmock):
+    r = send(smtpmock.address, "--data", "-", stdin=b"Subject: stdin\n\nbody\n")
+    assert r.returncode == 0, out(r)
+    assert smtpmock.wait_messages(1)[0].raw == b"Subject: stdin\r\n\r\nbody\r\n"
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5"])
+def test_send_auth_mechanisms(smtpmock_factory, mech):
+    server = smtpmock_factory(scenario_yaml=AUTH_SCENARIO)
+    r = send(server.address, "--auth", mech, "--auth-user", USER, "--auth-password", PASSWORD)
+    assert r.returncode == 0, out(r)
+    assert f" -> AUTH {mech}" in out(r)
+    assert "<-  235" in out(r)
+    [msg] = server.wait_messages(1)
+    assert msg.envelope["AuthUser"] == USER
+    bad = send(server.address, "--auth", mech, "--auth-user", USER, "--auth-password", "wrong")
+    assert bad.returncode == 28, out(bad)
+    assert "<** 535" in out(bad)
+
+
+def test_send_auth_picks_the_best_mechanism_and_fails_when_absent(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=AUTH_SCENARIO)
+    r = send(server.address, "--auth-user", USER, "--auth-password", PASSWORD)  # implies --auth
+    assert r.returncode == 0, out(r)
+    assert " -> AUTH CRAM-MD5" in out(r)
+    yahoo = smtpmock_factory(scenario="yahoo")  # advertises no AUTH
+    r = send(yahoo.address, "--auth", "--auth-user", USER, "--auth-password", PASSWORD)
+    assert r.returncode == 28, out(r)
+
+
+EXIT_RULES = [
+    ("connect", "421 4.3.2 busy", 21),
+    ("mail", "550 5.7.1 sender refused", 23),
+    ("rcpt", "550 5.1.1 unknown user", 24),
+    ("data", "554 5.5.1 no data today", 25),
+    ("message", "552 5.3.4 too big", 26),
+]
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+@pytest.mark.parametrize("event,reply,code", EXIT_RULES)
+def test_send_exit_codes_against_scenario_rules(smtpmock_factory, event, reply, code, pipeline):
+    server = smtpmock_factory(scenario_yaml=f"""\
+name: t-exit
+ehlo: {{extensions: [PIPELINING, ENHANCEDSTATUSCODES]}}
+rules:
+  - {{name: fail, on: {event}, reply: "{reply}"}}
+""")
+    r = send(server.address, *(["--pipeline"] if pipeline else []))
+    assert r.returncode == code, out(r)
+    assert f"<** {reply.split()[0]}" in out(r)
+    assert server.message_count() == 0
+
+
+def test_send_ehlo_and_helo_refused_exits_22(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml="""\
+name: t-ehlo
+rules:
+  - {name: no-ehlo, on: ehlo, reply: "502 5.5.1 no EHLO"}
+  - {name: no-helo, on: helo, reply: "550 5.7.1 go away"}
+""")
+    r = send(server.address)
+    assert r.returncode == 22, out(r)
+    assert " -> HELO " in out(r)  # RFC 5321 4.1.4: HELO after a refused EHLO
+
+
+def test_send_closed_connection_exits_6(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml="""\
+name: t-close
+rules:
+  - {name: drop, on: rcpt, disconnect: before_reply}
+""")
+    r = send(server.address)
+    assert r.returncode == 6, out(r)
+
+
+def test_send_auth_required_scenario_exits_23(smtpmock_factory):
+    server = smtpmock_factory(scenario="auth-required")
+    assert send(server.address).returncode == 23
+
+
+def test_send_connect_refused_exits_2():
+    r = send(f"127.0.0.1:{free_port()}")
+    assert r.returncode == 2, out(r)
+
+
+def test_send_quit_after(smtpmock):
+    r = send(smtpmock.address, "--quit-after", "RCPT")
+    assert r.returncode == 0, out(r)
+    assert " -> DATA" not in out(r) and " -> QUIT" in out(r)
+    assert smtpmock.message_count() == 0
+
+
+def test_send_json(smtpmock):
+    r = send(smtpmock.address, "--json", "--pipeline")
+    assert r.returncode == 0, out(r)
+    j = json.loads(r.stdout)
+    assert j["exit_code"] == 0 and j["ok"] is True and j["failed_stage"] is None
+    assert j["messages"][0]["accepted"] is True
+    received = [t for t in j["transcript"] if t.get("dir") == "received"]
+    assert [t["stage"] for t in received] == ["banner", "ehlo", "mail", "rcpt", "data", "message",
+                                              "quit"]
+    assert all(t["latency_ms"] >= 0 for t in received)
+    assert "PIPELINING" in j["extensions"]
+    fail = send(smtpmock.address, "--json", "--quit-after", "bogus")
+    assert fail.returncode != 0
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+def test_send_starttls(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=TLS_SCENARIO)
+    r = send(server.address, "--tls")
+    text = out(r)
+    assert r.returncode == 0, text
+    assert " -> STARTTLS" in text and "=== TLS started with cipher TLSv1." in text
+    assert " ~> MAIL FROM:<alice@client.example>" in text and "<~  250" in text
+    [msg] = server.wait_messages(1)
+    assert msg.envelope["TLSVersion"].startswith("TLSv1.")
+    plain = smtpmock_factory(scenario="yahoo")  # offers no STARTTLS
+    assert send(plain.address, "--tls").returncode == 29
+
+
+def test_send_tls_on_connect(smtpmock_factory):
+    server = smtpmock_factory("--smtps-listen", "127.0.0.1:0")
+    if getattr(server, "smtps_port", None) is None:
+        pytest.fail("no smtps= address in the ready line")
+    r = send(f"127.0.0.1:{server.smtps_port}", "--tls-on-connect")
+    assert r.returncode == 0, out(r)
+    assert "<~  220" in out(r)
+    assert server.wait_messages(1)[0].envelope["TLSVersion"].startswith("TLSv1.")
+    # Implicit TLS against a plaintext port fails the handshake: exit 29.
+    assert send(server.address, "--tls-on-connect").returncode == 29
+
+
+def test_send_refuses_starttls_response_injection(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=TLS_SCENARIO + 'quirks: {starttls_inject: "250 injected"}\n')
+    r = send(server.address, "--tls")
+    text = out(r)
+    assert r.returncode == 29, text
+    assert "response injection" in text
+    assert "TLS started" not in text
+    assert server.message_count() == 0
+
+
+# --- send against smtp-sink and aiosmtpd -----------------------------------------------------
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_send_to_smtp_sink(helpers, pipeline):
+    address = helpers.smtp_sink()
+    r = send(address, *(["--pipeline"] if pipeline else []))
+    assert r.returncode == 0, out(r)
+    assert "<-  220 smtp-sink ESMTP" in out(r)
+
+
+SINK_FAILURES = [
+    # smtp-sink(1): -f hard reject (5xx), -r soft reject (4xx), -q drop without reply,
+    # -Q 421 and drop; "." is the end of data.
+    ("-f", "RCPT", 24), ("-r", "RCPT", 24), ("-q", "RCPT", 6), ("-Q", "RCPT", 24),
+    ("-f", "DATA", 25), ("-r", "DATA", 25), ("-q", "DATA", 6), ("-Q", "DATA", 25),
+    ("-f", "MAIL", 23), ("-f", ".", 26), ("-q", ".", 6), ("-f", "EHLO,HELO", 22),
+    ("-f", "CONNECT", 21),
+]
+
+
+@pytest.mark.parametrize("flag,command,code", SINK_FAILURES)
+def test_send_exit_codes_against_smtp_sink(helpers, flag, command, code):
+    address = helpers.smtp_sink(flag, command)
+    r = send(address)
+    assert r.returncode == code, out(r)
+
+
+def test_send_to_aiosmtpd(helpers):
+    address = helpers.aiosmtpd()
+    for args in ([], ["--pipeline"]):
+        r = send(address, *args)
+        assert r.returncode == 0, out(r)
+
+
+# --- load mode ------------------------------------------------------------------------------
+
+
+def test_load_2000_messages_over_20_connections(smtpmock_factory):
+    server = smtpmock_factory("--max-messages", "5000")
+    r = send(server.address, "--count", "2000", "--concurrency", "20", "--per-connection", "100",
+             "--pipeline", "--json", timeout=120)
+    assert r.returncode == 0, out(r)
+    j = json.loads(r.stdout)
+    assert j["accepted"] == 2000 and j["failed"] == 0 and j["connections"] == 20
+    assert j["reply_codes"]["354"] == 2000
+    assert j["latency_ms"]["message"]["count"] == 2000
+    assert j["messages_per_second"] > 0
+    assert len(server.wait_messages(2000, timeout=30)) == 2000
+
+
+def test_load_summary_and_failures_by_stage(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml="""\
+name: t-load
+rules:
+  - {name: every-fifth, on: rcpt, when: {every: 5}, reply: "450 4.2.1 try later"}
+""")
+    r = send(server.address, "--count", "50", "--concurrency", "5", "--per-connection", "10")
+    text = out(r)
+    assert r.returncode == 24, text
+    assert "40 accepted, 10 failed" in text
+    assert "failures by stage: rcpt: 10" in text
+    for label in ("latency (ms)", "p50", "p95", "p99", "reply codes:", "messages/s"):
+        assert label in text
+    server.wait_messages(40)
+
+
+# --- record ---------------------------------------------------------------------------------
+
+
+def ehlo_exchange(host: str, port: int) -> tuple[bytes, bytes]:
+    """The raw banner and EHLO reply bytes (for byte-for-byte comparison)."""
+    with socket.create_connection((host, port), timeout=10) as s:
+        f = s.makefile("rb")
+
+        def reply() -> bytes:
+            data = b""
+            for _ in range(100):
+                line = f.readline(4096)
+                assert line, "connection closed"
+                data += line
+                if line[3:4] != b"-":
+                    return data
+            raise AssertionError("reply too long")
+
+        banner = reply()
+        s.sendall(b"EHLO client.example\r\n")
+        ehlo = reply()
+        s.sendall(b"QUIT\r\n")
+        return banner, ehlo
+
+
+@pytest.mark.parametrize("scenario", ["yahoo", "aol", "powermta"])
+def test_record_round_trip(smtpmock_factory, tmp_path, scenario):
+    original = smtpmock_factory(scenario=scenario)
+    path = tmp_path / f"{scenario}-recorded.yaml"
+    r = client("record", original.address, "-o", str(path), "--to", RECIPIENT)
+    assert r.returncode == 0, out(r)
+    lint = client("scenario", "lint", str(path))
+    assert lint.returncode == 0, out(lint) + path.read_text()
+    replay = smtpmock_factory(scenario=path)
+    assert ehlo_exchange(replay.host, replay.port) == ehlo_exchange(original.host, original.port)
+    text = path.read_text()
+    assert "mail:" in text and "message:" in text and "quit:" in text
+    if scenario == "powermta":  # its own reply texts come back
+        assert 'message: "250 2.6.0 message received"' in text
+        assert 'rcpt: "250 2.1.5 <{recipient}> ok"' in text
+
+
+@pytest.mark.parametrize("peer", ["smtp-sink", "aiosmtpd"])
+def test_record_reference_servers(helpers, smtpmock_factory, tmp_path, peer):
+    address = helpers.smtp_sink() if peer == "smtp-sink" else helpers.aiosmtpd()
+    path = tmp_path / "recorded.yaml"
+    r = client("record", address, "-o", str(path), "--to", RECIPIENT)
+    assert r.returncode == 0, out(r)
+    lint = client("scenario", "lint", str(path))
+    assert lint.returncode == 0, out(lint) + path.read_text()
+    replay = smtpmock_factory(scenario=path)
+    host, port = address.split(":")
+    banner, ehlo = ehlo_exchange(host, int(port))
+    replay_banner, replay_ehlo = ehlo_exchange(replay.host, replay.port)
+    assert replay_banner == banner
+    if peer == "aiosmtpd":
+        assert replay_ehlo == ehlo
+    # The replay accepts mail the way the original did.
+    assert send(replay.address).returncode == 0
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+def test_check_mx_with_dnsmasq(helpers, smtpmock_factory):
+    mx = "ehlo: {extensions: [PIPELINING, AUTH PLAIN LOGIN]}\n"
+    good = smtpmock_factory(scenario_yaml="name: t-mx1\nhostname: mx1.test.example\n" + mx)
+    other = smtpmock_factory(scenario_yaml="name: t-mx2\nhostname: other.example\n" + mx)
+    dns = helpers.dnsmasq(
+        "--mx-host=test.example,mx1.test.example,10",
+        "--mx-host=test.example,mx2.test.example,20",
+        "--host-record=mx1.test.example,127.0.0.1",
+        "--host-record=mx2.test.example,127.0.0.1",
+        "--ptr-record=1.0.0.127.in-addr.arpa,mx1.test.example")
+    args = ["check", "--mx", "test.example", "--dns-server", dns,
+            "--host-port", f"mx1.test.example={good.port}",
+            "--host-port", f"mx2.test.example={other.port}", "--timeout", "5s"]
+    r = client(*args, "--json")
+    assert r.returncode == 0, out(r)
+    j = json.loads(r.stdout)
+    assert [(h["host"], h["preference"]) for h in j["hosts"]] == [("mx1.test.example", 10),
+                                                                    ("mx2.test.example", 20)]
+    mx1, mx2 = j["hosts"]
+    assert mx1["up"] and mx2["up"]
+    assert mx1["address"] == "127.0.0.1"
+    assert mx1["ptr"] == ["mx1.test.example"] and mx1["ptr_matches_banner"] is True
+    assert mx2["banner_hostname"] == "other.example" and mx2["ptr_matches_banner"] is False
+    assert "PIPELINING" in mx1["extensions"]
+    assert mx1["auth"]["mechanisms"] == ["PLAIN", "LOGIN"]
+    assert mx1["relay"]["tested"] and mx1["relay"]["open"]  # smtpmock accepts anything
+    assert good.message_count() == 0  # RSET, never DATA
+    human = client(*args)
+    text = out(human)
+    assert human.returncode == 0, text
+    assert "MX of test.example: 10 mx1.test.example, 20 mx2.test.example" in text
+    assert "PTR of 127.0.0.1: mx1.test.example (matches)" in text
+    assert "(does not match)" in text
+
+
+def test_check_starttls_auth_and_relay_refused(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=f"""\
+name: t-check
+hostname: mx.check.example
+ehlo: {{extensions: [PIPELINING, STARTTLS, "AUTH PLAIN LOGIN"]}}
+auth: {{users: [{{user: {USER}, password: {PASSWORD}}}]}}
+rules:
+  - {{name: no-relay, on: rcpt, match: {{recipient: "*@example.com"}},
+     reply: "554 5.7.1 Relay access denied"}}
+""")
+    r = client("check", server.address, "--auth-user", USER, "--auth-password", PASSWORD,
+               "--json", "--timeout", "5s")
+    assert r.returncode == 0, out(r)
+    [h] = json.loads(r.stdout)["hosts"]
+    assert h["starttls"]["ok"] and h["starttls"]["version"].startswith("TLSv1.")
+    assert "mx.check.example" in h["starttls"]["subject"]
+    assert h["starttls"]["not_after"] and h["starttls"]["days_left"] > 0
+    assert h["auth"]["tested"] and h["auth"]["ok"]
+    assert h["relay"]["open"] is False and h["relay"]["rcpt_reply"].startswith("554")
+    bad = client("check", server.address, "--auth-user", USER, "--auth-password", "nope",
+                 "--json", "--timeout", "5s")
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["hosts"][0]["auth"]["ok"] is False
+
+
+def test_check_refused(tmp_path):
+    r = client("check", f"127.0.0.1:{free_port()}", "--json", "--timeout", "3s")
+    assert r.returncode == 2, out(r)
+    [h] = json.loads(r.stdout)["hosts"]
+    assert h["up"] is False and h["failure"] == "refused"
