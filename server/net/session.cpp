@@ -437,7 +437,9 @@ class session {
     if (ev.command == smtp::verb::mail && ev.kind == smtp::event_kind::command && r.klass() == 2)
       ++transactions_;
     log_event(ev, r, rule);
-    co_await flush();  // earlier replies go out as they are; only this one is shaped
+    // Replies accumulate and leave in one write before the next read (RFC 2920); only a reply
+    // a rule drips or splits is written apart, after the ones before it.
+    if (fx && (fx->drip || fx->split)) co_await flush();
     conn_->respond(r);
     if (p_.metrics) p_.metrics->reply(reply_kind(ev), r.code);
     take_output(rule);

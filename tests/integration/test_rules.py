@@ -315,3 +315,19 @@ def test_every_bundled_scenario_lints_clean_and_is_listed():
     assert result.returncode == 0, result.stderr.decode()
     listed = run_binary(["scenario", "list"]).stdout.decode().splitlines()
     assert sorted(line.split()[0] for line in listed) == names
+
+
+def test_quirk_hold_until_data_answers_mail_and_rcpt_only_with_data(smtpmock_factory, raw_smtp):
+    server = smtpmock_factory(scenario_yaml=BASE + "quirks: {pipelining: hold_until_data}\n")
+    with raw_smtp(server, timeout=0.5) as c:
+        c.reply()
+        c.command("EHLO client.test")
+        for cmd in ("MAIL FROM:<a@x.example>", "RCPT TO:<b@x.example>"):
+            c.send(cmd + "\r\n")
+            with pytest.raises(socket.timeout):
+                c.line()  # held: nothing comes back for MAIL or RCPT on their own
+        c.send("DATA\r\n")
+        c.sock.settimeout(5)
+        assert [c.line(), c.line(), c.line()] == [
+            "250 2.1.0 Sender ok", "250 2.1.5 Recipient ok",
+            "354 End data with <CR><LF>.<CR><LF>"]
