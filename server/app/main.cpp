@@ -73,9 +73,8 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
   CLI::Validator credentials(
       [](std::string& value) {
         const auto colon = value.find(':');
-        return colon == std::string::npos || colon == 0
-                   ? std::string("expected USER:PASSWORD")
-                   : std::string();
+        return colon == std::string::npos || colon == 0 ? std::string("expected USER:PASSWORD")
+                                                        : std::string();
       },
       "");
   add(cmd.add_option("--http-auth", s.http_auth,
@@ -212,8 +211,7 @@ int main(int argc, char** argv) {
       ->envname(env_name("http-listen"))
       ->check(CLI::Validator(
           [](std::string& value) {
-            return value == "off" ? std::string()
-                                  : smtpmock::net::listen_address_problem(value);
+            return value == "off" ? std::string() : smtpmock::net::listen_address_problem(value);
           },
           ""))
       ->capture_default_str();

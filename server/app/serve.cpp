@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <system_error>
 
 #include "http/api.hpp"
@@ -108,8 +108,7 @@ int run_serve(const serve_settings& settings) {
   options.on_reload = [control, scenario_file] {
     try {
       const std::string text = read_text(scenario_file);
-      control->replace(scenario::load_definition_file(scenario_file), text,
-                       scenario_file.string());
+      control->replace(scenario::load_definition_file(scenario_file), text, scenario_file.string());
       const auto next = control->engine();
       const auto& p = *next->scenario().personality;
       spdlog::info("scenario reloaded name={} rules={} seed={} file={}", p.name,

@@ -13,10 +13,10 @@ namespace smtpmock::app {
 /// Every serve setting, with its built-in default.
 struct serve_settings {
   std::string smtp_listen = "127.0.0.1:1025";
-  std::string smtps_listen;  ///< empty or "off": no implicit-TLS listener
+  std::string smtps_listen;                    ///< empty or "off": no implicit-TLS listener
   std::string http_listen = "127.0.0.1:8025";  ///< empty or "off": no HTTP API
   std::string http_auth;                       ///< "user:password"; empty: no basic auth
-  std::string tls_cert;      ///< empty (with tls_key): a self-signed certificate is generated
+  std::string tls_cert;  ///< empty (with tls_key): a self-signed certificate is generated
   std::string tls_key;
   std::string scenario = "default";
   std::string spool;  ///< empty: no spool

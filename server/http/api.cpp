@@ -160,9 +160,9 @@ chaos_triggers parse_chaos(json j) {
   if (j.is_object() && j.size() == 1 && j.contains("Triggers")) j = j["Triggers"];
   only_keys(j, {"Authentication", "Recipient", "Sender"}, "chaos triggers");
   chaos_triggers out;
-  for (auto [name, slot] : {std::pair{"Authentication", &out.authentication},
-                            std::pair{"Recipient", &out.recipient},
-                            std::pair{"Sender", &out.sender}}) {
+  for (auto [name, slot] :
+       {std::pair{"Authentication", &out.authentication}, std::pair{"Recipient", &out.recipient},
+        std::pair{"Sender", &out.sender}}) {
     if (!j.contains(name) || j[name].is_null()) continue;
     const json& t = j[name];
     const std::string what = std::string("chaos trigger ") + name;
@@ -232,10 +232,11 @@ json scenario_json(const scenario_control::state& s) {
   const std::size_t overlays = def.rules.size() - s.base->rules.size();
   for (std::size_t i = 0; i < def.rules.size(); ++i) {
     const auto& r = def.rules[i];
-    const char* source = i >= overlays ? "scenario" : r.name.rfind("jim-", 0) == 0 ? "jim" : "chaos";
-    rules.push_back(json{{"Name", r.name},
-                         {"On", std::string(scenario::event_name(r.on))},
-                         {"Source", source}});
+    const char* source = i >= overlays                  ? "scenario"
+                         : r.name.rfind("jim-", 0) == 0 ? "jim"
+                                                        : "chaos";
+    rules.push_back(json{
+        {"Name", r.name}, {"On", std::string(scenario::event_name(r.on))}, {"Source", source}});
   }
   json extensions = json::array();
   for (const auto& e : p.extensions)
@@ -400,8 +401,8 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
     return true;
   };
   auto not_allowed = [&](const char* allow) {
-    auto resp = error_response(405, "method " + m + " is not allowed on " + r.path +
-                                        " (allowed: " + allow + ")");
+    auto resp = error_response(
+        405, "method " + m + " is not allowed on " + r.path + " (allowed: " + allow + ")");
     resp.headers.emplace_back("Allow", allow);
     return resp;
   };
@@ -481,7 +482,8 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
       only_keys(body, {"IDs", "Read", "Search"}, "read status request");
       bool read = false;
       if (body.contains("Read")) {
-        if (!body["Read"].is_boolean()) fail(400, "read status request: Read must be true or false");
+        if (!body["Read"].is_boolean())
+          fail(400, "read status request: Read must be true or false");
         read = body["Read"].get<bool>();
       }
       std::vector<message_ptr> targets;
@@ -541,6 +543,8 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
       auto part = find_part(msg->data, seg[5]);
       if (!part) fail(404, "message " + msg->id + " has no part " + seg[5]);
       http_response resp = text_response(std::move(part->data), part->content_type);
+      // A captured attachment is untrusted content: never let it run in the API's origin.
+      resp.headers.emplace_back("Content-Security-Policy", "sandbox");
       if (!part->file_name.empty()) {
         std::string safe;
         for (char c : part->file_name)
@@ -732,9 +736,9 @@ http_response api::info() {
   for (const auto& rc : snap.replies) {
     if (rc.verb == "message" && rc.code >= 400) rejected += rc.count;
   }
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::steady_clock::now() - started_)
-                          .count();
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
+          .count();
   return json_response(json{{"Version", options_.version},
                             {"LatestVersion", ""},
                             {"Database", ""},

@@ -54,9 +54,9 @@ using outcome = std::variant<http_response, wait_request>;
 
 /// Limits and identity of the API.
 struct api_options {
-  std::string credentials;          ///< "user:password" for basic auth; empty: no auth
-  std::size_t max_body = 1 << 20;   ///< larger request bodies get 413
-  std::string version = "0.0.0";    ///< shown by /api/v1/info
+  std::string credentials;         ///< "user:password" for basic auth; empty: no auth
+  std::size_t max_body = 1 << 20;  ///< larger request bodies get 413
+  std::string version = "0.0.0";   ///< shown by /api/v1/info
   std::chrono::milliseconds default_wait{30'000};
   std::chrono::milliseconds max_wait{300'000};
 };

@@ -82,8 +82,8 @@ health_result check_health(const std::string& listen, std::chrono::milliseconds 
     if (err != 0) return {false, target + ": connect: " + std::strerror(err)};
   }
 
-  const std::string request = "GET /readyz HTTP/1.0\r\nHost: " + target +
-                              "\r\nUser-Agent: smtpmock-healthcheck\r\n\r\n";
+  const std::string request =
+      "GET /readyz HTTP/1.0\r\nHost: " + target + "\r\nUser-Agent: smtpmock-healthcheck\r\n\r\n";
   std::size_t sent = 0;
   while (sent < request.size()) {
     if (!wait_for(sock.fd, POLLOUT, deadline)) return {false, target + ": send timed out"};

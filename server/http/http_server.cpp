@@ -55,15 +55,19 @@ const char* reason(int status) {
   }
 }
 
-void send(const request_handle& req, const http_response& r) {
+/// Writes `r` as the answer to `req`. Never throws: a connection that is gone (a client that
+/// left a long-poll) only loses its answer.
+void send(const request_handle& req, const http_response& r) noexcept try {
   auto rb = req->create_response(restinio::http_status_line_t{
       restinio::http_status_code_t{static_cast<std::uint16_t>(r.status)}, reason(r.status)});
   rb.append_header(restinio::http_field::content_type, r.content_type);
   rb.append_header(restinio::http_field::cache_control, "no-store");
+  rb.append_header("X-Content-Type-Options", "nosniff");
   for (const auto& [name, value] : r.headers)
     rb.append_header(name, value);
   if (req->header().method() != restinio::http_method_head()) rb.set_body(r.body);
   rb.done();
+} catch (...) {
 }
 
 /// The long-polls, owned by one strand. Shared with the store's listener (weakly).
@@ -77,13 +81,15 @@ struct waiters : std::enable_shared_from_this<waiters> {
     bool done = false;
   };
 
-  waiters(asio::io_context& ioc, std::shared_ptr<api> a) : strand(asio::make_strand(ioc)), handler(std::move(a)) {}
+  waiters(asio::io_context& ioc, std::shared_ptr<api> a)
+      : strand(asio::make_strand(ioc)), handler(std::move(a)) {}
 
   /// Registers a wait (from a request handler on any thread).
   void add(request_handle req, wait_request w) {
-    asio::post(strand, [self = shared_from_this(), req = std::move(req), w = std::move(w)]() mutable {
-      self->register_on_strand(std::move(req), std::move(w));
-    });
+    asio::post(strand,
+               [self = shared_from_this(), req = std::move(req), w = std::move(w)]() mutable {
+                 self->register_on_strand(std::move(req), std::move(w));
+               });
   }
 
   void register_on_strand(request_handle req, wait_request w) {
@@ -132,7 +138,6 @@ struct waiters : std::enable_shared_from_this<waiters> {
       auto entry = *it;
       if (auto resp = handler->check_wait(entry->wait)) {
         entry->done = true;
-        asio::error_code ignored;
         entry->timer.cancel();
         send(entry->req, *resp);
         it = list.erase(it);
@@ -253,8 +258,7 @@ struct http_server::impl {
 
 http_server::http_server(net::server& net, std::shared_ptr<store::message_store> store,
                          std::shared_ptr<api> handler, std::string listen)
-    : impl_(std::make_unique<impl>(net, std::move(store), std::move(handler), std::move(listen))) {
-}
+    : impl_(std::make_unique<impl>(net, std::move(store), std::move(handler), std::move(listen))) {}
 
 http_server::~http_server() = default;
 

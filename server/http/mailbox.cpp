@@ -115,10 +115,11 @@ search_fields mailbox::fields(const message_ptr& m) {
 
 std::size_t mailbox::unread(const std::vector<message_ptr>& messages) const {
   std::lock_guard lock(mutex_);
-  return static_cast<std::size_t>(std::count_if(messages.begin(), messages.end(), [&](const auto& m) {
-    auto it = entries_.find(m->id);
-    return it == entries_.end() || !it->second.read;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(messages.begin(), messages.end(), [&](const auto& m) {
+        auto it = entries_.find(m->id);
+        return it == entries_.end() || !it->second.read;
+      }));
 }
 
 std::size_t mailbox::remove(const std::vector<std::string>& ids) {

@@ -200,7 +200,8 @@ void walk(GMimeObject* obj, const std::string& id, Visit&& visit) {
     GMimeMultipart* mp = GMIME_MULTIPART(obj);
     const int n = g_mime_multipart_get_count(mp);
     for (int i = 0; i < n; ++i) {
-      const std::string child = id.empty() ? std::to_string(i + 1) : id + "." + std::to_string(i + 1);
+      const std::string child =
+          id.empty() ? std::to_string(i + 1) : id + "." + std::to_string(i + 1);
       walk(g_mime_multipart_get_part(mp, i), child, visit);
     }
     return;
@@ -225,7 +226,9 @@ void collect_parts(GMimeMessage* msg, parsed_message& out) {
     const bool named = g_mime_part_get_filename(part) != nullptr;
     const bool has_cid = g_mime_object_get_content_id(obj) != nullptr;
     if (disposition != "attachment" && !named && GMIME_IS_TEXT_PART(obj)) {
-      std::string* slot = type == "text/html" ? &out.html : type == "text/plain" ? &out.text : nullptr;
+      std::string* slot = type == "text/html"    ? &out.html
+                          : type == "text/plain" ? &out.text
+                                                 : nullptr;
       if (slot && slot->empty()) {
         gstring text(g_mime_text_part_get_text(GMIME_TEXT_PART(obj)));
         *slot = text.str();
@@ -444,7 +447,8 @@ mime_node parse_tree(std::string_view raw) {
     split = raw.find("\n\n");
     skip = 2;
   }
-  top.body = split == std::string_view::npos ? std::string() : std::string(raw.substr(split + skip));
+  top.body =
+      split == std::string_view::npos ? std::string() : std::string(raw.substr(split + skip));
   if (!msg) return top;
   top.headers = raw_headers(raw);
   GMimeObject* root = g_mime_message_get_mime_part(msg.get());

@@ -43,8 +43,9 @@ std::string prometheus_text(const store::metrics::snapshot& s, std::size_t messa
 
   auto& commands = BuildCounter()
                        .Name("smtpmock_commands_total")
-                       .Help("Replies sent, by what they answered (SMTP verb, connect, message, "
-                             "auth_response, interrupted) and reply code")
+                       .Help(
+                           "Replies sent, by what they answered (SMTP verb, connect, message, "
+                           "auth_response, interrupted) and reply code")
                        .Register(registry);
   for (const auto& r : s.replies) {
     commands.Add({{"verb", std::string(r.verb)}, {"code", std::to_string(r.code)}})

@@ -35,7 +35,7 @@ void add_reply_rule(std::vector<scenario::rule>& rules, std::string name, scenar
 }  // namespace
 
 std::vector<scenario::rule> overlay_rules(const chaos_triggers& chaos,
-                                         const std::optional<jim_settings>& jim) {
+                                          const std::optional<jim_settings>& jim) {
   using scenario::event_type;
   std::vector<scenario::rule> rules;
   add_reply_rule(rules, "chaos-sender", event_type::mail, chaos.sender.probability / 100.0,
@@ -64,8 +64,8 @@ std::vector<scenario::rule> overlay_rules(const chaos_triggers& chaos,
     // A fixed rate between the bounds, written in tenths of a second.
     const long long rate = std::max(1LL, (jim->link_speed_min + jim->link_speed_max) / 2);
     auto r = make_rule("jim-link-speed", event_type::any, jim->link_speed_affect);
-    r.then.drip = scenario::drip_settings{
-        static_cast<std::size_t>(std::max(1LL, rate / 10)), std::chrono::milliseconds(100)};
+    r.then.drip = scenario::drip_settings{static_cast<std::size_t>(std::max(1LL, rate / 10)),
+                                          std::chrono::milliseconds(100)};
     rules.push_back(std::move(r));
   }
   return rules;
@@ -92,8 +92,8 @@ std::shared_ptr<scenario::engine> scenario_control::engine() const {
   return state_.engine;
 }
 
-void scenario_control::replace(std::shared_ptr<const scenario::definition> base,
-                               std::string source, std::string origin) {
+void scenario_control::replace(std::shared_ptr<const scenario::definition> base, std::string source,
+                               std::string origin) {
   std::lock_guard lock(mutex_);
   state_.base = std::move(base);
   state_.source = std::move(source);

@@ -87,6 +87,6 @@ class scenario_control {
 
 /// The overlay rules for `chaos` and `jim`, in the order they are tried (exposed for tests).
 std::vector<scenario::rule> overlay_rules(const chaos_triggers& chaos,
-                                         const std::optional<jim_settings>& jim);
+                                          const std::optional<jim_settings>& jim);
 
 }  // namespace smtpmock::http

@@ -16,9 +16,8 @@ struct prefix {
   field on;
 };
 constexpr prefix prefixes[] = {
-    {"from", field::from},       {"to", field::to},
-    {"cc", field::cc},           {"bcc", field::bcc},
-    {"subject", field::subject}, {"message-id", field::message_id},
+    {"from", field::from},       {"to", field::to},           {"cc", field::cc},
+    {"bcc", field::bcc},         {"subject", field::subject}, {"message-id", field::message_id},
     {"session", field::session},
 };
 

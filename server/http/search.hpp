@@ -15,10 +15,10 @@ namespace smtpmock::http {
 
 /// What a query can look at in one message (all text already decoded to UTF-8).
 struct search_fields {
-  std::string from;        ///< From header names and addresses, and the envelope MAIL FROM
-  std::string to;          ///< To header names and addresses, and the envelope recipients
-  std::string cc;          ///< Cc header
-  std::string bcc;         ///< Bcc header and envelope recipients missing from To/Cc
+  std::string from;  ///< From header names and addresses, and the envelope MAIL FROM
+  std::string to;    ///< To header names and addresses, and the envelope recipients
+  std::string cc;    ///< Cc header
+  std::string bcc;   ///< Bcc header and envelope recipients missing from To/Cc
   std::string subject;
   std::string message_id;
   std::string session_id;
@@ -29,8 +29,19 @@ struct search_fields {
 
 /// One term of a query.
 struct search_term {
-  enum class field { any, from, to, cc, bcc, subject, message_id, session, is_read, is_unread,
-                     has_attachment };
+  enum class field {
+    any,
+    from,
+    to,
+    cc,
+    bcc,
+    subject,
+    message_id,
+    session,
+    is_read,
+    is_unread,
+    has_attachment
+  };
   field on = field::any;
   std::string value;  ///< lower-cased
   bool negated = false;

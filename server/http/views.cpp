@@ -235,10 +235,8 @@ json mailhog_list_json(const std::vector<message_ptr>& matches, std::size_t star
   for (std::size_t i = start; i < matches.size() && i - start < limit; ++i)
     items.push_back(mailhog_message_json(matches[i]));
   const std::size_t count = items.size();
-  return json{{"total", matches.size()},
-              {"count", count},
-              {"start", start},
-              {"items", std::move(items)}};
+  return json{
+      {"total", matches.size()}, {"count", count}, {"start", start}, {"items", std::move(items)}};
 }
 
 json session_summary_json(const store::session_record& s) {

@@ -44,8 +44,8 @@ reply_to reply_to_verb(smtp::verb v) {
 
 std::string_view reply_to_name(reply_to r) {
   static constexpr std::array<std::string_view, reply_to_count> names{
-      "helo", "ehlo",    "mail",     "rcpt",    "data",    "bdat",          "rset",
-      "noop", "vrfy",    "expn",     "help",    "quit",    "auth",          "starttls",
+      "helo",    "ehlo",    "mail",          "rcpt",    "data",       "bdat", "rset",
+      "noop",    "vrfy",    "expn",          "help",    "quit",       "auth", "starttls",
       "unknown", "connect", "auth_response", "message", "interrupted"};
   return names.at(static_cast<std::size_t>(r));
 }

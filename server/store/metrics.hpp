@@ -87,7 +87,7 @@ class metrics {
     std::vector<reply_count> replies;  ///< only the non-zero ones
     std::map<std::string, std::uint64_t> rule_hits;
     std::array<std::uint64_t, duration_buckets.size() + 1> duration_counts{};  ///< per bucket
-    double duration_sum = 0;  ///< seconds
+    double duration_sum = 0;                                                   ///< seconds
     std::uint64_t duration_count = 0;
   };
   snapshot snap() const;

@@ -1,0 +1,221 @@
+// Tests for http::api without sockets: requests in, responses out (h11's sans-I/O idea).
+// Covers routing, status codes and {"Error"} bodies, auth, body limits, long-poll decisions,
+// chaos and scenario changes reaching the engine, and that rejected requests change nothing.
+#include "http/api.hpp"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "scenario/loader.hpp"
+#include "scenario/rules.hpp"
+#include "smtp/base64.hpp"
+
+using namespace smtpmock;
+using namespace smtpmock::http;
+using nlohmann::json;
+
+namespace {
+
+struct fixture {
+  std::shared_ptr<store::message_store> store = std::make_shared<store::message_store>();
+  std::shared_ptr<store::metrics> metrics = std::make_shared<store::metrics>();
+  std::shared_ptr<scenario_control> control = std::make_shared<scenario_control>(
+      scenario::load_definition_text("name: base\nhostname: base.example\n", "base.yaml"),
+      "name: base\nhostname: base.example\n", "base.yaml", 7);
+  std::shared_ptr<scenario::engine> applied;
+  api a;
+
+  explicit fixture(api_options o = {}) : a(store, metrics, control, o) {
+    control->set_apply([this](std::shared_ptr<scenario::engine> e) { applied = std::move(e); });
+  }
+
+  void add(const std::string& id, const std::string& subject, const std::string& to) {
+    store::stored_message m;
+    m.id = id;
+    m.session_id = "S" + id;
+    m.received = store::clock::now();
+    m.env.mail_from = "sender@x.example";
+    m.env.recipients = {{to, {}}};
+    m.data = "From: Sender <sender@x.example>\r\nTo: " + to + "\r\nSubject: " + subject +
+             "\r\n\r\nbody of " + subject + "\r\n";
+    store->add_message(std::move(m));
+  }
+
+  http_response call(const std::string& method, const std::string& target,
+                     const std::string& body = "", const std::string& auth = "") {
+    http_request r;
+    r.method = method;
+    const auto q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    r.body = body;
+    r.authorization = auth;
+    auto out = a.handle(r);
+    REQUIRE(std::holds_alternative<http_response>(out));
+    return std::get<http_response>(out);
+  }
+};
+
+json body(const http_response& r) {
+  return json::parse(r.body);
+}
+
+void check_error(const http_response& r, int status) {
+  CHECK(r.status == status);
+  CHECK(r.content_type == "application/json");
+  CHECK(body(r)["Error"].is_string());
+}
+
+}  // namespace
+
+TEST_CASE("api: lists, gets and deletes messages in Mailpit's shapes") {
+  fixture f;
+  f.add("m1", "first", "a@y.example");
+  f.add("m2", "second", "b@y.example");
+  auto list = body(f.call("GET", "/api/v1/messages"));
+  CHECK(list["total"] == 2);
+  CHECK(list["messages"][0]["ID"] == "m2");
+  CHECK(list["messages"][0]["From"]["Name"] == "Sender");
+  CHECK(list["messages"][0]["SessionID"] == "Sm2");
+  CHECK(list["messages"][0]["Envelope"]["MailFrom"] == "sender@x.example");
+  CHECK(body(f.call("GET", "/api/v1/message/latest"))["ID"] == "m2");
+  CHECK(f.call("GET", "/api/v1/message/m1/raw").body.find("Subject: first") != std::string::npos);
+  check_error(f.call("GET", "/api/v1/message/zz"), 404);
+  check_error(f.call("DELETE", "/api/v1/messages", "{\"IDs\": 3}"), 400);
+  CHECK(f.store->message_count() == 2);
+  CHECK(f.call("DELETE", "/api/v1/messages", "{\"IDs\": [\"m1\"]}").status == 200);
+  CHECK(f.store->message_count() == 1);
+  CHECK(f.call("DELETE", "/api/v1/messages").status == 200);
+  CHECK(f.store->message_count() == 0);
+}
+
+TEST_CASE("api: routing errors are JSON with the right status") {
+  fixture f;
+  check_error(f.call("GET", "/nope"), 404);
+  check_error(f.call("GET", "/api/v1/nope"), 404);
+  auto r = f.call("POST", "/api/v1/info");
+  check_error(r, 405);
+  REQUIRE(r.headers.size() == 1);
+  CHECK(r.headers[0] == std::pair<std::string, std::string>{"Allow", "GET"});
+  check_error(f.call("GET", "/api/v1/messages?limit=abc"), 400);
+  check_error(f.call("GET", "/api/v1/messages?x=%G0"), 400);
+  check_error(f.call("GET", "/api/v1/message/%"), 400);
+}
+
+TEST_CASE("api: readiness") {
+  fixture f;
+  CHECK(f.call("GET", "/readyz").status == 503);
+  CHECK(f.call("GET", "/livez").status == 200);
+  f.a.set_ready();
+  CHECK(f.call("GET", "/readyz").status == 200);
+}
+
+TEST_CASE("api: basic auth on everything but health") {
+  api_options o;
+  o.credentials = "u:p";
+  fixture f(o);
+  auto denied = f.call("GET", "/api/v1/messages");
+  check_error(denied, 401);
+  CHECK(denied.headers.at(0).first == "WWW-Authenticate");
+  check_error(f.call("GET", "/api/v1/messages", "", "Basic " + smtp::base64_encode("u:x")), 401);
+  CHECK(f.call("GET", "/api/v1/messages", "", "Basic " + smtp::base64_encode("u:p")).status == 200);
+  CHECK(f.call("GET", "/api/v1/messages", "", "basic  " + smtp::base64_encode("u:p")).status ==
+        200);
+  CHECK(f.call("GET", "/livez").status == 200);
+  CHECK(f.call("GET", "/readyz").status == 503);  // open, and not ready yet
+}
+
+TEST_CASE("api: bodies over the limit get 413 and change nothing") {
+  api_options o;
+  o.max_body = 16;
+  fixture f(o);
+  check_error(f.call("PUT", "/api/v1/scenario", "name: a-very-long-scenario-name\n"), 413);
+  CHECK(f.control->current().base->personality->name == "base");
+}
+
+TEST_CASE("api: a wait is answered now when satisfied, else handed to the server") {
+  fixture f;
+  f.add("m1", "wanted", "a@y.example");
+  http_request r;
+  r.method = "GET";
+  r.path = "/api/v1/messages/wait";
+  r.query = "query=subject:wanted&count=1&timeout=1";
+  auto now = f.a.handle(r);
+  REQUIRE(std::holds_alternative<http_response>(now));
+  CHECK(body(std::get<http_response>(now))["messages_count"] == 1);
+
+  r.query = "query=subject:wanted&count=2&timeout=2s";
+  auto later = f.a.handle(r);
+  REQUIRE(std::holds_alternative<wait_request>(later));
+  const auto w = std::get<wait_request>(later);
+  CHECK(w.count == 2);
+  CHECK(w.timeout == std::chrono::seconds(2));
+  CHECK_FALSE(f.a.check_wait(w));
+  f.add("m2", "also wanted", "b@y.example");
+  auto done = f.a.check_wait(w);
+  REQUIRE(done);
+  CHECK(body(*done)["messages_count"] == 2);
+  auto timed_out = f.a.wait_timed_out(w);
+  CHECK(timed_out.status == 408);
+  CHECK(body(timed_out)["messages_count"] == 2);
+}
+
+TEST_CASE("api: chaos and Jim become rules of the engine new sessions get") {
+  fixture f;
+  auto r = f.call("PUT", "/api/v1/chaos", R"({"Sender": {"ErrorCode": 452, "Probability": 100}})");
+  CHECK(r.status == 200);
+  REQUIRE(f.applied);
+  REQUIRE(f.applied->scenario().rules.size() == 1);
+  const auto& rule = f.applied->scenario().rules[0];
+  CHECK(rule.name == "chaos-sender");
+  CHECK(rule.on == scenario::event_type::mail);
+  CHECK_FALSE(rule.when.probability);  // 100 %: always
+  CHECK(rule.then.reply->at(0) == "452 4.3.0 Chaos: sender rejected");
+
+  check_error(f.call("PUT", "/api/v1/chaos", R"({"Sender": {"ErrorCode": 99}})"), 400);
+  CHECK(f.applied->scenario().rules.size() == 1);  // unchanged
+
+  CHECK(f.call("POST", "/api/v2/jim", R"({"RejectRecipientChance": 0.5})").status == 201);
+  CHECK(f.applied->scenario().rules.size() > 1);
+  CHECK(f.call("DELETE", "/api/v2/jim").status == 200);
+  CHECK(f.applied->scenario().rules.size() == 1);
+}
+
+TEST_CASE("api: PUT scenario validates like lint and keeps the old one on error") {
+  fixture f;
+  auto bad = f.call("PUT", "/api/v1/scenario", "name: x\nlimits:\n  max_recipients: lots\n");
+  check_error(bad, 400);
+  CHECK(body(bad)["Line"] == 3);
+  CHECK(body(bad)["Error"].get<std::string>().rfind("request:3:", 0) == 0);
+  CHECK(f.control->current().base->personality->name == "base");
+  CHECK_FALSE(f.applied);
+
+  auto good = f.call("PUT", "/api/v1/scenario", "name: next\nhostname: next.example\n");
+  CHECK(good.status == 200);
+  CHECK(body(good)["Name"] == "next");
+  REQUIRE(f.applied);
+  CHECK(f.applied->scenario().personality->hostname == "next.example");
+  CHECK(f.applied->seed() == 7);
+}
+
+TEST_CASE("api: metrics in Prometheus text") {
+  fixture f;
+  f.metrics->session_opened();
+  f.metrics->reply(store::reply_to::mail, 250);
+  f.metrics->rule_hit("r1");
+  auto r = f.call("GET", "/metrics");
+  CHECK(r.status == 200);
+  CHECK(r.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
+  CHECK(r.body.find("smtpmock_commands_total{code=\"250\",verb=\"mail\"} 1") != std::string::npos);
+  CHECK(r.body.find("smtpmock_rule_hits_total{rule=\"r1\"} 1") != std::string::npos);
+  CHECK(r.body.find("smtpmock_sessions_active 1") != std::string::npos);
+}
+
+TEST_CASE("api: percent decoding") {
+  CHECK(percent_decode("a%20b+c", true) == "a b c");
+  CHECK(percent_decode("a+b", false) == "a+b");
+  CHECK_FALSE(percent_decode("%", false));
+  CHECK_FALSE(percent_decode("%4", false));
+  CHECK_FALSE(percent_decode("%zz", false));
+}
