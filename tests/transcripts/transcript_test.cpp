@@ -31,7 +31,8 @@ std::vector<std::string> split_lines(const std::string& out) {
 void replay(const fs::path& file) {
   std::ifstream in(file);
   std::vector<std::string> script;
-  for (std::string line; std::getline(in, line);) script.push_back(line);
+  for (std::string line; std::getline(in, line);)
+    script.push_back(line);
   std::unique_ptr<harness> h;
   std::vector<std::string> pending_out;
   std::size_t next_out = 0;
@@ -95,7 +96,9 @@ TEST_CASE("unit: golden transcripts replay exactly") {
   std::size_t count = 0;
   for (const auto& entry : fs::directory_iterator(SMTPMOCK_TESTS_DIR "/transcripts")) {
     if (entry.path().extension() != ".txt") continue;
-    SUBCASE(entry.path().filename().string().c_str()) { replay(entry.path()); }
+    SUBCASE(entry.path().filename().string().c_str()) {
+      replay(entry.path());
+    }
     ++count;
   }
   CHECK(count >= 5);
@@ -105,8 +108,9 @@ TEST_CASE("unit: the walkthrough message is stored byte for byte") {
   const auto p = smtpmock::scenario::load_file(smtpmock::scenario::resolve("powermta"));
   harness h(*p);
   h.start();
-  h.feed("EHLO server.example.com\r\nMAIL FROM: <support@port25.com>\r\n"
-         "RCPT TO: <support@port25.com>\r\nDATA\r\n");
+  h.feed(
+      "EHLO server.example.com\r\nMAIL FROM: <support@port25.com>\r\n"
+      "RCPT TO: <support@port25.com>\r\nDATA\r\n");
   h.feed("Subject: test message sent from manual telnet session\r\n\r\nHello World,\r\n.\r\n");
   REQUIRE(h.stored.size() == 1);
   CHECK(h.stored[0].data ==
