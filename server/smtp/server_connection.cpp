@@ -120,6 +120,17 @@ std::vector<std::string> server_connection::ehlo_lines() const {
   return lines;
 }
 
+event server_connection::wait_for_input() {
+  compact();
+  if (eof_) {
+    // The client left; a message still in transfer is lost, never stored.
+    enter_state(state::closed);
+    return make_event(event_kind::closed, verb::unknown, {}, {});
+  }
+  unflushed_ = 0;  // the driver flushes every reply before it reads
+  return make_event(event_kind::need_data, verb::unknown, {}, {});
+}
+
 event server_connection::next_event() {
   if (pending_ != pending::none)
     throw std::logic_error("server_connection: respond() was not called for the last event");
@@ -138,16 +149,7 @@ event server_connection::next_event() {
     return make_event(event_kind::connect, verb::unknown, {}, std::move(banner));
   }
   if (state_ == state::data) {
-    if (!data_->feed(input_, pos_)) {
-      compact();
-      if (eof_) {
-        // The client left in the middle of DATA: the message is lost, never stored.
-        enter_state(state::closed);
-        return make_event(event_kind::closed, verb::unknown, {}, {});
-      }
-      unflushed_ = 0;
-      return make_event(event_kind::need_data, verb::unknown, {}, {});
-    }
+    if (!data_->feed(input_, pos_)) return wait_for_input();
     // Limits latched during the transfer are answered now (RFC 5321 4.5.3.1.10, 4.2.5).
     reply r;
     if (data_->too_big()) {
@@ -169,15 +171,7 @@ event server_connection::next_event() {
   // RFC 4954 4: an AUTH line (with its initial response) may be 12288 octets, so lines are
   // read up to that; any other command over 512 octets is refused once its verb is known.
   auto line = lines_.next(input_, pos_, limits::auth_line);
-  if (!line) {
-    compact();
-    if (eof_) {
-      enter_state(state::closed);
-      return make_event(event_kind::closed, verb::unknown, {}, {});
-    }
-    unflushed_ = 0;
-    return make_event(event_kind::need_data, verb::unknown, {}, {});
-  }
+  if (!line) return wait_for_input();
   return state_ == state::auth ? on_auth_line(*line) : on_command(*line);
 }
 
@@ -234,15 +228,7 @@ event server_connection::on_bdat_chunk() {
   }
   pos_ += take;
   bdat_remaining_ -= take;
-  if (bdat_remaining_ > 0) {
-    compact();
-    if (eof_) {
-      enter_state(state::closed);
-      return make_event(event_kind::closed, verb::unknown, {}, {});
-    }
-    unflushed_ = 0;
-    return make_event(event_kind::need_data, verb::unknown, {}, {});
-  }
+  if (bdat_remaining_ > 0) return wait_for_input();
   enter_state(state::greeted);
   const std::string shown = "<chunk of " + std::to_string(take) + " octets>";
   if (bdat_error_ || !bdat_last_) {

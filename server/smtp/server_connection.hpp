@@ -147,6 +147,7 @@ class server_connection {
   void enter_state(state s);
   event on_command(const input_line& line);
   event on_bdat_chunk();
+  event wait_for_input();
   bool start_bdat(const command& c);
   event message_event(std::string data, std::size_t size, reply r);
   event on_auth_line(const input_line& line);
