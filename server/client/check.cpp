@@ -17,16 +17,6 @@
 namespace smtpmock::client {
 namespace {
 
-/// The first reply of each stage, for the relay verdict.
-class reply_collector : public session_observer {
- public:
-  void event(const timed_event& t) override {
-    if (t.event.kind != smtp::client_event_kind::received) return;
-    replies.try_emplace(t.event.stage, t.event.parsed);
-  }
-  std::map<smtp::client_stage, smtp::reply> replies;
-};
-
 /// One host to check.
 struct target {
   std::string host;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,15 @@ struct session_observer {
   virtual void info(std::string_view /*text*/) {}
   /// A command sent or a reply received.
   virtual void event(const timed_event& /*ev*/) {}
+};
+
+/// An observer that keeps the first reply of each stage (for check's and record's verdicts).
+struct reply_collector : session_observer {
+  void event(const timed_event& t) override {
+    if (t.event.kind != smtp::client_event_kind::received) return;
+    replies.try_emplace(t.event.stage, t.event.parsed);
+  }
+  std::map<smtp::client_stage, smtp::reply> replies;
 };
 
 /// How one session went.

@@ -16,16 +16,6 @@
 namespace smtpmock::client {
 namespace {
 
-/// The first reply seen for each stage.
-class reply_collector : public session_observer {
- public:
-  void event(const timed_event& t) override {
-    if (t.event.kind != smtp::client_event_kind::received) return;
-    replies.try_emplace(t.event.stage, t.event.parsed);
-  }
-  std::map<smtp::client_stage, smtp::reply> replies;
-};
-
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   if (from.empty()) return text;
   for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
