@@ -6,48 +6,30 @@
 
 namespace smtpmock::store {
 
+// The verb members of reply_to carry smtp::verb's values, so a verb converts by a cast.
+constexpr bool same_value(reply_to r, smtp::verb v) {
+  return static_cast<int>(r) == static_cast<int>(v);
+}
+static_assert(
+    same_value(reply_to::helo, smtp::verb::helo) && same_value(reply_to::ehlo, smtp::verb::ehlo) &&
+    same_value(reply_to::mail, smtp::verb::mail) && same_value(reply_to::rcpt, smtp::verb::rcpt) &&
+    same_value(reply_to::data, smtp::verb::data) && same_value(reply_to::bdat, smtp::verb::bdat) &&
+    same_value(reply_to::rset, smtp::verb::rset) && same_value(reply_to::noop, smtp::verb::noop) &&
+    same_value(reply_to::vrfy, smtp::verb::vrfy) && same_value(reply_to::expn, smtp::verb::expn) &&
+    same_value(reply_to::help, smtp::verb::help) && same_value(reply_to::quit, smtp::verb::quit) &&
+    same_value(reply_to::auth, smtp::verb::auth) &&
+    same_value(reply_to::starttls, smtp::verb::starttls) &&
+    same_value(reply_to::unknown, smtp::verb::unknown));
+
 reply_to reply_to_verb(smtp::verb v) {
-  switch (v) {
-    case smtp::verb::helo:
-      return reply_to::helo;
-    case smtp::verb::ehlo:
-      return reply_to::ehlo;
-    case smtp::verb::mail:
-      return reply_to::mail;
-    case smtp::verb::rcpt:
-      return reply_to::rcpt;
-    case smtp::verb::data:
-      return reply_to::data;
-    case smtp::verb::bdat:
-      return reply_to::bdat;
-    case smtp::verb::rset:
-      return reply_to::rset;
-    case smtp::verb::noop:
-      return reply_to::noop;
-    case smtp::verb::vrfy:
-      return reply_to::vrfy;
-    case smtp::verb::expn:
-      return reply_to::expn;
-    case smtp::verb::help:
-      return reply_to::help;
-    case smtp::verb::quit:
-      return reply_to::quit;
-    case smtp::verb::auth:
-      return reply_to::auth;
-    case smtp::verb::starttls:
-      return reply_to::starttls;
-    case smtp::verb::unknown:
-      return reply_to::unknown;
-  }
-  return reply_to::unknown;
+  return static_cast<reply_to>(v);
 }
 
 std::string_view reply_to_name(reply_to r) {
-  static constexpr std::array<std::string_view, reply_to_count> names{
-      "helo",    "ehlo",    "mail",          "rcpt",    "data",       "bdat", "rset",
-      "noop",    "vrfy",    "expn",          "help",    "quit",       "auth", "starttls",
-      "unknown", "connect", "auth_response", "message", "interrupted"};
-  return names.at(static_cast<std::size_t>(r));
+  if (r <= reply_to::unknown) return smtp::verb_name(static_cast<smtp::verb>(r));
+  static constexpr std::array<std::string_view, 4> moments{"connect", "auth_response", "message",
+                                                           "interrupted"};
+  return moments.at(static_cast<std::size_t>(r) - static_cast<std::size_t>(reply_to::connect));
 }
 
 void metrics::session_opened() {

@@ -21,7 +21,8 @@
 
 namespace smtpmock::store {
 
-/// What a reply answered: an SMTP verb, or one of the moments that are not commands.
+/// What a reply answered: an SMTP verb (same values and order as smtp::verb, checked in
+/// metrics.cpp), or one of the moments that are not commands.
 enum class reply_to : std::uint8_t {
   helo,
   ehlo,

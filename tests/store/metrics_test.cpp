@@ -24,6 +24,10 @@ TEST_CASE("metrics: replies by what they answered and code") {
   CHECK(s.replies[1].verb == "rcpt");
   CHECK(reply_to_name(reply_to::auth_response) == "auth_response");
   CHECK(reply_to_name(reply_to::interrupted) == "interrupted");
+  CHECK(reply_to_name(reply_to::connect) == "connect");
+  CHECK(reply_to_name(reply_to::mail) == "mail");
+  CHECK(reply_to_name(reply_to_verb(smtpmock::smtp::verb::starttls)) == "starttls");
+  CHECK(reply_to_verb(smtpmock::smtp::verb::unknown) == reply_to::unknown);
 }
 
 TEST_CASE("metrics: sessions, messages, bytes and the duration histogram") {
