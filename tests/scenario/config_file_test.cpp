@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "scenario/loader.hpp"
+#include "support.hpp"
 #include "temp_dir.hpp"
 
 namespace sc = smtpmock::scenario;
@@ -20,17 +21,10 @@ const std::vector<std::string> allowed = {"smtp-listen", "http-listen", "scenari
 sc::load_error error_of(const std::string& text) {
   const smtpmock::testing::temp_dir dir;
   const auto file = dir.write("smtpmock.yaml", text);
-  try {
-    sc::load_config_file(file, allowed);
-  } catch (const sc::load_error& e) {
-    return e;
-  }
-  return sc::load_error(file.string(), -1, -1, "loaded without error");
+  return smtpmock::testing::error_of(file.string(), [&] { sc::load_config_file(file, allowed); });
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using smtpmock::testing::contains;
 
 }  // namespace
 

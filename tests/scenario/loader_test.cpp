@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -21,29 +22,16 @@ using namespace std::chrono_literals;
 namespace {
 
 const fs::path source_scenarios = fs::path(SMTPMOCK_SOURCE_DIR) / "scenarios";
-const fs::path broken = fs::path(SMTPMOCK_TESTS_DIR) / "scenario" / "broken";
+const fs::path broken = smtpmock::testing::broken_fixtures;
+using smtpmock::testing::contains;
 
 /// The error load_text raises, or one with line -1 when the text loads.
 sc::load_error error_of_text(const std::string& yaml, const std::string& file = "test.yaml") {
-  try {
-    sc::load_text(yaml, file);
-  } catch (const sc::load_error& e) {
-    return e;
-  }
-  return sc::load_error(file, -1, -1, "loaded without error");
+  return smtpmock::testing::error_of(file, [&] { sc::load_text(yaml, file); });
 }
 
 sc::load_error error_of_file(const fs::path& file) {
-  try {
-    sc::load_file(file);
-  } catch (const sc::load_error& e) {
-    return e;
-  }
-  return sc::load_error(file.string(), -1, -1, "loaded without error");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+  return smtpmock::testing::error_of(file.string(), [&] { sc::load_file(file); });
 }
 
 }  // namespace

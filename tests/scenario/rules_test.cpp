@@ -13,6 +13,7 @@
 #include "scenario/lint.hpp"
 #include "scenario/loader.hpp"
 #include "smtp/reply.hpp"
+#include "support.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -22,13 +23,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const fs::path scenario_tests = fs::path(SMTPMOCK_TESTS_DIR) / "scenario";
-const fs::path broken = scenario_tests / "broken";
+using smtpmock::testing::contains;
+using smtpmock::testing::scenario_tests;
+const fs::path broken = smtpmock::testing::broken_fixtures;
 const fs::path good = scenario_tests / "good";
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 /// The rules of a scenario made of `rules_yaml` (the text after "rules:\n").
 std::vector<sc::rule> rules_of(const std::string& rules_yaml) {
@@ -37,21 +35,12 @@ std::vector<sc::rule> rules_of(const std::string& rules_yaml) {
 
 /// The error loading `yaml` raises, or one with line -1 when it loads.
 sc::load_error error_of_text(const std::string& yaml) {
-  try {
-    sc::load_definition_text(yaml, "test.yaml");
-  } catch (const sc::load_error& e) {
-    return e;
-  }
-  return sc::load_error("test.yaml", -1, -1, "loaded without error");
+  return smtpmock::testing::error_of("test.yaml",
+                                     [&] { sc::load_definition_text(yaml, "test.yaml"); });
 }
 
 sc::load_error error_of_file(const fs::path& file) {
-  try {
-    sc::load_definition_file(file);
-  } catch (const sc::load_error& e) {
-    return e;
-  }
-  return sc::load_error(file.string(), -1, -1, "loaded without error");
+  return smtpmock::testing::error_of(file.string(), [&] { sc::load_definition_file(file); });
 }
 
 bool matches(const std::string& pattern, const std::string& value) {
