@@ -269,6 +269,22 @@ def run_binary(args: list[str], timeout: float = 10.0, **kw) -> subprocess.Compl
                           stdin=subprocess.DEVNULL, **kw)
 
 
+CLIENT_TIMEOUT = 30  # seconds per client run (swaks, curl, msmtp, node...)
+
+
+def run(args: list[str], **kw) -> subprocess.CompletedProcess:
+    """Runs a client to completion, bounded by CLIENT_TIMEOUT; stdin closed unless given."""
+    return subprocess.run(args, capture_output=True, timeout=CLIENT_TIMEOUT,
+                          stdin=kw.pop("stdin", subprocess.DEVNULL), **kw)
+
+
+def describe(p: subprocess.CompletedProcess) -> str:
+    """A client run for an assertion message: command, exit code, tails of its output."""
+    return (f"$ {' '.join(map(str, p.args))}\nexit {p.returncode}\nstdout:\n"
+            f"{p.stdout.decode(errors='replace')[-4000:]}\n"
+            f"stderr:\n{p.stderr.decode(errors='replace')[-4000:]}")
+
+
 @pytest.fixture
 def smtpmock_factory(tmp_path: Path) -> Iterator[Callable[..., SmtpMockServer]]:
     """start(*extra_args, scenario=NAME|PATH|None, scenario_yaml=TEXT|None) -> SmtpMockServer."""

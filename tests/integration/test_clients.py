@@ -12,17 +12,15 @@ import email.policy
 import json
 import shutil
 import smtplib
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from conftest import SmtpMockServer
+from conftest import CLIENT_TIMEOUT, SmtpMockServer, describe, run
 
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"
-CLIENT_TIMEOUT = 30  # seconds per client run
 EHLO_NAME = "client.example"
 SENDER = "sender@client.example"
 RECIPIENT = "rcpt@dest.example"
@@ -73,17 +71,6 @@ class Outcome:
     rc: object
     output: str = ""
     dialog: list[str] = field(default_factory=list)  # "C: ..." sent / "S: ..." received
-
-
-def run(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, timeout=CLIENT_TIMEOUT,
-                          stdin=kw.pop("stdin", subprocess.DEVNULL), **kw)
-
-
-def describe(p: subprocess.CompletedProcess) -> str:
-    return (f"$ {' '.join(map(str, p.args))}\nexit {p.returncode}\nstdout:\n"
-            f"{p.stdout.decode(errors='replace')[-4000:]}\n"
-            f"stderr:\n{p.stderr.decode(errors='replace')[-4000:]}")
 
 
 class Client:

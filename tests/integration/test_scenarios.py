@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SOURCE_DIR, RawSmtp, SmtpMockServer
+from conftest import CLIENT_TIMEOUT, SOURCE_DIR, RawSmtp, SmtpMockServer, describe
 
 SCENARIOS = SOURCE_DIR / "scenarios"
-CLIENT_TIMEOUT = 30  # seconds per client run
 EHLO_NAME = "client.example"
 SENDER = "sender@client.example"
 RECIPIENT = "rcpt@dest.example"
@@ -38,12 +37,6 @@ def scenario_file(name: str) -> dict:
 def make_message(subject: str, body: str = "hello") -> bytes:
     return (f"From: <{SENDER}>\r\nTo: <{RECIPIENT}>\r\nSubject: {subject}\r\n"
             f"Message-ID: <{subject.replace(' ', '-')}@client.example>\r\n\r\n{body}\r\n").encode()
-
-
-def describe(p: subprocess.CompletedProcess) -> str:
-    return (f"$ {' '.join(map(str, p.args))}\nexit {p.returncode}\nstdout:\n"
-            f"{p.stdout.decode(errors='replace')[-3000:]}\n"
-            f"stderr:\n{p.stderr.decode(errors='replace')[-2000:]}")
 
 
 def swaks(server: SmtpMockServer, tmp: Path, *extra: str, to: str = RECIPIENT,

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RawSmtp, SmtpMockServer, run_binary
+from conftest import CLIENT_TIMEOUT, RawSmtp, SmtpMockServer, describe, run, run_binary
 
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"
-CLIENT_TIMEOUT = 30  # seconds per client run
 EHLO_NAME = "client.example"
 SENDER = "sender@client.example"
 RECIPIENT = "rcpt@dest.example"
@@ -65,17 +64,6 @@ def unverified() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def run(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, timeout=CLIENT_TIMEOUT,
-                          stdin=kw.pop("stdin", subprocess.DEVNULL), **kw)
-
-
-def describe(p: subprocess.CompletedProcess) -> str:
-    return (f"$ {' '.join(map(str, p.args))}\nexit {p.returncode}\nstdout:\n"
-            f"{p.stdout.decode(errors='replace')[-4000:]}\n"
-            f"stderr:\n{p.stderr.decode(errors='replace')[-4000:]}")
 
 
 # --- a raw client that can switch to TLS ------------------------------------------------------
