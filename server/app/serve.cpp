@@ -134,7 +134,7 @@ int run_serve(const serve_settings& settings) {
     return exit_runtime;
   }
 
-  // The HTTP API runs on the server's io_context; it must be destroyed before `server`.
+  // The HTTP API runs on threads of its own: no request can delay an SMTP reply.
   std::shared_ptr<http::api> api;
   std::unique_ptr<http::http_server> http_listener;
   std::string http_bound = "off";
@@ -143,7 +143,7 @@ int run_serve(const serve_settings& settings) {
     api_options.credentials = settings.http_auth;
     api_options.version = SMTPMOCK_VERSION;
     api = std::make_shared<http::api>(store, metrics, control, api_options);
-    http_listener = std::make_unique<http::http_server>(server, store, api, settings.http_listen);
+    http_listener = std::make_unique<http::http_server>(store, api, settings.http_listen);
     try {
       http_bound = http_listener->start();
     } catch (const net::bind_error& e) {
@@ -154,6 +154,8 @@ int run_serve(const serve_settings& settings) {
     http_running = http_listener.get();
   }
 
+  // Ready before the line that says so: a client that reads the line may ask /readyz at once.
+  if (api) api->set_ready();
   auto bound = server.bound_addresses();
   spdlog::info("tls certificate=\"{}\"", tls->describe());
   const std::string smtps = bound.size() > 1 ? " smtps=" + bound.at(1) : std::string();
@@ -162,10 +164,12 @@ int run_serve(const serve_settings& settings) {
       "version={}",
       bound.at(0), smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
       server.threads(), settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION);
-  if (api) api->set_ready();
   spdlog::debug("scenario file {}", scenario_file.string());
   server.run();
   http_running = nullptr;
+  // Shutdown order: the SMTP sessions have ended (run() returned); the HTTP listener was
+  // closed when shutdown began; now its threads stop, then the objects go in reverse order.
+  if (http_listener) http_listener->join();
   control->set_apply(nullptr);
   spdlog::info("smtpmock stopped messages={}", store->message_count());
   return exit_ok;

@@ -94,7 +94,8 @@ json body_json(const std::string& body, json empty = json::object()) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return empty;
   try {
     return json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond a double (`1e999999`).
     fail(400, std::string("bad JSON in request body: ") + e.what());
   }
 }
@@ -406,9 +407,10 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
     resp.headers.emplace_back("Allow", allow);
     return resp;
   };
+  // A larger limit is served as a page of max_page_size (clients page on with start=).
   auto paging = [&](std::size_t& start, std::size_t& limit) {
     start = size_param(q.get("start"), "start", 0, 0, 100'000'000);
-    limit = size_param(q.get("limit"), "limit", 50, 1, 100'000'000);
+    limit = std::min(size_param(q.get("limit"), "limit", 50, 1, 100'000'000), max_page_size);
   };
   auto message_or_404 = [&](const std::string& id) {
     auto msg = box_.find(id);
@@ -579,8 +581,8 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
     if (m != "GET") return not_allowed("GET");
     std::size_t start = 0, limit = 0;
     start = size_param(q.get("start"), "start", 0, 0, 100'000'000);
-    limit = size_param(q.get("limit"), "limit", 1000, 1, 100'000'000);
-    const auto sessions = box_.store().sessions();
+    limit = std::min(size_param(q.get("limit"), "limit", 1000, 1, 100'000'000), max_page_size);
+    const auto sessions = box_.store().session_summaries();
     json list = json::array();
     for (std::size_t i = start; i < sessions.size() && i - start < limit; ++i)
       list.push_back(session_summary_json(sessions[i]));
@@ -706,7 +708,7 @@ std::optional<http_response> api::check_wait(const wait_request& w) {
       }
     }
     if (matches.size() < w.count) return std::nullopt;
-    return json_response(messages_summary_json(box_, all, matches, 0, matches.size()));
+    return json_response(messages_summary_json(box_, all, matches, 0, max_page_size));
   } catch (const std::exception& e) {
     return error_response(500, std::string("internal error: ") + e.what());
   }

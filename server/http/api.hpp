@@ -61,6 +61,11 @@ struct api_options {
   std::chrono::milliseconds max_wait{300'000};
 };
 
+/// The most items one listing returns (`limit` above it is served as this much); MailHog-shaped
+/// listings, which carry whole messages, also stop after max_listing_bytes of message data.
+inline constexpr std::size_t max_page_size = 1000;
+inline constexpr std::size_t max_listing_bytes = 16u << 20;
+
 /// Status codes used by the server layer too.
 inline constexpr int status_ok = 200;
 inline constexpr int status_service_unavailable = 503;

@@ -4,29 +4,65 @@
 // Long-polls live on one strand: registration, the store's wake-ups, timeouts and shutdown
 // all run there, so the waiter list needs no lock and a waiter is answered exactly once.
 // Bounds: request bodies (RESTinio closes connections over twice the API's limit; the API
-// answers 413 below that), header sizes and counts, parallel connections and waiters.
+// answers 413 below that), header sizes (431 over our limit, a close far over it), header
+// counts, parallel connections (refused at accept) and waiters.
+// Lifetimes: connections refer to nothing the server object owns by raw pointer (the
+// parallel-connection bound is an IP blocker plus a state listener, both shared with the
+// connections), so the io_context may drop pending connections after the server is gone.
+// Shutdown order: stop() closes the acceptor; join() stops the threads; the server object is
+// destroyed, then the io_context (which destroys what connections were still pending).
 #include "http/http_server.hpp"
 
 #include <restinio/all.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <future>
 #include <list>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "net/address.hpp"
-#include "net/context.hpp"
+#include "net/server.hpp"
 
 namespace smtpmock::http {
 namespace {
 
-struct traits : restinio::default_traits_t {
-  static constexpr bool use_connection_count_limiter = true;
-};
-using server_type = restinio::http_server_t<traits>;
-using request_handle = restinio::request_handle_t;
-
 constexpr std::size_t max_connections = 256;
 constexpr std::size_t max_waiters = 200;
 constexpr std::chrono::seconds idle_keep_alive{30};
+/// Header limits we answer with 431 (RFC 6585 5); RESTinio's own, higher limits close the
+/// connection for anything beyond (it cannot answer a request it could not parse).
+constexpr std::size_t max_header_value = 8 * 1024;
+constexpr std::size_t max_header_total = 32 * 1024;
+constexpr std::size_t max_target = 8 * 1024;  ///< longer request targets get 414
+
+/// Live connections, counted by RESTinio's state notices; new ones are refused when full.
+struct connection_gate {
+  std::atomic<std::size_t> live{0};
+
+  void state_changed(const restinio::connection_state::notice_t& notice) noexcept {
+    const auto& cause = notice.cause();
+    if (restinio::holds_alternative<restinio::connection_state::accepted_t>(cause)) {
+      live.fetch_add(1);
+    } else if (restinio::holds_alternative<restinio::connection_state::closed_t>(cause)) {
+      live.fetch_sub(1);
+    }
+  }
+  restinio::ip_blocker::inspection_result_t inspect(
+      const restinio::ip_blocker::incoming_info_t&) const noexcept {
+    return live.load() >= max_connections ? restinio::ip_blocker::deny()
+                                          : restinio::ip_blocker::allow();
+  }
+};
+
+struct traits : restinio::default_traits_t {
+  using connection_state_listener_t = connection_gate;
+  using ip_blocker_t = connection_gate;
+};
+using server_type = restinio::http_server_t<traits>;
+using request_handle = restinio::request_handle_t;
 
 const char* reason(int status) {
   switch (status) {
@@ -46,6 +82,10 @@ const char* reason(int status) {
       return "Request Timeout";
     case 413:
       return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
     case 503:
@@ -171,18 +211,47 @@ struct waiters : std::enable_shared_from_this<waiters> {
 
 }  // namespace
 
+/// A 431/414 for a request whose header section is over our limits, else nullopt.
+std::optional<http_response> header_problem(const restinio::http_request_header_t& h) {
+  if (h.request_target().size() > max_target) {
+    return error_response(414, "request target over " + std::to_string(max_target) + " octets");
+  }
+  std::size_t total = h.request_target().size();
+  std::optional<http_response> problem;
+  h.for_each_field([&](const restinio::http_header_field_t& f) {
+    total += f.name().size() + f.value().size() + 4;
+    if (!problem && f.value().size() > max_header_value) {
+      problem = error_response(
+          431, "header " + f.name() + " over " + std::to_string(max_header_value) + " octets");
+    }
+  });
+  if (!problem && total > max_header_total) {
+    problem =
+        error_response(431, "header section over " + std::to_string(max_header_total) + " octets");
+  }
+  return problem;
+}
+
 struct http_server::impl {
-  impl(net::server& n, std::shared_ptr<store::message_store> s, std::shared_ptr<api> a,
-       std::string l)
-      : net(n),
-        store(std::move(s)),
+  impl(std::shared_ptr<store::message_store> s, std::shared_ptr<api> a, std::string l, unsigned t)
+      : store(std::move(s)),
         handler(std::move(a)),
         listen(std::move(l)),
-        waits(std::make_shared<waiters>(net::context(net), handler)) {}
+        thread_count(std::max(1u, t)),
+        ioc(static_cast<int>(thread_count)),
+        work(asio::make_work_guard(ioc)),
+        waits(std::make_shared<waiters>(ioc, handler)),
+        gate(std::make_shared<connection_gate>()) {}
+
+  ~impl() { join(std::chrono::milliseconds(0)); }
 
   restinio::request_handling_status_t on_request(const request_handle& req) {
-    http_request r;
     const auto& h = req->header();
+    if (auto problem = header_problem(h)) {
+      send(req, *problem);
+      return restinio::request_accepted();
+    }
+    http_request r;
     r.method = h.method().c_str();
     const auto path = h.path();
     r.path.assign(path.data(), path.size());
@@ -218,18 +287,18 @@ struct http_server::impl {
         // A long-poll holds its request until it is answered: RESTinio must not cut it first.
         .handle_request_timeout(std::chrono::seconds(330))
         .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
-                                      .max_url_size(16 * 1024)
+                                      .max_url_size(8 * max_target)
                                       .max_field_name_size(1024)
-                                      .max_field_value_size(16 * 1024)
+                                      .max_field_value_size(8 * max_header_value)
                                       .max_field_count(100)
                                       .max_body_size(2 * (1 << 20)))
-        .max_parallel_connections(max_connections)
+        .connection_state_listener(gate)
+        .ip_blocker(gate)
         .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& acceptor) {
           const auto ep = acceptor.local_endpoint();
           bound = net::format_address(ep.address().to_string(), ep.port());
         });
-    server = std::make_unique<server_type>(restinio::external_io_context(net::context(net)),
-                                           std::move(settings));
+    server = std::make_unique<server_type>(restinio::external_io_context(ioc), std::move(settings));
     try {
       server->open_sync();
     } catch (const std::exception& e) {
@@ -240,25 +309,60 @@ struct http_server::impl {
     store->add_listener([weak] {
       if (auto w = weak.lock()) w->notify();
     });
+    for (unsigned i = 0; i < thread_count; ++i)
+      threads.emplace_back([this] { ioc.run(); });
     return bound;
   }
 
   void stop() {
     waits->stop();
-    if (server) server->close_async([] {}, [](std::exception_ptr) {});
+    if (server) {
+      asio::post(ioc, [this] {
+        try {
+          if (server) server->close_sync();
+        } catch (...) {
+          // Closing a listener that is already gone is not a failure at shutdown.
+        }
+      });
+    }
   }
 
-  net::server& net;
+  void join(std::chrono::milliseconds grace) {
+    if (joined.exchange(true)) return;
+    if (!threads.empty() && grace.count() > 0) {
+      // The 503s to pending long-polls and answers already being written get a moment.
+      asio::steady_timer pause(ioc, grace);
+      std::promise<void> done;
+      pause.async_wait([&done](const asio::error_code&) { done.set_value(); });
+      done.get_future().wait_for(grace * 2);
+    }
+    work.reset();
+    ioc.stop();
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+    threads.clear();
+    // No thread runs now: the server closes its acceptor on a live io_context, then the
+    // io_context (a member declared before `server`) drops the connections still pending.
+    server.reset();
+  }
+
   std::shared_ptr<store::message_store> store;
   std::shared_ptr<api> handler;
   std::string listen;
+  unsigned thread_count;
+  asio::io_context ioc;  ///< destroyed after `server` and after the threads are joined
+  asio::executor_work_guard<asio::io_context::executor_type> work;
   std::shared_ptr<waiters> waits;
+  std::shared_ptr<connection_gate> gate;
   std::unique_ptr<server_type> server;
+  std::vector<std::thread> threads;
+  std::atomic<bool> joined{false};
 };
 
-http_server::http_server(net::server& net, std::shared_ptr<store::message_store> store,
-                         std::shared_ptr<api> handler, std::string listen)
-    : impl_(std::make_unique<impl>(net, std::move(store), std::move(handler), std::move(listen))) {}
+http_server::http_server(std::shared_ptr<store::message_store> store, std::shared_ptr<api> handler,
+                         std::string listen, unsigned threads)
+    : impl_(std::make_unique<impl>(std::move(store), std::move(handler), std::move(listen),
+                                   threads)) {}
 
 http_server::~http_server() = default;
 
@@ -268,6 +372,10 @@ std::string http_server::start() {
 
 void http_server::stop() {
   impl_->stop();
+}
+
+void http_server::join(std::chrono::milliseconds grace) {
+  impl_->join(grace);
 }
 
 }  // namespace smtpmock::http

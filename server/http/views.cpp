@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "http/api.hpp"
 #include "store/json.hpp"
 
 namespace smtpmock::http {
@@ -232,14 +233,18 @@ json mailhog_message_json(const message_ptr& m) {
 json mailhog_list_json(const std::vector<message_ptr>& matches, std::size_t start,
                        std::size_t limit) {
   json items = json::array();
-  for (std::size_t i = start; i < matches.size() && i - start < limit; ++i)
+  std::size_t bytes = 0;  // each message is in the answer twice (Content.Body and Raw.Data)
+  for (std::size_t i = start; i < matches.size() && i - start < limit; ++i) {
+    bytes += 2 * matches[i]->data.size();
+    if (!items.empty() && bytes > max_listing_bytes) break;
     items.push_back(mailhog_message_json(matches[i]));
+  }
   const std::size_t count = items.size();
   return json{
       {"total", matches.size()}, {"count", count}, {"start", start}, {"items", std::move(items)}};
 }
 
-json session_summary_json(const store::session_record& s) {
+json session_summary_json(const store::session_summary& s) {
   json ids = json::array();
   for (const auto& id : s.message_ids)
     ids.push_back(id);
@@ -250,7 +255,7 @@ json session_summary_json(const store::session_record& s) {
               {"Ended", s.ended ? json(store::rfc3339(*s.ended)) : json(nullptr)},
               {"Live", !s.ended.has_value()},
               {"Truncated", s.truncated},
-              {"Lines", s.lines.size()},
+              {"Lines", s.line_count},
               {"MessageIDs", std::move(ids)}};
 }
 

@@ -45,6 +45,6 @@ json mailhog_list_json(const std::vector<message_ptr>& matches, std::size_t star
                        std::size_t limit);
 
 /// A session without its transcript, for lists.
-json session_summary_json(const store::session_record& s);
+json session_summary_json(const store::session_summary& s);
 
 }  // namespace smtpmock::http

@@ -149,13 +149,14 @@ std::string envelope_json(const smtp::envelope& env) {
   return dump(envelope_object(env));
 }
 
-std::string message_json(const stored_message& m, const session_record* session) {
+std::string message_json(const stored_message& m) {
   json j{{"ID", m.id},
          {"SessionID", m.session_id},
          {"Received", rfc3339(m.received)},
          {"Size", m.data.size()},
          {"Envelope", envelope_object(m.env)},
-         {"Transcript", session ? transcript_array(session->lines) : json::array()}};
+         // Indexes into the Transcript of session-<SessionID>.json: [From, To).
+         {"TranscriptLines", json{{"From", m.transcript_from}, {"To", m.transcript_to}}}};
   return dump(j);
 }
 

@@ -12,8 +12,9 @@ namespace smtpmock::store {
 std::string rfc3339(clock::time_point t);
 /// The envelope as a JSON object string.
 std::string envelope_json(const smtp::envelope& env);
-/// A message's <id>.json: id, session id, received time (RFC 3339), size, envelope, transcript.
-std::string message_json(const stored_message& m, const session_record* session);
+/// A message's <id>.json: id, session id, received time (RFC 3339), size, envelope, and where
+/// its transaction is in the session's transcript (session-<id>.json holds the lines, once).
+std::string message_json(const stored_message& m);
 /// A session and its transcript as JSON.
 std::string session_json(const session_record& s);
 /// A transcript in swaks arrows: "<-" server, "->" client, "===" notes, "~>"/"<~" inside TLS.

@@ -87,21 +87,28 @@ message_store::message_store(store_limits limits, std::optional<std::filesystem:
   }
 }
 
+std::size_t line_cost(const transcript_line& line) {
+  return sizeof(transcript_line) + line.text.size() + line.rule.size();
+}
+
 void message_store::add_message(stored_message m) {
+  {
+    // The message's part of its session's transcript: the lines since the previous message.
+    // The spool refers to it by range; session-<id>.json holds the lines once, at close.
+    std::lock_guard lock(mutex_);
+    auto it = find_session(sessions_, m.session_id);
+    if (it != sessions_.rend()) {
+      m.transcript_from = it->message_mark;
+      m.transcript_to = it->lines.size();
+    }
+  }
   auto msg = std::make_shared<const stored_message>(std::move(m));
   if (spool_) {
-    // The transcript so far, copied under the lock, rendered and written outside it.
-    std::optional<session_record> snapshot;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = find_session(sessions_, msg->session_id);
-      if (it != sessions_.rend()) snapshot = *it;
-    }
     const std::string base = safe_name(msg->id);
     const fs::path eml = *spool_ / (base + ".eml");
     write_atomic(*spool_, base + ".eml", msg->data);
     try {
-      write_atomic(*spool_, base + ".json", message_json(*msg, snapshot ? &*snapshot : nullptr));
+      write_atomic(*spool_, base + ".json", message_json(*msg));
     } catch (...) {
       // All or nothing: the client is told 451, so no trace of the message may remain.
       std::error_code ignored;
@@ -113,7 +120,10 @@ void message_store::add_message(stored_message m) {
   {
     std::lock_guard lock(mutex_);
     auto it = find_session(sessions_, msg->session_id);
-    if (it != sessions_.rend()) it->message_ids.push_back(msg->id);
+    if (it != sessions_.rend()) {
+      it->message_ids.push_back(msg->id);
+      it->message_mark = msg->transcript_to;
+    }
     messages_.push_back(std::move(msg));
     while (messages_.size() > limits_.max_messages)
       messages_.pop_front();
@@ -176,8 +186,10 @@ void message_store::open_session(const std::string& id, const std::string& clien
   std::lock_guard lock(mutex_);
   if (find_session(sessions_, id) != sessions_.rend()) return;  // ids are unique; keep the first
   sessions_.push_back(std::move(s));
-  while (sessions_.size() > limits_.max_sessions)
+  while (sessions_.size() > limits_.max_sessions) {
+    transcript_bytes_ -= sessions_.front().bytes;
     sessions_.pop_front();
+  }
 }
 
 void message_store::append(const std::string& session_id, transcript_line line) {
@@ -185,11 +197,29 @@ void message_store::append(const std::string& session_id, transcript_line line) 
   auto it = find_session(sessions_, session_id);
   if (it == sessions_.rend()) return;  // unknown or already evicted
   // A session may send millions of commands; keep the first lines and say that some were lost.
-  if (it->lines.size() >= limits_.max_transcript_lines) {
+  const std::size_t cost = line_cost(line);
+  if (it->lines.size() >= limits_.max_transcript_lines ||
+      it->bytes + cost > limits_.max_transcript_bytes) {
     it->truncated = true;
     return;
   }
   it->lines.push_back(std::move(line));
+  it->bytes += cost;
+  transcript_bytes_ += cost;
+  if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
+}
+
+void message_store::evict_transcripts_locked() {
+  // Oldest ended sessions first; live ones are bounded by max_transcript_bytes each.
+  for (auto it = sessions_.begin();
+       it != sessions_.end() && transcript_bytes_ > limits_.max_total_transcript_bytes;) {
+    if (it->ended) {
+      transcript_bytes_ -= it->bytes;
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void message_store::close_session(const std::string& id) {
@@ -220,6 +250,22 @@ std::optional<session_record> message_store::session(const std::string& id) cons
 std::vector<session_record> message_store::sessions() const {
   std::lock_guard lock(mutex_);
   return {sessions_.rbegin(), sessions_.rend()};
+}
+
+std::vector<session_summary> message_store::session_summaries() const {
+  std::lock_guard lock(mutex_);
+  std::vector<session_summary> out;
+  out.reserve(sessions_.size());
+  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
+    out.push_back(session_summary{it->id, it->client_address, it->scenario, it->started, it->ended,
+                                  it->lines.size(), it->message_ids, it->truncated});
+  }
+  return out;
+}
+
+std::size_t message_store::transcript_bytes() const {
+  std::lock_guard lock(mutex_);
+  return transcript_bytes_;
 }
 
 std::size_t message_store::session_count() const {

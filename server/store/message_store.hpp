@@ -28,6 +28,10 @@ struct stored_message {
   clock::time_point received;
   smtp::envelope env;
   std::string data;  ///< raw RFC 5322 bytes after dot-unstuffing
+  /// The session's transcript lines [from, to) of this message's transaction (set by the store:
+  /// the lines since the session's previous message), so the spool writes a transcript once.
+  std::size_t transcript_from = 0;
+  std::size_t transcript_to = 0;
 };
 
 enum class direction { in, out, info };
@@ -50,15 +54,35 @@ struct session_record {
   std::optional<clock::time_point> ended;
   std::vector<transcript_line> lines;
   std::vector<std::string> message_ids;
-  bool truncated = false;  ///< lines beyond max_transcript_lines were dropped
+  bool truncated = false;        ///< lines beyond max_transcript_lines or _bytes were dropped
+  std::size_t bytes = 0;         ///< what `lines` cost, as counted against the store's byte bounds
+  std::size_t message_mark = 0;  ///< lines.size() when the last message was stored
+};
+
+/// A session without its transcript, for listings.
+struct session_summary {
+  std::string id;
+  std::string client_address;
+  std::string scenario;
+  clock::time_point started;
+  std::optional<clock::time_point> ended;
+  std::size_t line_count = 0;
+  std::vector<std::string> message_ids;
+  bool truncated = false;
 };
 
 /// Bounds of the store.
 struct store_limits {
   std::size_t max_messages = 1000;
   std::size_t max_sessions = 1000;
-  std::size_t max_transcript_lines = 10000;
+  std::size_t max_transcript_lines = 10000;    ///< per session; later lines are dropped
+  std::size_t max_transcript_bytes = 1 << 20;  ///< per session, as counted by line_cost()
+  /// All transcripts together: the oldest ended sessions are dropped first to stay under it.
+  std::size_t max_total_transcript_bytes = 64u << 20;
 };
+
+/// What one transcript line costs against the byte bounds: its texts plus the fixed part.
+std::size_t line_cost(const transcript_line& line);
 
 class message_store {
  public:
@@ -84,8 +108,12 @@ class message_store {
   /// Never throws for a spool failure (it runs at teardown); see spool_failures().
   void close_session(const std::string& id);
   std::optional<session_record> session(const std::string& id) const;
-  /// Sessions, newest first.
+  /// Sessions, newest first, with their transcripts (a copy: prefer session_summaries()).
   std::vector<session_record> sessions() const;
+  /// Sessions, newest first, without transcripts.
+  std::vector<session_summary> session_summaries() const;
+  /// What all kept transcripts cost (≤ max_total_transcript_bytes but for live sessions).
+  std::size_t transcript_bytes() const;
   /// Sessions kept (open and ended).
   std::size_t session_count() const;
 
@@ -105,6 +133,8 @@ class message_store {
   std::deque<std::shared_ptr<const stored_message>> messages_;  // oldest first
   std::deque<session_record> sessions_;                         // oldest first
   std::size_t spool_failures_ = 0;
+  std::size_t transcript_bytes_ = 0;  ///< sum of the sessions' `bytes`
+  void evict_transcripts_locked();
   /// Replaced (never mutated) under mutex_, so add_message copies one pointer, not a vector.
   std::shared_ptr<const std::vector<std::function<void()>>> listeners_;
 };

@@ -74,18 +74,24 @@ TEST_CASE("unit: envelope JSON has every field in PascalCase") {
   CHECK(j["TLSCipher"] == "");
 }
 
-TEST_CASE("unit: message JSON carries id, session, time, size, envelope and transcript") {
-  const auto m = sample_message();
-  const auto without = json::parse(message_json(m, nullptr));
-  CHECK(without["ID"] == "m1");
-  CHECK(without["SessionID"] == "s1");
-  CHECK(without["Received"] == "2026-11-28T12:00:00.123Z");
-  CHECK(without["Size"] == m.data.size());
-  CHECK(without["Envelope"]["Helo"] == "mx.example");
-  CHECK(without["Transcript"] == json::array());
+TEST_CASE("unit: message JSON carries id, session, time, size, envelope and its transcript range") {
+  auto m = sample_message();
+  m.transcript_from = 3;
+  m.transcript_to = 9;
+  const auto j = json::parse(message_json(m));
+  CHECK(j["ID"] == "m1");
+  CHECK(j["SessionID"] == "s1");
+  CHECK(j["Received"] == "2026-11-28T12:00:00.123Z");
+  CHECK(j["Size"] == m.data.size());
+  CHECK(j["Envelope"]["Helo"] == "mx.example");
+  // The lines themselves are in the session's file, written once (not once per message).
+  CHECK_FALSE(j.contains("Transcript"));
+  CHECK(j["TranscriptLines"] == json{{"From", 3}, {"To", 9}});
+}
 
+TEST_CASE("unit: session JSON carries every transcript field") {
   const auto s = sample_session();
-  const auto with = json::parse(message_json(m, &s));
+  const auto with = json::parse(session_json(s));
   REQUIRE(with["Transcript"].size() == 5);
   const auto& first = with["Transcript"][0];
   CHECK(first["Time"] == "2026-11-28T12:00:00.123Z");
@@ -133,7 +139,7 @@ TEST_CASE("unit: control bytes and invalid UTF-8 still give valid JSON") {
 
   stored_message m = sample_message();
   m.env.helo = "\xfe\x07";
-  CHECK(json::parse(message_json(m, &s))["Envelope"]["Helo"] == "\xef\xbf\xbd\x07");
+  CHECK(json::parse(message_json(m))["Envelope"]["Helo"] == "\xef\xbf\xbd\x07");
 }
 
 TEST_CASE("unit: transcript text uses swaks arrows with TLS and rules") {

@@ -266,12 +266,14 @@ TEST_CASE("unit: the spool holds the exact bytes and parseable JSON, with no tem
   CHECK(env["AuthUser"] == "alice");
   CHECK(env["TLSVersion"] == "TLSv1.3");
   CHECK(env["TLSCipher"] == "TLS_AES_256_GCM_SHA384");
-  REQUIRE(j["Transcript"].size() == 2);
-  CHECK(j["Transcript"][0]["Rule"] == "banner");
+  CHECK_FALSE(j.contains("Transcript"));
+  CHECK(j["TranscriptLines"] == nlohmann::json{{"From", 0}, {"To", 2}});
 
   s.close_session("s1");
   const auto sj = nlohmann::json::parse(read_all(spool / "session-s1.json"));
   CHECK(sj["ID"] == "s1");
+  REQUIRE(sj["Transcript"].size() == 2);
+  CHECK(sj["Transcript"][0]["Rule"] == "banner");
   CHECK(sj["Ended"].is_string());
   CHECK(sj["MessageIDs"] == nlohmann::json::array({"m1"}));
   CHECK(s.spool_failures() == 0);
@@ -332,4 +334,89 @@ TEST_CASE("unit: when only the JSON spool file fails the .eml is removed too") {
   CHECK_THROWS_AS(s.add_message(make_message("m1", "s1")), std::runtime_error);
   CHECK(s.message_count() == 0);
   CHECK(names_in(spool) == std::vector<std::string>{"m1.json"});
+}
+
+TEST_CASE("unit: each message refers to its own lines of the session's transcript") {
+  message_store s;
+  s.open_session("s1", "127.0.0.1:40000", "default");
+  for (int i = 0; i < 3; ++i)
+    s.append("s1", make_line(direction::in, "line " + std::to_string(i)));
+  s.add_message(make_message("m1", "s1", "a"));
+  for (int i = 0; i < 4; ++i)
+    s.append("s1", make_line(direction::in, "more " + std::to_string(i)));
+  s.add_message(make_message("m2", "s1", "b"));
+  s.add_message(make_message("m3", "s1", "c"));
+  CHECK(s.message("m1")->transcript_from == 0);
+  CHECK(s.message("m1")->transcript_to == 3);
+  CHECK(s.message("m2")->transcript_from == 3);
+  CHECK(s.message("m2")->transcript_to == 7);
+  CHECK(s.message("m3")->transcript_from == 7);
+  CHECK(s.message("m3")->transcript_to == 7);
+}
+
+TEST_CASE("unit: spool bytes grow linearly with messages on one kept connection") {
+  // Each <id>.json used to embed the whole transcript so far: quadratic on a kept connection.
+  temp_dir dir;
+  message_store s({}, dir.path);
+  s.open_session("s1", "127.0.0.1:40000", "default");
+  std::vector<std::uintmax_t> json_sizes;
+  for (int i = 0; i < 200; ++i) {
+    for (int k = 0; k < 8; ++k)
+      s.append("s1", make_line(direction::in, std::string(100, 'x')));
+    const std::string id = "m" + std::to_string(i);
+    s.add_message(make_message(id, "s1", "Subject: x\r\n\r\nbody\r\n"));
+    json_sizes.push_back(fs::file_size(dir.path / (id + ".json")));
+  }
+  // The 200th message's JSON is about as big as the 1st (ids and numbers grow by a few bytes).
+  CHECK(json_sizes.back() < json_sizes.front() + 16);
+}
+
+TEST_CASE("unit: a session's transcript is bounded in bytes as well as lines") {
+  store_limits limits;
+  limits.max_transcript_bytes = 10'000;
+  message_store s(limits);
+  s.open_session("s1", "127.0.0.1:40000", "default");
+  for (int i = 0; i < 1000; ++i)
+    s.append("s1", make_line(direction::in, std::string(500, 'x')));
+  const auto rec = s.session("s1");
+  REQUIRE(rec);
+  CHECK(rec->truncated);
+  CHECK(rec->bytes <= 10'000);
+  CHECK(rec->lines.size() < 20);
+  CHECK(s.transcript_bytes() == rec->bytes);
+}
+
+TEST_CASE("unit: all transcripts together stay under their bound; ended sessions go first") {
+  store_limits limits;
+  limits.max_total_transcript_bytes = 50'000;
+  message_store s(limits);
+  s.open_session("live", "127.0.0.1:1", "default");
+  s.append("live", make_line(direction::in, std::string(1000, 'l')));
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    s.open_session(id, "127.0.0.1:2", "default");
+    s.append(id, make_line(direction::in, std::string(1000, 'x')));
+    s.close_session(id);
+  }
+  CHECK(s.transcript_bytes() <= 50'000);
+  CHECK(s.session("live"));      // live sessions are never dropped for bytes
+  CHECK(s.session("s199"));      // the newest ended one stays
+  CHECK_FALSE(s.session("s0"));  // the oldest ended ones went
+  CHECK(s.session_count() < 60);
+}
+
+TEST_CASE("unit: session summaries carry counts, not transcripts") {
+  message_store s;
+  s.open_session("s1", "127.0.0.1:40000", "default");
+  s.append("s1", make_line(direction::in, "EHLO x"));
+  s.append("s1", make_line(direction::out, "250 ok"));
+  s.add_message(make_message("m1", "s1", "a"));
+  s.open_session("s2", "127.0.0.1:40001", "yahoo");
+  const auto list = s.session_summaries();
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].id == "s2");  // newest first
+  CHECK(list[0].scenario == "yahoo");
+  CHECK(list[1].line_count == 2);
+  CHECK(list[1].message_ids == std::vector<std::string>{"m1"});
+  CHECK_FALSE(list[1].ended);
 }
