@@ -3,14 +3,19 @@
 
 #include <algorithm>
 
+#include "smtp/limits.hpp"
+
 namespace smtpmock::smtp {
 namespace {
 
 char to_upper(char c) {
   return c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c;
 }
+// RFC 5321 4.1.1: "SP" separates a verb from its argument and parameters from each other; a
+// TAB is not a separator (and is refused with every other control character, see
+// has_control_character).
 bool is_space(char c) {
-  return c == ' ' || c == '\t';
+  return c == ' ';
 }
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -48,16 +53,57 @@ bool valid_local_part(std::string_view l) {
   return true;
 }
 
-bool valid_mailbox(std::string_view m) {
-  // The '@' that separates local part and domain is the last one outside quotes.
+// The '@' that separates local part and domain: the last one outside quotes, or npos.
+std::size_t mailbox_at(std::string_view m) {
   std::size_t at = std::string_view::npos;
   bool quoted = false;
   for (std::size_t i = 0; i < m.size(); ++i) {
     if (m[i] == '"' && (i == 0 || m[i - 1] != '\\')) quoted = !quoted;
     if (m[i] == '@' && !quoted) at = i;
   }
+  return at;
+}
+
+bool valid_mailbox(std::string_view m) {
+  const std::size_t at = mailbox_at(m);
   if (at == std::string_view::npos) return false;
   return valid_local_part(m.substr(0, at)) && valid_domain(m.substr(at + 1));
+}
+
+// RFC 5321 4.5.3.1.1 / 4.5.3.1.2: local part at most 64 octets, domain at most 255.
+bool mailbox_within_limits(std::string_view m) {
+  const std::size_t at = mailbox_at(m);
+  if (at == std::string_view::npos) return true;  // "postmaster"
+  return at <= limits::local_part && m.size() - at - 1 <= limits::domain;
+}
+
+bool is_hex_upper(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 6533 3 utf-8-addr-xtext: QCHAR (a CHAR from "!" to "~" other than "+", "=" and the
+// backslash, or a UTF-8 octet) or an EmbeddedUnicodeChar \x{HEXPOINT}. The UTF-8 sequences
+// themselves are not validated here.
+bool valid_utf8_addr_xtext(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (s[i] == '\\') {
+      if (s.substr(i, 3) != "\\x{") return false;
+      const auto close = s.find('}', i + 3);
+      if (close == std::string_view::npos || close == i + 3 || close - i - 3 > 6) return false;
+      for (std::size_t j = i + 3; j < close; ++j)
+        if (!is_hex_upper(s[j])) return false;
+      i = close;
+    } else if (u < 0x80 && (u < '!' || u > '~' || s[i] == '+' || s[i] == '=')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 5322 3.2.3 atext, the characters of an RFC 3461 4.2 addr-type (an atom).
+bool is_atext(char c) {
+  return is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
 }
 
 bool valid_keyword(std::string_view k) {
@@ -168,6 +214,8 @@ path_error parse_path(std::string_view argument, std::string_view prefix, path_a
     }
   }
   if (close == std::string_view::npos) return path_error::bad_path;
+  // RFC 5321 4.5.3.1.3: the whole path, angle brackets and any source route included.
+  if (close + 1 > limits::path) return path_error::too_long;
   std::string_view path = s.substr(1, close - 1);
   // RFC 5321 4.1.2 / C: an obsolete source route "@a,@b:" is accepted and ignored.
   if (!path.empty() && path.front() == '@') {
@@ -177,6 +225,7 @@ path_error parse_path(std::string_view argument, std::string_view prefix, path_a
   }
   if (!path.empty() && !valid_mailbox(path) && !iequals(path, "postmaster"))
     return path_error::bad_path;
+  if (!mailbox_within_limits(path)) return path_error::too_long;
   out.address = std::string(path);
 
   std::string_view params = s.substr(close + 1);
@@ -203,6 +252,55 @@ path_error parse_path(std::string_view argument, std::string_view prefix, path_a
     out.params.push_back(std::move(p));
   }
   return path_error::none;
+}
+
+bool has_control_character(std::string_view line) {
+  return std::any_of(line.begin(), line.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+bool valid_xtext(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (s[i] == '+') {
+      // hexchar = "+" 2(%x30-39 / %x41-46): upper-case hex only.
+      if (i + 2 >= s.size()) return false;
+      if (!is_hex_upper(s[i + 1]) || !is_hex_upper(s[i + 2])) return false;
+      i += 2;
+    } else if (u < '!' || u > '~' || s[i] == '=') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool valid_notify(std::string_view value) {
+  if (iequals(value, "NEVER")) return true;
+  // Every element one of SUCCESS, FAILURE, DELAY; no empty element (so NEVER cannot be listed).
+  while (true) {
+    const auto comma = value.find(',');
+    const std::string_view element = value.substr(0, comma);
+    if (!iequals(element, "SUCCESS") && !iequals(element, "FAILURE") && !iequals(element, "DELAY"))
+      return false;
+    if (comma == std::string_view::npos) return true;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+bool valid_orcpt(std::string_view value) {
+  const auto semi = value.find(';');
+  if (semi == std::string_view::npos || semi == 0) return false;
+  const std::string_view type = value.substr(0, semi);
+  const std::string_view address = value.substr(semi + 1);
+  if (!std::all_of(type.begin(), type.end(), is_atext) || address.empty()) return false;
+  return iequals(type, "utf-8") ? valid_utf8_addr_xtext(address) : valid_xtext(address);
 }
 
 }  // namespace smtpmock::smtp

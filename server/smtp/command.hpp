@@ -84,11 +84,30 @@ struct path_argument {
   std::vector<parameter> params;
 };
 
-enum class path_error { none, missing_prefix, bad_path, bad_parameter };
+enum class path_error {
+  none,
+  missing_prefix,
+  bad_path,
+  bad_parameter,
+  too_long,  ///< RFC 5321 4.5.3.1.1-3: local part, domain or path over its limit
+};
 
 /// Parses "FROM:<a@b> SIZE=10" (prefix "FROM") or "TO:<a@b>" (prefix "TO"). Accepts the
 /// telnet spelling "FROM: <a@b>" with spaces after the colon, as real servers do.
 path_error parse_path(std::string_view argument, std::string_view prefix, path_argument& out);
+
+/// Whether `line` holds an octet no SMTP command may contain: a control character (0x00-0x1F,
+/// 0x7F; RFC 5321 4.1.1 separates the words of a command by SP only, and 4.1.2 allows no CTL).
+bool has_control_character(std::string_view line);
+/// Whether every octet of `s` is 7-bit ASCII (RFC 6531 3.4: anything else needs SMTPUTF8).
+bool is_ascii(std::string_view s);
+/// RFC 3461 4: xtext, "+" followed by two upper-case hex digits or a CHAR from "!" to "~"
+/// other than "+" and "=".
+bool valid_xtext(std::string_view s);
+/// RFC 3461 4.1: NOTIFY is "NEVER" alone or a comma list of SUCCESS, FAILURE and DELAY.
+bool valid_notify(std::string_view value);
+/// RFC 3461 4.2: ORCPT is addr-type ";" xtext (RFC 6533 3: UTF-8 too when addr-type is utf-8).
+bool valid_orcpt(std::string_view value);
 
 /// Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b);

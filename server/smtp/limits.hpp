@@ -19,5 +19,13 @@ inline constexpr std::size_t default_recipients = 100;
 inline constexpr std::size_t default_message_size = 64 * 1024 * 1024;
 /// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets including CRLF.
 inline constexpr std::size_t reply_line = 512;
+/// RFC 5321 4.5.3.1.1: a local part is at most 64 octets.
+inline constexpr std::size_t local_part = 64;
+/// RFC 5321 4.5.3.1.2: a domain is at most 255 octets.
+inline constexpr std::size_t domain = 255;
+/// RFC 5321 4.5.3.1.3: a reverse- or forward-path is at most 256 octets, punctuation included.
+inline constexpr std::size_t path = 256;
+/// RFC 3461 4.4: an ENVID value is at most 100 characters.
+inline constexpr std::size_t envid = 100;
 
 }  // namespace smtpmock::smtp::limits

@@ -32,6 +32,8 @@ constexpr std::array stock_table{
     stock_row{stock::shutting_down, 421, "4.3.2", "Service shutting down"},
     stock_row{stock::too_many_connections, 421, "4.3.2", "Too many connections, try again later"},
     stock_row{stock::idle_timeout, 421, "4.4.2", "Idle timeout, closing connection"},
+    stock_row{stock::command_timeout, 421, "4.4.2", "Command timeout, closing connection"},
+    stock_row{stock::session_timeout, 421, "4.4.2", "Session time limit reached, closing connection"},
     stock_row{stock::too_many_errors, 421, "4.7.0", "Too many errors, closing connection"},
     stock_row{stock::too_many_recipients, 452, "4.5.3", "Too many recipients"},
     stock_row{stock::tls_not_available, 454, "4.7.0", "TLS not available"},
@@ -70,6 +72,20 @@ constexpr std::array stock_table{
     stock_row{stock::too_many_auth_failures, 421, "4.7.0", "Too many authentication failures"},
     stock_row{stock::storage_failed, 451, "4.3.0", "Failed to store message"},
     stock_row{stock::early_talker, 554, "5.5.0", "Protocol error: client spoke before the banner"},
+    stock_row{stock::control_character, 500, "5.5.2",
+              "Control character in command line (RFC 5321 4.1.1)"},
+    stock_row{stock::duplicate_parameter, 501, "5.5.4", "Duplicate parameter"},
+    stock_row{stock::bad_dsn_parameter, 501, "5.5.4", "Invalid DSN parameter"},
+    stock_row{stock::sender_too_long, 501, "5.1.7",
+              "Sender address too long (RFC 5321 4.5.3.1: local part 64, domain 255, path 256 "
+              "octets)"},
+    stock_row{stock::recipient_too_long, 501, "5.1.3",
+              "Recipient address too long (RFC 5321 4.5.3.1: local part 64, domain 255, path 256 "
+              "octets)"},
+    stock_row{stock::non_ascii_sender, 550, "5.6.7",
+              "Non-ASCII addresses not permitted for that sender without SMTPUTF8"},
+    stock_row{stock::non_ascii_recipient, 553, "5.6.7",
+              "Non-ASCII addresses not permitted for that recipient without SMTPUTF8"},
 };
 
 bool is_digit(char c) {

@@ -46,6 +46,8 @@ enum class stock {
   shutting_down,           // 421 4.3.2
   too_many_connections,    // 421 4.3.2
   idle_timeout,            // 421 4.4.2
+  command_timeout,         // 421 4.4.2
+  session_timeout,         // 421 4.4.2
   too_many_errors,         // 421 4.7.0
   too_many_recipients,     // 452 4.5.3
   tls_not_available,       // 454 4.7.0
@@ -80,6 +82,13 @@ enum class stock {
   auth_needs_tls,          // 538 5.7.11
   too_many_auth_failures,  // 421 4.7.0
   storage_failed,          // 451 4.3.0
+  control_character,       // 500 5.5.2 control character in a command line
+  duplicate_parameter,     // 501 5.5.4 an ESMTP parameter given twice
+  bad_dsn_parameter,       // 501 5.5.4 NOTIFY, RET, ENVID or ORCPT value (RFC 3461 4)
+  sender_too_long,         // 501 5.1.7 (RFC 5321 4.5.3.1.1-3)
+  recipient_too_long,      // 501 5.1.3 (RFC 5321 4.5.3.1.1-3)
+  non_ascii_sender,        // 550 5.6.7 (RFC 6531 3.5)
+  non_ascii_recipient,     // 553 5.6.7 (RFC 6531 3.5)
 };
 
 /// The stock reply `id`, with its code, enhanced code and default text.

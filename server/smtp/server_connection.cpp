@@ -3,6 +3,7 @@
 // only proposes a reply (check, then proceed).
 #include "smtp/server_connection.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -98,11 +99,22 @@ event server_connection::make_event(event_kind k, verb v, std::string line, repl
   ev.command = v;
   ev.line = std::move(line);
   ev.proposed = std::move(proposed);
-  ev.sender = env_.mail_from;
+  // A rule on MAIL matches the sender being decided; it enters the envelope only once the
+  // reply actually sent is a 2xx (respond()).
+  ev.sender = k == event_kind::command && v == verb::mail ? pending_path_.address : env_.mail_from;
   if (auto it = values_.find("recipient"); it != values_.end()) ev.recipient = it->second;
   if (auto it = values_.find("argument"); it != values_.end()) ev.argument = it->second;
   ev.user = pending_user_.empty() ? env_.auth_user : pending_user_;
   return ev;
+}
+
+reply server_connection::within_error_budget(reply r) const {
+  // The error budget: once spent, the next mistake (a command's or a SASL response's) closes
+  // the session.
+  if (counts_as_error(r.code) && personality_->limits.max_errors > 0 &&
+      errors_ >= personality_->limits.max_errors)
+    return make(stock::too_many_errors);
+  return r;
 }
 
 bool server_connection::counts_as_error(int code) const {
@@ -164,7 +176,8 @@ event server_connection::next_event() {
       r = {};  // the default success reply, made once the message id is known
     }
     const std::size_t size = data_->size();
-    return message_event(data_->take_message(), size, std::move(r));
+    return message_event(data_->take_message(), size, std::move(r), verb::data,
+                         "<message " + std::to_string(size) + " octets>");
   }
   if (state_ == state::bdat) return on_bdat_chunk();
 
@@ -175,7 +188,8 @@ event server_connection::next_event() {
   return state_ == state::auth ? on_auth_line(*line) : on_command(*line);
 }
 
-event server_connection::message_event(std::string data, std::size_t size, reply r) {
+event server_connection::message_event(std::string data, std::size_t size, reply r, verb by,
+                                       std::string line) {
   message_ = {};
   message_.id = opts_.new_message_id ? opts_.new_message_id() : std::to_string(errors_);
   message_.env = env_;
@@ -184,8 +198,7 @@ event server_connection::message_event(std::string data, std::size_t size, reply
   values_["size"] = std::to_string(size);
   if (r.code == 0) r = configured("message", stock::queued);
   pending_ = pending::message;
-  event ev = make_event(event_kind::message, verb::data,
-                        "<message " + std::to_string(size) + " octets>", std::move(r));
+  event ev = make_event(event_kind::message, by, std::move(line), std::move(r));
   ev.message = &message_;
   return ev;
 }
@@ -230,7 +243,9 @@ event server_connection::on_bdat_chunk() {
   bdat_remaining_ -= take;
   if (bdat_remaining_ > 0) return wait_for_input();
   enter_state(state::greeted);
-  const std::string shown = "<chunk of " + std::to_string(take) + " octets>";
+  // The event shows the BDAT command itself ("BDAT 7 LAST"), so the transcript has it.
+  std::string shown = std::move(bdat_line_);
+  bdat_line_.clear();
   if (bdat_error_ || !bdat_last_) {
     reply r = bdat_error_ ? *bdat_error_
                           : reply{250, "2.0.0", {std::to_string(bdat_size_) + " octets received"}};
@@ -241,15 +256,17 @@ event server_connection::on_bdat_chunk() {
   reply r;
   if (bdat_size_ > personality_->message_size_limit()) r = make(stock::size_exceeded);
   const std::size_t size = bdat_size_;
-  return message_event(std::move(bdat_message_), size, std::move(r));
+  return message_event(std::move(bdat_message_), size, std::move(r), verb::bdat, std::move(shown));
 }
 
 event server_connection::on_command(const input_line& line) {
   command c = parse_command(line.text);
   values_["argument"] = c.argument;
   values_.erase("recipient");
+  pending_path_ = {};
   pending_user_.clear();
   pending_sasl_ = sasl::none;
+  pending_attempt_ = false;
   std::string shown = line.text;
   if (c.id == verb::auth) {
     // Keep the mechanism, mask any initial response: secrets never reach a transcript.
@@ -269,6 +286,11 @@ event server_connection::on_command(const input_line& line) {
   } else if ((line.bare_lf || line.bare_cr) &&
              personality_->quirks.bare_lf == bare_lf_mode::reject) {
     r = make(stock::bare_line_end);
+  } else if (has_control_character(line.text)) {
+    // RFC 5321 4.1.1: a command is words separated by SP; 4.1.2's grammar has no control
+    // character anywhere (2.4: commands are ASCII text). The line cannot be interpreted, like
+    // one with a bare CR or LF: 500 5.5.2 (RFC 3463 3.6: "could not be interpreted").
+    r = make(stock::control_character);
   } else if (personality_->quirks.pipelining == pipelining_mode::reject && unflushed_ > 0 &&
              (last_ends_group_ || !personality_->advertises("PIPELINING"))) {
     // RFC 2920 3.1: without PIPELINING, or after a command that ends a group, the client
@@ -277,14 +299,12 @@ event server_connection::on_command(const input_line& line) {
     r = make(stock::improper_pipelining);
   } else if (c.id == verb::bdat && start_bdat(c)) {
     values_["argument"] = c.argument;
+    bdat_line_ = std::move(shown);
     return next_event();  // the reply comes once the chunk has been read
   } else {
     r = propose_command(c, line);
   }
-  // The error budget: once spent, the next mistake closes the session.
-  if (counts_as_error(r.code) && personality_->limits.max_errors > 0 &&
-      errors_ >= personality_->limits.max_errors)
-    r = make(stock::too_many_errors);
+  r = within_error_budget(std::move(r));
   pending_ = pending::command;
   pending_verb_ = c.id;
   return make_event(event_kind::command, c.id, std::move(shown), std::move(r));
@@ -356,8 +376,17 @@ reply server_connection::check_helo(const command& c, bool esmtp) {
 
 reply server_connection::check_params(const std::vector<parameter>& params, bool mail) const {
   const auto& p = *personality_;
-  for (const auto& param : params) {
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    const parameter& param = *it;
     const std::string& k = param.keyword;
+    // No SMTP extension says what a repeated keyword means (which SIZE would hold? which
+    // NOTIFY?): refused as invalid command arguments, RFC 3463 3.6 X.5.4.
+    const auto same = [&](const parameter& q) { return q.keyword == k; };
+    if (std::any_of(params.begin(), it, same)) {
+      reply r = make(stock::duplicate_parameter);
+      r.lines.front() += " " + k;
+      return r;
+    }
     bool known = false;
     if (mail) {
       if (k == "SIZE" && p.advertises("SIZE")) {
@@ -376,21 +405,45 @@ reply server_connection::check_params(const std::vector<parameter>& params, bool
         if (param.has_value) return make(stock::syntax_error);
         known = true;
       } else if ((k == "RET" || k == "ENVID") && p.advertises("DSN")) {
-        if (!param.has_value) return make(stock::syntax_error);
-        if (k == "RET" && upper(param.value) != "FULL" && upper(param.value) != "HDRS")
-          return make(stock::syntax_error);
+        if (reply r = check_dsn_value(param); r.code != 0) return r;
         known = true;
       } else if (k == "AUTH" && p.advertises("AUTH")) {
         known = param.has_value;
       }
     } else if ((k == "NOTIFY" || k == "ORCPT") && p.advertises("DSN")) {
-      if (!param.has_value) return make(stock::syntax_error);
+      if (reply r = check_dsn_value(param); r.code != 0) return r;
       known = true;
     }
     // RFC 5321 4.1.1.11: an unrecognised or unadvertised parameter gets 555.
     if (!known) return make(stock::unknown_parameter, "Unsupported parameter " + k);
   }
   return {};
+}
+
+reply server_connection::check_dsn_value(const parameter& param) const {
+  if (!param.has_value) return make(stock::syntax_error);
+  const std::string& k = param.keyword;
+  const std::string_view v = param.value;
+  bool ok = true;
+  if (k == "RET") {
+    ok = iequals(v, "FULL") || iequals(v, "HDRS");  // RFC 3461 4.3
+  } else if (k == "ENVID") {
+    ok = v.size() <= limits::envid && valid_xtext(v);  // RFC 3461 4.4
+  } else if (k == "NOTIFY") {
+    ok = valid_notify(v);  // RFC 3461 4.1
+  } else if (k == "ORCPT") {
+    ok = valid_orcpt(v);  // RFC 3461 4.2
+  }
+  if (ok) return {};
+  reply r = make(stock::bad_dsn_parameter);
+  r.lines.front() += " " + k;
+  return r;
+}
+
+bool server_connection::transaction_smtputf8() const {
+  for (const auto& param : env_.mail_params)
+    if (param == "SMTPUTF8") return true;
+  return false;
 }
 
 reply server_connection::check_mail_command(const command& c) {
@@ -402,6 +455,9 @@ reply server_connection::check_mail_command(const command& c) {
       break;
     case path_error::bad_path:
       return make(stock::bad_sender_syntax);
+    case path_error::too_long:
+      // RFC 5321 4.5.3.1.9: "501 Path too long".
+      return make(stock::sender_too_long);
     case path_error::missing_prefix:
     case path_error::bad_parameter:
       return make(stock::syntax_error);
@@ -411,6 +467,12 @@ reply server_connection::check_mail_command(const command& c) {
   if (!env_.esmtp && !pending_path_.params.empty())
     return make(stock::unknown_parameter, "Parameters require EHLO");
   if (reply r = check_params(pending_path_.params, true); r.code != 0) return r;
+  // RFC 6531 3.4: a non-ASCII address needs SMTPUTF8 on MAIL (check_params refused the
+  // parameter when it is not advertised); 3.5: MAIL gets 550 5.6.7.
+  const auto smtputf8 = [](const parameter& q) { return q.keyword == "SMTPUTF8"; };
+  if (!is_ascii(pending_path_.address) &&
+      std::none_of(pending_path_.params.begin(), pending_path_.params.end(), smtputf8))
+    return make(stock::non_ascii_sender);
   return configured("mail", stock::sender_ok);
 }
 
@@ -422,6 +484,8 @@ reply server_connection::check_rcpt_command(const command& c) {
       break;
     case path_error::bad_path:
       return make(stock::bad_recipient_syntax);
+    case path_error::too_long:
+      return make(stock::recipient_too_long);  // RFC 5321 4.5.3.1.9
     case path_error::missing_prefix:
     case path_error::bad_parameter:
       return make(stock::syntax_error);
@@ -431,6 +495,9 @@ reply server_connection::check_rcpt_command(const command& c) {
   if (!env_.esmtp && !pending_path_.params.empty())
     return make(stock::unknown_parameter, "Parameters require EHLO");
   if (reply r = check_params(pending_path_.params, false); r.code != 0) return r;
+  // RFC 6531 3.5: a non-ASCII recipient in a transaction whose MAIL had no SMTPUTF8 gets 553.
+  if (!is_ascii(pending_path_.address) && !transaction_smtputf8())
+    return make(stock::non_ascii_recipient);
   // RFC 5321 4.5.3.1.10: too many recipients is a temporary 452.
   if (env_.recipients.size() >= personality_->limits.max_recipients)
     return make(stock::too_many_recipients);
@@ -486,6 +553,7 @@ reply server_connection::check_auth_start(std::string_view argument) {
   }
   // RFC 4954 4: an initial response; "=" stands for an empty one.
   if (initial == "*") return make(stock::auth_cancelled);
+  pending_attempt_ = true;
   auto decoded = initial == "=" ? std::optional<std::string>("") : base64_decode(initial);
   if (!decoded) return make(stock::bad_base64);
   if (mechanism == "PLAIN") return finish_plain(*decoded);
@@ -554,6 +622,9 @@ reply server_connection::finish_xoauth2(std::string_view decoded) {
 event server_connection::on_auth_line(const input_line& line) {
   pending_sasl_ = sasl::none;
   const bool cancel = line.text == "*";
+  // Every response but a cancel is judged; an answer that is not a success or a further
+  // challenge is a failed attempt (RFC 4954 4), undecodable base64 included.
+  pending_attempt_ = !cancel;
   reply r;
   if (line.too_long) {
     r = make(stock::line_too_long);
@@ -577,6 +648,7 @@ event server_connection::on_auth_line(const input_line& line) {
     r = finish_plain(*decoded);
   }
   if (sasl_ == sasl::login_password && pending_user_.empty()) pending_user_ = sasl_user_;
+  r = within_error_budget(std::move(r));
   pending_ = pending::auth_line;
   pending_verb_ = verb::auth;
   return make_event(event_kind::auth_response, verb::auth,
@@ -633,7 +705,7 @@ void server_connection::respond(const reply& r) {
           if (r.code == 235) {
             authenticated_ = true;
             env_.auth_user = pending_user_;
-          } else if (r.code == 535) {
+          } else if (r.code == 535 || (pending_attempt_ && r.klass() == 5)) {
             ++auth_failures_;
           }
           sasl_ = sasl::none;
@@ -643,6 +715,8 @@ void server_connection::respond(const reply& r) {
         pending_user_.clear();
         break;
       }
+      // A refused MAIL leaves no sender behind for {sender} in later replies.
+      if (pending_verb_ == verb::mail && !r.positive() && !in_transaction_) values_.erase("sender");
       // RFC 3030 2: a refused BDAT chunk ends the transaction; its message is discarded.
       if (pending_verb_ == verb::bdat && !r.positive()) reset_transaction();
       if (!r.positive()) break;

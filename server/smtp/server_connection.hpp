@@ -149,7 +149,7 @@ class server_connection {
   event on_bdat_chunk();
   event wait_for_input();
   bool start_bdat(const command& c);
-  event message_event(std::string data, std::size_t size, reply r);
+  event message_event(std::string data, std::size_t size, reply r, verb by, std::string line);
   event on_auth_line(const input_line& line);
   event make_event(event_kind k, verb v, std::string line, reply proposed);
   reply propose_command(const command& c, const input_line& line);
@@ -159,6 +159,9 @@ class server_connection {
   reply check_data_command(const command& c) const;
   reply configured(std::string_view key, stock fallback) const;
   reply check_params(const std::vector<parameter>& params, bool mail) const;
+  reply check_dsn_value(const parameter& param) const;
+  bool transaction_smtputf8() const;
+  reply within_error_budget(reply r) const;
   reply check_auth_start(std::string_view argument);
   reply finish_auth(const std::string& user, std::string_view password);
   reply finish_plain(std::string_view decoded);
@@ -193,6 +196,7 @@ class server_connection {
   std::string bdat_message_;
   std::size_t bdat_size_ = 0;
   bool bdat_started_ = false;
+  std::string bdat_line_;  ///< the BDAT command of the chunk being read, for its event
 
   envelope env_;
   bool in_transaction_ = false;
@@ -201,6 +205,7 @@ class server_connection {
   bool pending_esmtp_ = false;
   std::string pending_user_;
   sasl pending_sasl_ = sasl::none;
+  bool pending_attempt_ = false;  ///< the proposal judges a SASL response (a failure counts)
   std::size_t unflushed_ = 0;     ///< replies given since the last need_data (not yet read)
   bool last_ends_group_ = false;  ///< the last answered command ends a pipeline group
   bool authenticated_ = false;

@@ -128,3 +128,36 @@ TEST_CASE("unit: auth: secrets never appear in event lines, for every mechanism"
     }
   }
 }
+
+TEST_CASE("unit: auth: undecodable responses count as failed attempts") {
+  smtp::personality p = users();
+  p.limits.max_auth_failures = 2;
+  auto h = greeted(p);
+  CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{334});
+  CHECK(h.cmd("!!!") == "501 5.5.2 Cannot decode base64 response\r\n");
+  CHECK(codes(h.cmd("AUTH PLAIN !!!")) == std::vector<int>{501});  // in an initial response too
+  CHECK(h.cmd("AUTH LOGIN") == "421 4.7.0 Too many authentication failures\r\n");
+  CHECK(h.closed);
+  // A cancel is the client's choice, not a failed attempt (RFC 4954 4).
+  auto c = greeted(p);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(codes(c.cmd("AUTH LOGIN")) == std::vector<int>{334});
+    CHECK(codes(c.cmd("*")) == std::vector<int>{501});
+  }
+  CHECK(!c.closed);
+}
+
+TEST_CASE("unit: auth: bad base64 after AUTH LOGIN spends the error budget") {
+  smtp::personality p = users();
+  p.limits.max_auth_failures = 0;  // unlimited: only the error budget can end the loop
+  p.limits.max_errors = 3;
+  auto h = greeted(p);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{334});
+    CHECK(codes(h.cmd("!!!")) == std::vector<int>{501});
+  }
+  CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{334});
+  CHECK(h.cmd("!!!") == "421 4.7.0 Too many errors, closing connection\r\n");
+  CHECK(h.closed);
+  CHECK(h.conn.errors() == 3);  // the 421 itself is not a client mistake
+}

@@ -69,3 +69,27 @@ TEST_CASE("unit: bdat: size limit, BDAT 0 LAST, DATA after BDAT, not advertised"
   d.cmd("EHLO c");
   CHECK(codes(d.cmd("BDAT 3 LAST")) == std::vector<int>{502});
 }
+
+TEST_CASE("unit: bdat: events carry the BDAT command line for the transcript") {
+  harness h(chunking());
+  h.start();
+  h.feed("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n");
+  h.feed("BDAT 4\r\nabcd");
+  REQUIRE(h.events.back().kind == smtp::event_kind::command);
+  CHECK(h.events.back().command == smtp::verb::bdat);
+  CHECK(h.events.back().line == "BDAT 4");
+  CHECK(h.events.back().argument == "4");
+  h.feed("bdat 3 last\r\nefg");
+  REQUIRE(h.events.back().kind == smtp::event_kind::message);
+  CHECK(h.events.back().command == smtp::verb::bdat);  // the message came by BDAT, not DATA
+  CHECK(h.events.back().line == "bdat 3 last");
+  REQUIRE(h.stored.size() == 1);
+  CHECK(h.stored[0].data == "abcdefg");
+  // A refused chunk's event shows its command too; DATA's end of data stays a DATA event.
+  h.feed("BDAT 2\r\nxy");
+  CHECK(h.events.back().line == "BDAT 2");
+  CHECK(h.events.back().proposed.code == 503);  // no transaction
+  h.feed("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
+  REQUIRE(h.events.back().kind == smtp::event_kind::message);
+  CHECK(h.events.back().command == smtp::verb::data);
+}

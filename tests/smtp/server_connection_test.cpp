@@ -202,7 +202,9 @@ TEST_CASE("unit: AUTH PLAIN with and without initial response") {
 }
 
 TEST_CASE("unit: AUTH errors: cancel, bad base64, unknown mechanism, sequence") {
-  harness h(with_users());
+  smtp::personality p = with_users();
+  p.limits.max_auth_failures = 0;  // each bad response is a failed attempt; none may end this
+  harness h(p);
   h.start();
   CHECK(codes(h.cmd("AUTH LOGIN")) == std::vector<int>{503});  // before EHLO
   h.cmd("EHLO c");
@@ -366,9 +368,33 @@ TEST_CASE("unit: render expands and sanitises rule replies") {
   h.cmd("MAIL FROM:<a@x>");
   h.conn.receive_data("RCPT TO:<\"evil\x1b\"@x>\r\n");
   auto ev = h.conn.next_event();
-  const auto r = h.conn.render({"550-5.1.1 <{recipient}> unknown", "550 5.1.1 on {hostname}"});
-  CHECK(smtp::serialise(r, true) == "550-5.1.1 <\"evil\"@x> unknown\r\n550 5.1.1 on localhost\r\n");
+  CHECK(ev.proposed.code == 500);  // the control character never reaches a path, but a rule
+                                   // may still quote the argument
+  const auto r = h.conn.render({"550-5.1.1 <{argument}> unknown", "550 5.1.1 on {hostname}"});
+  CHECK(smtp::serialise(r, true) ==
+        "550-5.1.1 <TO:<\"evil\"@x>> unknown\r\n550 5.1.1 on localhost\r\n");
   CHECK(h.conn.render({"nonsense"}).code == 0);
   h.conn.respond(r);
   CHECK(h.conn.current_envelope().recipients.empty());
+}
+
+TEST_CASE("unit: the MAIL event carries the sender being decided") {
+  harness h;
+  h.start();
+  h.feed("EHLO c\r\nMAIL FROM:<first@x.example>\r\n");
+  REQUIRE(h.events.back().command == smtp::verb::mail);
+  CHECK(h.events.back().sender == "first@x.example");  // for a rule's match: {sender: ...}
+  h.cmd("RCPT TO:<b@y.example>");
+  CHECK(h.events.back().sender == "first@x.example");
+  // A refused MAIL carries its own path; one refused before parsing carries none.
+  h.cmd("MAIL FROM:<second@x.example>");
+  CHECK(h.events.back().sender.empty());  // 503: a sender is already specified
+  h.cmd("RSET");
+  CHECK(codes(h.cmd("MAIL FROM:<bad@x.example> SIZE=x")) == std::vector<int>{501});
+  CHECK(h.events.back().sender == "bad@x.example");
+  CHECK(codes(h.cmd("RCPT TO:<b@y.example>")) == std::vector<int>{503});
+  CHECK(h.events.back().sender.empty());  // no transaction is open
+  h.cmd("MAIL FROM:<>");
+  CHECK(h.events.back().sender.empty());
+  CHECK(h.conn.in_transaction());
 }
