@@ -170,7 +170,9 @@ struct server::impl {
                           .listener = l.bound,
                           .over_limit = live > options.max_connections,
                           .tls = options.tls,
-                          .implicit_tls = l.implicit_tls};
+                          .implicit_tls = l.implicit_tls,
+                          .live_connections = &connections,
+                          .max_connections = options.max_connections};
     auto ex = socket.get_executor();
     asio::co_spawn(ex, run_session(std::move(socket), std::move(params)),
                    [this, ctl](std::exception_ptr) { session_ended(ctl.get()); });

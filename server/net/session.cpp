@@ -50,6 +50,25 @@ constexpr std::chrono::milliseconds early_talker_wait{1000};
 constexpr std::chrono::milliseconds split_pause{50};
 /// How long a session inside TLS waits for the client's close_notify after sending its own.
 constexpr std::chrono::milliseconds tls_shutdown_wait{250};
+/// `pipelining: hold_until_data` holds at most this much of replies; beyond it they leave
+/// anyway (a client that sends 2 million RCPTs must not grow the session without bound).
+constexpr std::size_t max_held_output = 64 * 1024;
+
+using steady = std::chrono::steady_clock;
+
+/// `from + d`, saturating; a non-positive `d` means no deadline. Load limits keep durations
+/// under a day, but a deadline must never wrap (UBSan: a huge idle_timeout fired at once).
+steady::time_point deadline_after(steady::time_point from, std::chrono::milliseconds d) {
+  if (d.count() <= 0) return steady::time_point::max();
+  const auto room = steady::time_point::max() - from;
+  if (std::chrono::duration_cast<std::chrono::milliseconds>(room) <= d) {
+    return steady::time_point::max();
+  }
+  return from + d;
+}
+
+/// Which deadline a read was armed with.
+enum class deadline_kind { idle, command, session };
 
 using tls_stream = asio::ssl::stream<tcp::socket&>;
 
@@ -449,20 +468,23 @@ class session {
       co_await flush();
       conn_->abandon();
     }
+    // The next command (or the message after 354) has its own deadline from here.
+    phase_started_ = steady::now();
   }
 
   /// Whether replies are held back (quirk pipelining: hold_until_data answers MAIL and RCPT
   /// only together with the DATA reply).
   bool holding() const {
     return personality_->quirks.pipelining == smtp::pipelining_mode::hold_until_data &&
-           !conn_->closing() && (last_verb_ == smtp::verb::mail || last_verb_ == smtp::verb::rcpt);
+           !conn_->closing() && pending_.size() < max_held_output &&
+           (last_verb_ == smtp::verb::mail || last_verb_ == smtp::verb::rcpt);
   }
 
   /// Waits `d`, or less if the server is shutting down.
   asio::awaitable<void> pause(std::chrono::milliseconds d) {
     session_control& ctl = *p_.control;
     if (ctl.stop_requested) co_return;
-    ctl.wake.expires_after(d);
+    ctl.wake.expires_at(deadline_after(steady::now(), d));
     co_await ctl.wake.async_wait(use_tuple);
   }
 
@@ -483,8 +505,9 @@ class session {
         continue;
       }
       if (ctl.stop_requested) break;
-      note("idle timeout while hanging");
-      conn_->respond(smtp::make(smtp::stock::idle_timeout));
+      note("timeout while hanging");
+      conn_->respond(smtp::make(armed_ == deadline_kind::session ? smtp::stock::session_timeout
+                                                                 : smtp::stock::idle_timeout));
       take_output({});
       co_return;
     }
@@ -565,7 +588,7 @@ class session {
       pending_.clear();
       co_return;
     }
-    arm(write_timer_);
+    arm_write();
     auto result = co_await (write_all(pending_) || write_timer_.async_wait(use_tuple));
     pending_.clear();
     if (result.index() == 0) {
@@ -615,11 +638,28 @@ class session {
     } else if (ctl.stop_requested) {
       interrupt_for_shutdown();
     } else {
-      auto ms = personality_->limits.idle_timeout.count();
-      spdlog::info("{} event=idle_timeout idle_ms={}", id_, ms);
-      note("idle timeout after " + std::to_string(ms) + " ms");
-      conn_->interrupt(smtp::make(smtp::stock::idle_timeout));
+      timed_out();
     }
+  }
+
+  /// The armed deadline passed: 421 4.4.2 naming which one (RFC 5321 4.5.3.2).
+  void timed_out() {
+    const auto ms = armed_for_.count();
+    const char* what = "idle";
+    auto reply = smtp::stock::idle_timeout;
+    if (armed_ == deadline_kind::command) {
+      what = conn_->in_data() ? "data" : "command";
+      reply = smtp::stock::command_timeout;
+    } else if (armed_ == deadline_kind::session) {
+      what = "session";
+      reply = smtp::stock::session_timeout;
+    }
+    const bool stress = stressed() && armed_ != deadline_kind::session;
+    spdlog::info("{} event=timeout kind={} after_ms={}{}", id_, what, ms,
+                 stress ? " stress=yes" : "");
+    note(std::string(what) + " timeout after " + std::to_string(ms) + " ms" +
+         (stress ? " (server under stress: nearly every connection slot in use)" : ""));
+    conn_->interrupt(smtp::make(reply));
   }
 
   void interrupt_for_shutdown() {
@@ -627,14 +667,48 @@ class session {
     conn_->interrupt(smtp::make(smtp::stock::shutting_down));
   }
 
-  /// Sets a timer to the scenario's idle timeout (none when the timeout is not positive).
-  void arm(asio::steady_timer& t) const {
-    auto idle = personality_->limits.idle_timeout;
-    if (idle.count() > 0) {
-      t.expires_after(idle);
-    } else {
-      t.expires_at(asio::steady_timer::time_point::max());
+  /// Whether the server is nearly full of connections (80 % of the limit), as Postfix's
+  /// "stress" mode: then every timeout is cut to stress_timeout.
+  bool stressed() const {
+    return p_.live_connections != nullptr && p_.max_connections > 0 &&
+           p_.live_connections->load(std::memory_order_relaxed) * 5 >= p_.max_connections * 4;
+  }
+
+  /// `d`, cut to stress_timeout under stress.
+  std::chrono::milliseconds under_stress(std::chrono::milliseconds d) const {
+    const auto cap = personality_->limits.stress_timeout;
+    if (cap.count() > 0 && (d.count() <= 0 || d > cap) && stressed()) return cap;
+    return d;
+  }
+
+  /// Sets a timer to the earliest deadline of a read now: the idle timeout (since the last
+  /// byte), the command or data deadline (since the last reply: a client trickling a byte at
+  /// a time still has to finish its command), and the session's total; remembers which.
+  void arm(asio::steady_timer& t) {
+    const auto& lim = personality_->limits;
+    const auto now = steady::now();
+    armed_ = deadline_kind::idle;
+    armed_for_ = under_stress(lim.idle_timeout);
+    auto at = deadline_after(now, armed_for_);
+    const auto phase =
+        under_stress(conn_ && conn_->in_data() ? lim.data_timeout : lim.command_timeout);
+    if (const auto t2 = deadline_after(phase_started_, phase); t2 < at) {
+      at = t2;
+      armed_ = deadline_kind::command;
+      armed_for_ = phase;
     }
+    if (const auto t3 = deadline_after(started_, lim.session_timeout); t3 < at) {
+      at = t3;
+      armed_ = deadline_kind::session;
+      armed_for_ = lim.session_timeout;
+    }
+    t.expires_at(at);
+  }
+
+  /// A write may stall at most the idle timeout (cut under stress).
+  void arm_write() {
+    write_timer_.expires_at(
+        deadline_after(steady::now(), under_stress(personality_->limits.idle_timeout)));
   }
 
   /// Half-closes, discards what the client sent but we never read, then closes. Closing a
@@ -696,6 +770,9 @@ class session {
   std::size_t data_bytes_ = 0;
   bool reset_ = false;  ///< close with RST
   std::chrono::steady_clock::time_point started_;
+  steady::time_point phase_started_ = steady::now();  ///< when the last reply was decided
+  deadline_kind armed_ = deadline_kind::idle;         ///< what the last arm() chose
+  std::chrono::milliseconds armed_for_{0};            ///< and its length
 };
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -50,6 +52,10 @@ struct session_params {
   std::shared_ptr<tls_contexts> tls;
   /// Implicit TLS (port 465 style, RFC 8314 3.3): the handshake comes before the banner.
   bool implicit_tls = false;
+  /// Live sessions of the server and its connection limit: near the limit (80 %) every
+  /// timeout is cut to the scenario's stress_timeout. Null: never under stress.
+  const std::atomic<std::size_t>* live_connections = nullptr;
+  std::size_t max_connections = 0;
 };
 
 /// Runs one session to its end. Never throws: failures are logged and end only this session.
