@@ -64,7 +64,18 @@ struct personality {
     std::size_t max_recipients = 100;
     /// Failed AUTH attempts allowed in a session; the next one gets 421 4.7.0 and a close.
     std::size_t max_auth_failures = 3;
+    /// Since the client's last byte (RFC 5321 4.5.3.2.7: at least 5 minutes).
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};
+    /// From the server being ready for a command until the whole line has arrived, however
+    /// the client trickles it: the idle timer alone restarts on every byte (slowloris).
+    std::chrono::milliseconds command_timeout{std::chrono::seconds(300)};
+    /// From 354 (or the first BDAT) until the end of the message (RFC 5321 4.5.3.2.6).
+    std::chrono::milliseconds data_timeout{std::chrono::seconds(600)};
+    /// The whole session, from connect; 0: no limit.
+    std::chrono::milliseconds session_timeout{std::chrono::hours(1)};
+    /// Every timeout above is cut to this while the server is nearly full of connections (80 %
+    /// of --max-connections), so slow clients cannot keep everyone else out for long.
+    std::chrono::milliseconds stress_timeout{std::chrono::seconds(10)};
     std::size_t max_errors = 20;
     /// 0: use the SIZE extension's value, or limits::default_message_size.
     std::size_t max_message_size = 0;
