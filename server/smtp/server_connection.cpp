@@ -289,8 +289,10 @@ event server_connection::on_command(const input_line& line) {
   } else if (has_control_character(line.text)) {
     // RFC 5321 4.1.1: a command is words separated by SP; 4.1.2's grammar has no control
     // character anywhere (2.4: commands are ASCII text). The line cannot be interpreted, like
-    // one with a bare CR or LF: 500 5.5.2 (RFC 3463 3.6: "could not be interpreted").
+    // one with a bare CR or LF: 500 5.5.2 (RFC 3463 3.6: "could not be interpreted"). Its
+    // verb is not trusted either, so no reply a rule gives can act on it as a command.
     r = make(stock::control_character);
+    c.id = verb::unknown;
   } else if (personality_->quirks.pipelining == pipelining_mode::reject && unflushed_ > 0 &&
              (last_ends_group_ || !personality_->advertises("PIPELINING"))) {
     // RFC 2920 3.1: without PIPELINING, or after a command that ends a group, the client

@@ -38,6 +38,7 @@ TEST_CASE("unit: strictness: a control character in a command line gets 500 5.5.
   CHECK(head(h.cmd("HELO x\x7f")) == "500 5.5.2");
   CHECK(codes(h.cmd("EHLO c")) == std::vector<int>{250});
   CHECK(head(h.cmd("MAIL FROM:<a@b>\tSIZE=5")) == "500 5.5.2");
+  CHECK(h.events.back().command == smtp::verb::unknown);  // an `on: unknown` event for rules
   CHECK(codes(h.cmd("MAIL FROM:<a@b> SIZE=5")) == std::vector<int>{250});  // nothing opened before
   CHECK(!h.closed);
 }
