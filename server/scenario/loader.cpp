@@ -1,29 +1,25 @@
 // Scenario loader: YAML text -> definition (personality and rules), strictly. Every mapping is read
 // through one table of allowed keys, every value through one typed reader, and the first problem
 // raises load_error at the 1-based line:column of the offending key (unknown, duplicate) or value.
-// yaml-cpp stays inside this file (and config_file.cpp); its Marks are 0-based.
+// YAML arrives as a bounded yaml::document (scenario/yaml_tree.hpp, the only yaml-cpp user);
+// values past the maximums of scenario/load_limits.hpp are errors at the value.
 // Adding a section means one parser function and one table row. Rules are checked as a whole
 // after their keys are read: the event they are on and effects that exclude each other.
 #include "scenario/loader.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
-#include <regex>
 #include <set>
-#include <sstream>
 #include <system_error>
 #include <utility>
 
+#include "scenario/load_limits.hpp"
 #include "scenario/rules.hpp"
+#include "scenario/yaml_tree.hpp"
 #include "smtp/limits.hpp"
 #include "smtp/reply.hpp"
 
@@ -48,17 +44,26 @@ load_error::load_error(std::string file, int line, int column, std::string messa
       column_(column),
       message_(std::move(message)) {}
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  // A sequence of <digits><unit> groups ("1m30s"); units as in Go and Prometheus.
+namespace {
+
+constexpr long long saturated_ms = std::numeric_limits<long long>::max();
+
+/// parse_duration's grammar: a sequence of <digits><unit> groups ("1m30s"), units as in Go and
+/// Prometheus. A total past what milliseconds hold saturates at saturated_ms, so the loader can
+/// say "over the maximum" instead of "malformed" for 99999999999999999999h.
+std::optional<long long> parse_duration_ms(std::string_view text) {
   static constexpr std::pair<std::string_view, long long> units[] = {
       {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}};
   if (text.empty()) return std::nullopt;
   long long total = 0;
   std::size_t i = 0;
   while (i < text.size()) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;  // no sign, no space
     long long number = 0;
     const auto [end, ec] = std::from_chars(text.data() + i, text.data() + text.size(), number);
-    if (ec != std::errc() || end == text.data() + i || text[i] == '-' || text[i] == '+') {
+    if (ec == std::errc::result_out_of_range) {
+      number = saturated_ms;
+    } else if (ec != std::errc()) {
       return std::nullopt;
     }
     i = static_cast<std::size_t>(end - text.data());
@@ -69,12 +74,19 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     const auto* found = std::find_if(std::begin(units), std::end(units),
                                      [&](const auto& u) { return u.first == unit; });
     if (found == std::end(units)) return std::nullopt;
-    constexpr long long max = std::numeric_limits<long long>::max();
-    if (number > (max - total) / found->second) return std::nullopt;
-    total += number * found->second;
+    total = number > (saturated_ms - total) / found->second ? saturated_ms
+                                                            : total + number * found->second;
     i = unit_end;
   }
-  return std::chrono::milliseconds(total);
+  return total;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  const auto ms = parse_duration_ms(text);
+  if (!ms || *ms == saturated_ms) return std::nullopt;
+  return std::chrono::milliseconds(*ms);
 }
 
 namespace {
@@ -118,6 +130,20 @@ std::optional<std::string> did_you_mean(std::string_view word,
 
 namespace {
 
+/// A duration as a scenario writes it, in its largest whole unit: "24h", "720h (30 days)".
+std::string duration_text(std::chrono::milliseconds d) {
+  const long long ms = d.count();
+  if (ms % 3'600'000 == 0) {
+    const long long hours = ms / 3'600'000;
+    std::string text = std::to_string(hours) + "h";
+    if (hours > 24 && hours % 24 == 0) text += " (" + std::to_string(hours / 24) + " days)";
+    return text;
+  }
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 /// The template names reply texts may use (SPEC §3); others are typos, not literal text.
 const std::vector<std::string> template_names = {"hostname",  "client_ip", "helo", "sender",
                                                  "recipient", "argument",  "user", "queue_id",
@@ -126,15 +152,15 @@ const std::vector<std::string> template_names = {"hostname",  "client_ip", "helo
 /// One key: value pair of a mapping, with the dotted path used in messages.
 struct field {
   std::string path;  ///< "limits.idle_timeout"; empty for the document itself
-  YAML::Node key;    ///< undefined for the document itself
-  YAML::Node value;
+  yaml::node key;    ///< undefined for the document itself
+  yaml::node value;
 };
 
 /// Everything a scenario file declares.
 struct parsed_scenario {
   smtp::personality personality;
   std::vector<rule> rules;
-  YAML::Node auth_required;  ///< where auth.required was set, for the consistency check
+  yaml::node auth_required;  ///< where auth.required was set, for the consistency check
 };
 
 /// Reads typed values out of one file's YAML; every failure is a load_error with a position.
@@ -144,35 +170,28 @@ class reader {
 
   const std::string& file() const { return file_; }
 
-  [[noreturn]] void fail_at(const YAML::Mark& mark, const std::string& message) const {
-    if (mark.is_null()) throw load_error(file_, 1, 1, message);
-    throw load_error(file_, mark.line + 1, mark.column + 1, message);
+  [[noreturn]] void fail_at(const yaml::mark& mark, const std::string& message) const {
+    if (mark.line <= 0) throw load_error(file_, 1, 1, message);
+    throw load_error(file_, mark.line, mark.column, message);
   }
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const {
-    fail_at(node.Mark(), message);
+  [[noreturn]] void fail(const yaml::node& node, const std::string& message) const {
+    fail_at(node.where(), message);
   }
   /// An error about a value; a missing value (`key:` alone) is reported at its key, since
-  /// yaml-cpp marks an empty value at the next token, often on another line.
+  /// the YAML parser marks an empty value at the next token, often on another line.
   [[noreturn]] void fail_value(const field& f, const std::string& message) const {
-    if (f.value.IsNull() && f.key.IsDefined()) fail(f.key, "missing value for '" + f.path + "'");
+    if (f.value.is_null() && f.key.defined()) fail(f.key, "missing value for '" + f.path + "'");
     fail(f.value, message);
   }
 
-  /// The one YAML document in `text`; syntax errors, no document or several are load errors.
-  YAML::Node parse(std::string_view text) const {
-    std::vector<YAML::Node> documents;
-    try {
-      documents = YAML::LoadAll(std::string(text));
-    } catch (const YAML::Exception& e) {
-      fail_at(e.mark, "YAML syntax error: " + e.msg);
-    }
-    if (documents.empty() || documents.front().IsNull()) {
+  /// The one YAML document in `text`, bounded (scenario/limits.hpp); syntax errors, no
+  /// document or several are load errors.
+  yaml::document parse(std::string_view text) const {
+    yaml::document document = yaml::parse(text, file_);
+    if (!document.root().defined() || document.root().is_null()) {
       throw load_error(file_, 1, 1, "empty scenario: expected a mapping such as 'name: example'");
     }
-    for (std::size_t i = 1; i < documents.size(); ++i) {
-      if (!documents[i].IsNull()) fail(documents[i], "only one YAML document per file");
-    }
-    return documents.front();
+    return document;
   }
 
   /// Calls `on_field` for each key of the mapping `section`, after checking that it is a
@@ -180,25 +199,25 @@ class reader {
   template <class F>
   void for_each_field(const field& section, const std::vector<std::string>& allowed,
                       F&& on_field) const {
-    if (!section.value.IsMap()) {
+    if (!section.value.is_map()) {
       fail_value(section, section.path.empty() ? "a scenario must be a mapping of keys "
                                                  "(name, hostname, ehlo, ...)"
                                                : "expected a mapping for '" + section.path + "'");
     }
     std::map<std::string, int> seen;  // key -> 1-based line of its first occurrence
-    for (auto it = section.value.begin(); it != section.value.end(); ++it) {
-      const YAML::Node key = it->first;
-      if (!key.IsScalar()) fail(key, "keys must be plain names");
-      const std::string& name = key.Scalar();
+    for (std::size_t i = 0; i < section.value.size(); ++i) {
+      const yaml::node key = section.value.key(i);
+      if (!key.is_scalar()) fail(key, "keys must be plain names");
+      const std::string& name = key.scalar();
       const std::string path = section.path.empty() ? name : section.path + "." + name;
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         fail(key, unknown_key_message(name, section.path, allowed));
       }
-      if (const auto [first, inserted] = seen.emplace(name, key.Mark().line + 1); !inserted) {
+      if (const auto [first, inserted] = seen.emplace(name, key.where().line); !inserted) {
         fail(key, "duplicate key '" + path + "' (first given on line " +
                       std::to_string(first->second) + ")");
       }
-      on_field(field{path, key, it->second});
+      on_field(field{path, key, section.value.value(i)});
     }
   }
 
@@ -210,15 +229,15 @@ class reader {
       allowed.emplace_back(row.key);
     for_each_field(section, allowed, [&](const field& f) {
       for (const auto& row : table) {
-        if (row.key == f.key.Scalar()) row.parse(*this, f, target);
+        if (row.key == f.key.scalar()) row.parse(*this, f, target);
       }
     });
   }
 
   /// A scalar as text (numbers and booleans included, as written).
   std::string string_value(const field& f) const {
-    if (!f.value.IsScalar()) fail_value(f, "expected a string for '" + f.path + "'");
-    return f.value.Scalar();
+    if (!f.value.is_scalar()) fail_value(f, "expected a string for '" + f.path + "'");
+    return f.value.scalar();
   }
 
   /// A one-line text: no control characters, at most `max_length` octets.
@@ -232,9 +251,9 @@ class reader {
   bool bool_value(const field& f) const {
     static const std::set<std::string> yes = {"true", "True", "TRUE"};
     static const std::set<std::string> no = {"false", "False", "FALSE"};
-    if (f.value.IsScalar() && plain(f.value)) {
-      if (yes.count(f.value.Scalar()) > 0) return true;
-      if (no.count(f.value.Scalar()) > 0) return false;
+    if (f.value.plain()) {
+      if (yes.count(f.value.scalar()) > 0) return true;
+      if (no.count(f.value.scalar()) > 0) return false;
     }
     fail_value(f, "expected a boolean (true or false) for '" + f.path + "'");
   }
@@ -243,8 +262,8 @@ class reader {
   unsigned long long integer_value(const field& f, unsigned long long min,
                                    unsigned long long max) const {
     unsigned long long number = 0;
-    if (f.value.IsScalar() && plain(f.value)) {
-      const std::string& text = f.value.Scalar();
+    if (f.value.plain()) {
+      const std::string& text = f.value.scalar();
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
       if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) {
         if (number < min || number > max) {
@@ -257,20 +276,25 @@ class reader {
     fail_value(f, "expected a non-negative whole number for '" + f.path + "'");
   }
 
-  std::size_t count_value(const field& f, std::size_t min) const {
-    return static_cast<std::size_t>(integer_value(f, min, std::numeric_limits<std::size_t>::max()));
+  std::size_t count_value(const field& f, std::size_t min,
+                          std::size_t max = std::numeric_limits<std::size_t>::max()) const {
+    return static_cast<std::size_t>(integer_value(f, min, max));
   }
 
-  /// A duration such as 300s, 500ms or 2m, greater than zero.
-  std::chrono::milliseconds duration_value(const field& f) const {
+  /// A duration such as 300s, 500ms or 2m, greater than zero and at most `max`
+  /// (scenario/load_limits.hpp: past it, deadlines computed from it overflow).
+  std::chrono::milliseconds duration_value(const field& f, std::chrono::milliseconds max) const {
     const std::string text = string_value(f);
-    const auto duration = parse_duration(text);
-    if (!duration) {
+    const auto ms = parse_duration_ms(text);
+    if (!ms) {
       fail(f.value, "bad duration '" + text + "' for '" + f.path +
                         "' (expected a number with a unit: ms, s, m or h, as in 300s)");
     }
-    if (duration->count() == 0) fail(f.value, "'" + f.path + "' must be longer than 0");
-    return *duration;
+    if (*ms == 0) fail(f.value, "'" + f.path + "' must be longer than 0");
+    if (*ms > max.count()) {
+      fail(f.value, f.path + ": " + text + " is over the maximum of " + duration_text(max));
+    }
+    return std::chrono::milliseconds(*ms);
   }
 
   /// One of the names in `choices`.
@@ -278,10 +302,10 @@ class reader {
   E enum_value(const field& f, const std::pair<std::string_view, E> (&choices)[N]) const {
     std::string allowed;
     for (const auto& [name, value] : choices) {
-      if (f.value.IsScalar() && f.value.Scalar() == name) return value;
+      if (f.value.is_scalar() && f.value.scalar() == name) return value;
       allowed += (allowed.empty() ? "" : ", ") + std::string(name);
     }
-    const std::string got = f.value.IsScalar() ? "'" + f.value.Scalar() + "'" : "a non-string";
+    const std::string got = f.value.is_scalar() ? "'" + f.value.scalar() + "'" : "a non-string";
     fail_value(f, "bad value " + got + " for '" + f.path + "' (allowed: " + allowed + ")");
   }
 
@@ -295,19 +319,20 @@ class reader {
   }
 
   /// A sequence of one-line strings.
-  std::vector<std::pair<std::string, YAML::Node>> string_list(const field& f) const {
-    if (!f.value.IsSequence()) fail_value(f, "expected a list of strings for '" + f.path + "'");
-    std::vector<std::pair<std::string, YAML::Node>> items;
-    for (const auto& item : f.value) {
-      if (!item.IsScalar()) fail(item, "expected a string in '" + f.path + "'");
-      check_line(item, item.Scalar(), smtp::limits::reply_line - 6);
-      items.emplace_back(item.Scalar(), item);
+  std::vector<std::pair<std::string, yaml::node>> string_list(const field& f) const {
+    if (!f.value.is_sequence()) fail_value(f, "expected a list of strings for '" + f.path + "'");
+    std::vector<std::pair<std::string, yaml::node>> items;
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const yaml::node item = f.value.item(i);
+      if (!item.is_scalar()) fail(item, "expected a string in '" + f.path + "'");
+      check_line(item, item.scalar(), smtp::limits::reply_line - 6);
+      items.emplace_back(item.scalar(), item);
     }
     return items;
   }
 
   /// Rejects {names} that are not template names: a typo would otherwise go out literally.
-  void check_templates(const YAML::Node& at, std::string_view text) const {
+  void check_templates(const yaml::node& at, std::string_view text) const {
     for (std::size_t open = text.find('{'); open != std::string_view::npos;
          open = text.find('{', open + 1)) {
       const std::size_t close = text.find('}', open);
@@ -329,9 +354,7 @@ class reader {
   }
 
  private:
-  static bool plain(const YAML::Node& scalar) { return scalar.Tag() == "?"; }
-
-  void check_line(const YAML::Node& at, std::string_view text, std::size_t max_length) const {
+  void check_line(const yaml::node& at, std::string_view text, std::size_t max_length) const {
     // RFC 5321 4.1.1: a reply line ends at CRLF; a control character in a text would let a
     // scenario split or corrupt a reply.
     for (const char c : text) {
@@ -418,6 +441,14 @@ void parse_extensions(const reader& r, const field& f, parsed_scenario& s) {
         !std::all_of(params.begin(), params.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       r.fail(node, "SIZE takes a number of octets, as in 'SIZE 52428800'");
     }
+    if (upper == "SIZE" && !params.empty()) {
+      std::size_t octets = 0;
+      const auto [end, ec] = std::from_chars(params.data(), params.data() + params.size(), octets);
+      if (ec != std::errc() || octets > load_limits::max_message_size) {
+        r.fail(node, f.path + ": SIZE " + params + " is over the maximum of " +
+                         std::to_string(load_limits::max_message_size) + " octets (1 GiB)");
+      }
+    }
     // RFC 4954 3: "AUTH" SP mechanism-list; the session accepts exactly these mechanisms.
     if (upper == "AUTH" && params.empty()) {
       r.fail(node, "AUTH needs its mechanisms, as in 'AUTH PLAIN LOGIN'");
@@ -444,7 +475,7 @@ void parse_replies(const reader& r, const field& f, parsed_scenario& s) {
     allowed.emplace_back(key);
   std::map<std::string, std::string> replies;
   r.for_each_field(f, allowed, [&](const field& item) {
-    const std::string& key = item.key.Scalar();
+    const std::string& key = item.key.scalar();
     const auto* found = std::find_if(std::begin(reply_keys), std::end(reply_keys),
                                      [&](const auto& k) { return k.first == key; });
     replies[key] = r.reply_value(item, found->second);
@@ -453,17 +484,17 @@ void parse_replies(const reader& r, const field& f, parsed_scenario& s) {
 }
 
 void parse_users(const reader& r, const field& f, parsed_scenario& s) {
-  if (!f.value.IsSequence()) {
+  if (!f.value.is_sequence()) {
     r.fail_value(f, "expected a list of {user, password} for '" + f.path + "'");
   }
   std::vector<smtp::auth_user> users;
   for (std::size_t i = 0; i < f.value.size(); ++i) {
-    const field item{f.path + "[" + std::to_string(i) + "]", f.key, f.value[i]};
+    const field item{f.path + "[" + std::to_string(i) + "]", f.key, f.value.item(i)};
     smtp::auth_user user;
     bool has_user = false;
     bool has_password = false;
     r.for_each_field(item, {"user", "password"}, [&](const field& part) {
-      if (part.key.Scalar() == "user") {
+      if (part.key.scalar() == "user") {
         user.user = r.line_value(part, smtp::limits::auth_line);
         has_user = true;
       } else {
@@ -495,11 +526,27 @@ constexpr row<parsed_scenario> auth_rows[] = {
 constexpr row<parsed_scenario> limits_rows[] = {
     {"max_recipients",
      [](const reader& r, const field& f, parsed_scenario& s) {
-       s.personality.limits.max_recipients = r.count_value(f, 1);
+       s.personality.limits.max_recipients = r.count_value(f, 1, load_limits::max_recipients);
      }},
     {"idle_timeout",
      [](const reader& r, const field& f, parsed_scenario& s) {
-       s.personality.limits.idle_timeout = r.duration_value(f);
+       s.personality.limits.idle_timeout = r.duration_value(f, load_limits::max_timeout);
+     }},
+    {"command_timeout",
+     [](const reader& r, const field& f, parsed_scenario& s) {
+       s.personality.limits.command_timeout = r.duration_value(f, load_limits::max_timeout);
+     }},
+    {"data_timeout",
+     [](const reader& r, const field& f, parsed_scenario& s) {
+       s.personality.limits.data_timeout = r.duration_value(f, load_limits::max_timeout);
+     }},
+    {"session_timeout",
+     [](const reader& r, const field& f, parsed_scenario& s) {
+       s.personality.limits.session_timeout = r.duration_value(f, load_limits::max_timeout);
+     }},
+    {"stress_timeout",
+     [](const reader& r, const field& f, parsed_scenario& s) {
+       s.personality.limits.stress_timeout = r.duration_value(f, load_limits::max_timeout);
      }},
     {"max_errors",
      [](const reader& r, const field& f, parsed_scenario& s) {
@@ -507,7 +554,7 @@ constexpr row<parsed_scenario> limits_rows[] = {
      }},
     {"max_message_size",
      [](const reader& r, const field& f, parsed_scenario& s) {
-       s.personality.limits.max_message_size = r.count_value(f, 0);
+       s.personality.limits.max_message_size = r.count_value(f, 0, load_limits::max_message_size);
      }},
     {"max_auth_failures",
      [](const reader& r, const field& f, parsed_scenario& s) {
@@ -570,7 +617,7 @@ constexpr row<parsed_scenario> quirks_rows[] = {
     {"starttls_inject",
      [](const reader& r, const field& f, parsed_scenario& s) {
        // null (written or empty) means no injection.
-       if (f.value.IsNull()) {
+       if (f.value.is_null()) {
          s.personality.quirks.starttls_inject.reset();
        } else {
          s.personality.quirks.starttls_inject = r.reply_value(f, 0);
@@ -590,8 +637,8 @@ void parse_section(const reader& r, const field& f, parsed_scenario& s) {
 struct rule_draft {
   rule out;
   bool has_on = false;
-  YAML::Node name_value{YAML::NodeType::Undefined};  ///< undefined when the rule is unnamed
-  std::map<std::string, YAML::Node> keys;  ///< "reply", "match.header", ... -> its key node
+  yaml::node name_value;                   ///< undefined when the rule is unnamed
+  std::map<std::string, yaml::node> keys;  ///< "reply", "match.header", ... -> its key node
   std::optional<std::vector<std::string>> greylist_reply;  ///< greylist.reply, if given
 };
 
@@ -602,9 +649,9 @@ struct greylist_draft {
 };
 
 /// The later of two nodes in the file: where a conflict became one.
-const YAML::Node& later(const YAML::Node& a, const YAML::Node& b) {
-  const YAML::Mark ma = a.Mark();
-  const YAML::Mark mb = b.Mark();
+const yaml::node& later(const yaml::node& a, const yaml::node& b) {
+  const yaml::mark ma = a.where();
+  const yaml::mark mb = b.where();
   return std::pair(ma.line, ma.column) < std::pair(mb.line, mb.column) ? b : a;
 }
 
@@ -634,7 +681,7 @@ pattern pattern_value(const reader& r, const field& f) {
   }
   try {
     return pattern(text);
-  } catch (const std::regex_error& e) {
+  } catch (const pattern_error& e) {
     r.fail(f.value, "bad regular expression '" + text + "' for '" + f.path + "': " + e.what());
   }
 }
@@ -643,8 +690,8 @@ pattern pattern_value(const reader& r, const field& f) {
 /// line of a multi-line reply carries the same code; the serialiser adds the dashes).
 std::vector<std::string> reply_lines_value(const reader& r, const field& f) {
   const auto check_one = [&](const field& line) {
-    if (line.value.IsScalar() && line.value.Scalar().size() > 3 && line.value.Scalar()[3] == '-') {
-      r.fail(line.value, "bad reply '" + line.value.Scalar() + "' for '" + line.path +
+    if (line.value.is_scalar() && line.value.scalar().size() > 3 && line.value.scalar()[3] == '-') {
+      r.fail(line.value, "bad reply '" + line.value.scalar() + "' for '" + line.path +
                              "': write each line as \"CODE text\"; a multi-line reply is a list of "
                              "lines, and the dashes are added when it is sent");
     }
@@ -652,15 +699,15 @@ std::vector<std::string> reply_lines_value(const reader& r, const field& f) {
     if (smtp::reply::parse(text).code == 0) r.fail(line.value, "bad reply '" + text + "'");
     return text;
   };
-  if (f.value.IsScalar()) return {check_one(f)};
-  if (!f.value.IsSequence()) {
+  if (f.value.is_scalar()) return {check_one(f)};
+  if (!f.value.is_sequence()) {
     r.fail_value(f, "expected a reply line or a list of reply lines for '" + f.path + "'");
   }
   if (f.value.size() == 0) r.fail(f.value, "'" + f.path + "' needs at least one reply line");
   std::vector<std::string> lines;
   for (std::size_t i = 0; i < f.value.size(); ++i) {
-    const field line{f.path + "[" + std::to_string(i) + "]", f.key, f.value[i]};
-    if (!line.value.IsScalar()) r.fail(line.value, "expected a reply line in '" + f.path + "'");
+    const field line{f.path + "[" + std::to_string(i) + "]", f.key, f.value.item(i)};
+    if (!line.value.is_scalar()) r.fail(line.value, "expected a reply line in '" + f.path + "'");
     lines.push_back(check_one(line));
     if (lines.back().substr(0, 3) != lines.front().substr(0, 3)) {
       r.fail(line.value, "every line of a multi-line reply must have the same code: line 1 has " +
@@ -682,8 +729,8 @@ std::uint64_t counter_value(const reader& r, const field& f) {
 double probability_value(const reader& r, const field& f) {
   double p = 0;
   bool number = false;
-  if (f.value.IsScalar() && f.value.Tag() == "?" && !f.value.Scalar().empty()) {
-    const std::string& text = f.value.Scalar();
+  if (f.value.plain() && !f.value.scalar().empty()) {
+    const std::string& text = f.value.scalar();
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
     number = ec == std::errc() && end == text.data() + text.size();
   }
@@ -691,7 +738,7 @@ double probability_value(const reader& r, const field& f) {
   if (!(p >= 0.0 && p <= 1.0)) {
     r.fail(f.value, "'" + f.path +
                         "' must be between 0 and 1 (a probability, not a percentage), got " +
-                        f.value.Scalar());
+                        f.value.scalar());
   }
   return p;
 }
@@ -710,25 +757,31 @@ rate_limit rate_value(const reader& r, const field& f) {
       slash == std::string::npos ? std::string_view{} : std::string_view(text).substr(slash + 1);
   const auto* window = std::find_if(std::begin(windows), std::end(windows),
                                     [&](const auto& w) { return w.first == unit; });
-  if (slash == std::string::npos || ec != std::errc() || end != count_end || slash == 0 ||
-      window == std::end(windows)) {
+  const bool too_big = ec == std::errc::result_out_of_range;
+  if (slash == std::string::npos || (ec != std::errc() && !too_big) || end != count_end ||
+      slash == 0 || window == std::end(windows)) {
     r.fail(f.value, "bad rate '" + text + "' for '" + f.path +
                         "' (expected a count per sec, min or hour, as in \"10/min\")");
   }
-  if (count == 0) r.fail(f.value, "'" + f.path + "' must allow at least 1 event");
+  if (count == 0 && !too_big) r.fail(f.value, "'" + f.path + "' must allow at least 1 event");
+  // The engine keeps a timestamp per event in the window, so the count bounds its memory.
+  if (too_big || count > load_limits::max_rate_count) {
+    r.fail(f.value, f.path + ": " + text + " is over the maximum of " +
+                        std::to_string(load_limits::max_rate_count) + " events per window");
+  }
   return rate_limit{count, std::chrono::milliseconds(window->second)};
 }
 
 void parse_match_header(const reader& r, const field& f, rule_draft& d) {
-  if (!f.value.IsMap()) {
+  if (!f.value.is_map()) {
     r.fail_value(f, "expected a mapping of header names to patterns for '" + f.path +
                         "', as in {Subject: \"*urgent*\"}");
   }
   std::map<std::string, int> seen;  // lower-cased name -> line: header names ignore case
-  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
-    const YAML::Node key = it->first;
-    if (!key.IsScalar()) r.fail(key, "header names must be plain names");
-    const std::string& name = key.Scalar();
+  for (std::size_t i = 0; i < f.value.size(); ++i) {
+    const yaml::node key = f.value.key(i);
+    if (!key.is_scalar()) r.fail(key, "header names must be plain names");
+    const std::string& name = key.scalar();
     // RFC 5322 2.2: field-name = 1*ftext, printable US-ASCII except ':'.
     const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
       return c >= 33 && c <= 126 && c != ':';
@@ -742,12 +795,12 @@ void parse_match_header(const reader& r, const field& f, rule_draft& d) {
     std::string lower = name;
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (const auto [first, inserted] = seen.emplace(lower, key.Mark().line + 1); !inserted) {
+    if (const auto [first, inserted] = seen.emplace(lower, key.where().line); !inserted) {
       r.fail(key, "duplicate header '" + name + "' in '" + f.path + "' (first given on line " +
                       std::to_string(first->second) + "; header names ignore case)");
     }
-    d.out.match.headers.emplace_back(name,
-                                     pattern_value(r, field{f.path + "." + name, key, it->second}));
+    d.out.match.headers.emplace_back(
+        name, pattern_value(r, field{f.path + "." + name, key, f.value.value(i)}));
   }
 }
 
@@ -798,15 +851,17 @@ constexpr row<rule_draft> when_rows[] = {
 };
 
 constexpr row<drip_settings> drip_rows[] = {
-    {"bytes",
-     [](const reader& r, const field& f, drip_settings& s) { s.bytes = r.count_value(f, 1); }},
-    {"every",
-     [](const reader& r, const field& f, drip_settings& s) { s.every = r.duration_value(f); }},
+    {"bytes", [](const reader& r, const field& f,
+                 drip_settings& s) { s.bytes = r.count_value(f, 1, load_limits::max_drip_bytes); }},
+    {"every", [](const reader& r, const field& f,
+                 drip_settings& s) { s.every = r.duration_value(f, load_limits::max_delay); }},
 };
 
 constexpr row<greylist_draft> greylist_rows[] = {
-    {"retry_after", [](const reader& r, const field& f,
-                       greylist_draft& g) { g.retry_after = r.duration_value(f); }},
+    {"retry_after",
+     [](const reader& r, const field& f, greylist_draft& g) {
+       g.retry_after = r.duration_value(f, load_limits::max_retry_after);
+     }},
     {"reply",
      [](const reader& r, const field& f, greylist_draft& g) {
        g.reply = reply_lines_value(r, f);
@@ -828,8 +883,8 @@ constexpr std::pair<std::string_view, disconnect_mode> disconnect_modes[] = {
 template <const auto& Rows>
 void parse_rule_section(const reader& r, const field& f, rule_draft& d) {
   r.dispatch(f, Rows, d);
-  for (auto it = f.value.begin(); it != f.value.end(); ++it) {
-    d.keys[f.key.Scalar() + "." + it->first.Scalar()] = it->first;
+  for (std::size_t i = 0; i < f.value.size(); ++i) {
+    d.keys[f.key.scalar() + "." + f.value.key(i).scalar()] = f.value.key(i);
   }
 }
 
@@ -860,8 +915,10 @@ constexpr row<rule_draft> rule_rows[] = {
     {"when", parse_rule_section<when_rows>},
     {"reply", [](const reader& r, const field& f,
                  rule_draft& d) { d.out.then.reply = reply_lines_value(r, f); }},
-    {"delay", [](const reader& r, const field& f,
-                 rule_draft& d) { d.out.then.delay = r.duration_value(f); }},
+    {"delay",
+     [](const reader& r, const field& f, rule_draft& d) {
+       d.out.then.delay = r.duration_value(f, load_limits::max_delay);
+     }},
     {"hang",
      [](const reader& r, const field& f, rule_draft& d) { d.out.then.hang = r.bool_value(f); }},
     {"disconnect",
@@ -880,7 +937,7 @@ constexpr row<rule_draft> rule_rows[] = {
      [](const reader& r, const field& f, rule_draft& d) { d.out.then.split = r.bool_value(f); }},
     {"abort_after_bytes",
      [](const reader& r, const field& f, rule_draft& d) {
-       const auto n = r.count_value(f, 0);
+       const auto n = r.count_value(f, 0, load_limits::max_message_size);
        if (n == 0) {
          r.fail(f.value, "'" + f.path +
                              "' must be at least 1 (to close right after the 354, use disconnect: "
@@ -902,7 +959,7 @@ constexpr row<rule_draft> rule_rows[] = {
 
 /// Checks that need several keys of one rule: the event it is on, and effects that exclude
 /// each other. A server never starts with a rule it could not carry out as written.
-void check_rule(const reader& r, rule_draft& d, const YAML::Node& item) {
+void check_rule(const reader& r, rule_draft& d, const yaml::node& item) {
   const rule& out = d.out;
   const std::string who = "rule '" + out.name + "'";
   if (!d.has_on) {
@@ -926,7 +983,7 @@ void check_rule(const reader& r, rule_draft& d, const YAML::Node& item) {
 
   // The effects actually in force (hang: false is no effect), by key.
   const effects& then = out.then;
-  std::map<std::string, YAML::Node> active;
+  std::map<std::string, yaml::node> active;
   const auto activate = [&](const std::string& key, bool on_) {
     if (on_) active[key] = d.keys.at(key);
   };
@@ -999,28 +1056,28 @@ void check_rule(const reader& r, rule_draft& d, const YAML::Node& item) {
 }
 
 void parse_rules(const reader& r, const field& f, parsed_scenario& s) {
-  if (!f.value.IsSequence()) {
+  if (!f.value.is_sequence()) {
     r.fail_value(
         f,
         "expected a list of rules for 'rules', as in [{on: rcpt, reply: \"550 5.1.1 unknown\"}]");
   }
   std::map<std::string, int> names;  // rule name -> line of the rule that has it
   for (std::size_t i = 0; i < f.value.size(); ++i) {
-    const YAML::Node item = f.value[i];
+    const yaml::node item = f.value.item(i);
     const field rule_field{"rules[" + std::to_string(i) + "]", f.key, item};
-    if (!item.IsMap()) {
+    if (!item.is_map()) {
       r.fail_value(rule_field, "expected a mapping for '" + rule_field.path +
                                    "' (a rule such as {name: x, on: rcpt, reply: ...})");
     }
     rule_draft d;
-    d.out.line = item.Mark().line + 1;
+    d.out.line = item.where().line;
     r.dispatch(rule_field, rule_rows, d);
-    for (auto it = item.begin(); it != item.end(); ++it)
-      d.keys[it->first.Scalar()] = it->first;
+    for (std::size_t k = 0; k < item.size(); ++k)
+      d.keys[item.key(k).scalar()] = item.key(k);
     // Transcripts and logs name the rule that fired; an unnamed rule gets its position.
     if (d.out.name.empty()) d.out.name = "rule-" + std::to_string(i + 1);
     if (const auto [first, inserted] = names.emplace(d.out.name, d.out.line); !inserted) {
-      r.fail(d.name_value.IsDefined() ? d.name_value : item,
+      r.fail(d.name_value.defined() ? d.name_value : item,
              "duplicate rule name '" + d.out.name + "' (first used by the rule on line " +
                  std::to_string(first->second) + ")");
     }
@@ -1075,27 +1132,16 @@ void check_consistency(const reader& r, const parsed_scenario& s) {
 /// The whole file: personality, rules and the checks across sections.
 std::shared_ptr<definition> parse_definition(std::string_view yaml, std::string_view filename) {
   const reader r{std::string(filename)};
-  const YAML::Node root = r.parse(yaml);
+  const yaml::document document = r.parse(yaml);
+  const yaml::node root = document.root();
   parsed_scenario scenario;
   if (!filename.empty()) scenario.personality.name = fs::path(filename).stem().string();
-  r.dispatch(field{"", YAML::Node(YAML::NodeType::Undefined), root}, top_level_rows, scenario);
+  r.dispatch(field{"", yaml::node{}, root}, top_level_rows, scenario);
   check_consistency(r, scenario);
   auto result = std::make_shared<definition>();
   result->personality = std::make_shared<const smtp::personality>(std::move(scenario.personality));
   result->rules = std::move(scenario.rules);
   return result;
-}
-
-std::string read_file(const fs::path& file) {
-  std::error_code ec;
-  if (fs::is_directory(file, ec)) throw load_error(file.string(), 0, 0, "is a directory");
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
-    throw load_error(file.string(), 0, 0, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw load_error(file.string(), 0, 0, "cannot read");
-  return text.str();
 }
 
 /// The *.yaml files of `dirs` by stem, first directory winning.
@@ -1120,7 +1166,7 @@ std::shared_ptr<const definition> load_definition_text(std::string_view yaml,
 }
 
 std::shared_ptr<const definition> load_definition_file(const fs::path& file) {
-  auto result = parse_definition(read_file(file), file.string());
+  auto result = parse_definition(yaml::read_file(file), file.string());
   result->file = file.string();
   return result;
 }

@@ -1,6 +1,7 @@
 // Loads scenario files (YAML) into definitions (personality and rules), and finds bundled
 // scenarios by name.
-// The only component that includes yaml-cpp. A file that is not understood completely is
+// YAML is read through scenario/yaml_tree.hpp, bounded in size, depth, nodes and aliases; values
+// are bounded by scenario/load_limits.hpp. A file that is not understood completely is
 // rejected: unknown keys, wrong types and bad values raise load_error naming file:line:column.
 // Loading never touches the network and never starts anything.
 #pragma once
@@ -68,7 +69,8 @@ struct entry {
 /// The bundled scenarios found in `dirs` (first directory wins per name), sorted by name.
 std::vector<entry> list(const std::vector<std::filesystem::path>& dirs = search_dirs());
 
-/// Parses a duration such as "300s", "500ms", "2m", "1h" or "1m30s"; nullopt when malformed.
+/// Parses a duration such as "300s", "500ms", "2m", "1h" or "1m30s"; nullopt when malformed or
+/// past what milliseconds hold (the loader also applies load_limits' maximums).
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 /// The candidate closest to `word` when it is near enough to be a typo of it ("did you mean").

@@ -2,7 +2,11 @@
 // Patterns are compiled once, when a scenario is loaded; matches() never allocates a regex.
 // Globs compare ASCII case-insensitively (addresses and host names are matched that way by
 // servers, RFC 5321 2.4); a /regex/ is case-sensitive unless written /regex/i.
+// Regexes are RE2's: automata, no backtracking, so a match costs time linear in the value
+// (std::regex took 24.6 s of CPU and a frame per character on a 1 MB folded Subject).
 #include "scenario/rules.hpp"
+
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <array>
@@ -87,23 +91,41 @@ std::vector<std::string_view> all_event_names() {
   return names;
 }
 
+struct pattern::compiled {
+  compiled(std::string_view body, const RE2::Options& options) : re(body, options) {}
+  RE2 re;  // immutable after construction, and RE2 matching is thread-safe
+};
+
 pattern::pattern(std::string text) : text_(std::move(text)) {
   // "/re/" or "/re/i"; a lone "/" or "/i" is a glob.
   const std::string_view t = text_;
   std::optional<std::string_view> body;
-  auto flags = std::regex::ECMAScript;
+  RE2::Options options(RE2::Quiet);  // errors are reported by the loader, not logged to stderr
   if (t.size() >= 2 && t.front() == '/' && t.back() == '/') {
     body = t.substr(1, t.size() - 2);
   } else if (t.size() >= 3 && t.front() == '/' && t.ends_with("/i")) {
     body = t.substr(1, t.size() - 3);
-    flags |= std::regex::icase;
+    options.set_case_sensitive(false);
   }
-  if (body) regex_ = std::make_shared<const std::regex>(std::string(*body), flags);
+  if (!body) return;
+  // UTF-8 (RE2's default): a scenario is UTF-8 text, so /ü/ and [äöü] mean characters.
+  auto regex = std::make_shared<const compiled>(*body, options);
+  if (!regex->re.ok()) {
+    std::string reason = regex->re.error();
+    const auto code = regex->re.error_code();
+    if (code == RE2::ErrorBadEscape || code == RE2::ErrorBadPerlOp) {
+      reason +=
+          " (RE2 syntax: backreferences and lookaround are not supported, so matching "
+          "stays linear in time)";
+    }
+    throw pattern_error(reason);
+  }
+  regex_ = std::move(regex);
 }
 
 bool pattern::matches(std::string_view value) const {
   // A regex searches (anchor with ^ and $ for a whole match), as /re/ does in sed and grep.
-  if (regex_) return std::regex_search(value.begin(), value.end(), *regex_);
+  if (regex_) return RE2::PartialMatch(value, regex_->re);
   return glob_matches(text_, value);
 }
 

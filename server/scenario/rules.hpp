@@ -1,6 +1,7 @@
 // The scenario rule model: when a rule applies (event, match, when) and what it does (effects).
 // Plain data built by the loader and read by the engine. Regexes are compiled once, here, at
 // load time; nothing in this model is compiled or parsed per command.
+// Must not include a regex engine's header: this header reaches much of the program (build time).
 // Invariant: a rule's effects are consistent (the loader rejects reply + hang and the like).
 #pragma once
 
@@ -10,7 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,17 +48,26 @@ std::string_view event_name(event_type e);
 /// Every event name, in the order SPEC §3 lists them (for "allowed: ..." messages).
 std::vector<std::string_view> all_event_names();
 
-/// A glob ("*@blocked.example", "?", case-insensitive) or a /regex/ (ECMAScript).
+/// Why a /regex/ does not compile; what() is the regex library's reason.
+class pattern_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// A glob ("*@blocked.example", "?", case-insensitive) or a /regex/ (RE2 syntax: no
+/// backreferences or lookaround, so matching is linear in the value's length).
 class pattern {
  public:
-  /// Builds from scenario text; throws std::regex_error for a bad /regex/.
+  /// Builds from scenario text; throws pattern_error for a bad /regex/.
   explicit pattern(std::string text);
+  /// A glob matches the whole value; a regex searches it.
   bool matches(std::string_view value) const;
   const std::string& text() const { return text_; }
 
  private:
+  struct compiled;  // rules.cpp: the compiled regex
   std::string text_;
-  std::shared_ptr<const std::regex> regex_;  // set for /regex/
+  std::shared_ptr<const compiled> regex_;  // set for /regex/
 };
 
 /// `match:` — every condition given must hold.

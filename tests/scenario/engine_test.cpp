@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace smtpmock::scenario;
 using namespace std::chrono_literals;
 
