@@ -29,8 +29,8 @@ bool holds(const std::optional<pattern>& p, const std::string& value) {
 }
 
 constexpr std::size_t max_greylist_entries = 100000;
-// libstdc++'s std::regex recurses per character: a body regex sees at most this much of the
-// body, so a large message cannot exhaust the stack.
+// RE2 matches in linear time without recursion (scenario/rules.cpp); a body regex still sees
+// at most this much of the body, so each message costs every body rule a bounded scan.
 constexpr std::size_t max_body_match = 64 * 1024;
 
 }  // namespace
