@@ -72,3 +72,10 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer targets (tests/fuzz), built in build-fuzz/ and each run FUZZ_SECONDS seconds; fails on
+# a crash, leak, timeout or invariant failure. Prints each target's executions.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash tests/fuzz/run.sh
