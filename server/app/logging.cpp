@@ -204,6 +204,16 @@ std::string json_escape(std::string_view text) {
   return out;
 }
 
+void log_always(std::string_view message) {
+  auto logger = spdlog::default_logger();
+  const spdlog::details::log_msg msg(logger->name(), spdlog::level::info,
+                                     spdlog::string_view_t(message.data(), message.size()));
+  for (const auto& sink : logger->sinks()) {
+    sink->log(msg);
+    sink->flush();
+  }
+}
+
 bool setup_logging(std::string_view level, log_format format) {
   auto lvl = parse_level(level);
   if (!lvl) return false;

@@ -15,6 +15,10 @@ enum class log_format { text, json };
 /// Returns false (and changes nothing) when `level` is not a known level name.
 bool setup_logging(std::string_view level, log_format format);
 
+/// Logs `message` at info level whatever the configured level: tools wait for the ready line,
+/// also with --log-level warn.
+void log_always(std::string_view message);
+
 /// `text` as the contents of a JSON string (no quotes): `"`, `\` and every control character
 /// escaped; bytes that are not valid UTF-8 are written as \u00XX, so the result is always valid.
 std::string json_escape(std::string_view text);

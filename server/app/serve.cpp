@@ -11,6 +11,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "app/logging.hpp"
 #include "http/api.hpp"
 #include "http/healthcheck.hpp"
 #include "http/http_server.hpp"
@@ -159,11 +160,11 @@ int run_serve(const serve_settings& settings) {
   auto bound = server.bound_addresses();
   spdlog::info("tls certificate=\"{}\"", tls->describe());
   const std::string smtps = bound.size() > 1 ? " smtps=" + bound.at(1) : std::string();
-  spdlog::info(
+  log_always(fmt::format(
       "smtpmock ready smtp={}{} http={} scenario={} rules={} seed={} threads={} spool={} "
       "version={}",
       bound.at(0), smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
-      server.threads(), settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION);
+      server.threads(), settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION));
   spdlog::debug("scenario file {}", scenario_file.string());
   server.run();
   http_running = nullptr;
