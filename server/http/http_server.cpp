@@ -19,8 +19,10 @@
 #include <atomic>
 #include <future>
 #include <list>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "net/address.hpp"
@@ -38,21 +40,27 @@ constexpr std::size_t max_header_value = 8 * 1024;
 constexpr std::size_t max_header_total = 32 * 1024;
 constexpr std::size_t max_target = 8 * 1024;  ///< longer request targets get 414
 
-/// Live connections, counted by RESTinio's state notices; new ones are refused when full.
+/// Live connections, from RESTinio's state notices; new ones are refused when full. A set of
+/// ids, not a counter: RESTinio may report one connection closed more than once.
 struct connection_gate {
-  std::atomic<std::size_t> live{0};
+  std::mutex mutex;
+  std::unordered_set<restinio::connection_id_t> live;
 
-  void state_changed(const restinio::connection_state::notice_t& notice) noexcept {
+  void state_changed(const restinio::connection_state::notice_t& notice) noexcept try {
     const auto& cause = notice.cause();
+    std::lock_guard lock(mutex);
     if (restinio::holds_alternative<restinio::connection_state::accepted_t>(cause)) {
-      live.fetch_add(1);
+      live.insert(notice.connection_id());
     } else if (restinio::holds_alternative<restinio::connection_state::closed_t>(cause)) {
-      live.fetch_sub(1);
+      live.erase(notice.connection_id());
     }
+  } catch (...) {
+    // Out of memory for one id: that connection is not counted.
   }
   restinio::ip_blocker::inspection_result_t inspect(
-      const restinio::ip_blocker::incoming_info_t&) const noexcept {
-    return live.load() >= max_connections ? restinio::ip_blocker::deny()
+      const restinio::ip_blocker::incoming_info_t&) noexcept {
+    std::lock_guard lock(mutex);
+    return live.size() >= max_connections ? restinio::ip_blocker::deny()
                                           : restinio::ip_blocker::allow();
   }
 };

@@ -71,7 +71,7 @@ struct personality {
     std::chrono::milliseconds command_timeout{std::chrono::seconds(300)};
     /// From 354 (or the first BDAT) until the end of the message (RFC 5321 4.5.3.2.6).
     std::chrono::milliseconds data_timeout{std::chrono::seconds(600)};
-    /// The whole session, from connect; 0: no limit.
+    /// The whole session, from connect (at most 24 h, as every scenario duration).
     std::chrono::milliseconds session_timeout{std::chrono::hours(1)};
     /// Every timeout above is cut to this while the server is nearly full of connections (80 %
     /// of --max-connections), so slow clients cannot keep everyone else out for long.
