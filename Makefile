@@ -14,8 +14,8 @@ TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:no
 # Python modules the tests import, as module:package pairs (for /usr/bin/python3).
 TEST_PY := pytest:python3-pytest aiosmtpd:python3-aiosmtpd prometheus_client:python3-prometheus-client
 
-.PHONY: all deps test-deps build run test unit integration clean format format-check \
-	docker-deps test-docker
+.PHONY: all deps test-deps build build-all run test unit integration soak clean format \
+	format-check docker-deps test-docker
 
 all: build
 
@@ -40,20 +40,30 @@ test-deps: deps
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja
 
+# `make build` and `make run` build only the server; the tests are built by `make test`.
 build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target smtpmock
+
+build-all: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
 	./$(BUILD)/server/app/smtpmock serve $(ARGS)
 
-test: test-deps build
+test: test-deps build-all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-unit: build
+unit: build-all
 	cd $(BUILD) && ctest --output-on-failure -E integration
 
-integration: test-deps build
+integration: test-deps build-all
 	cd $(BUILD) && ctest --output-on-failure -R integration
+
+# The fault soak (bench/soak.py): SOAK_MESSAGES over 50 kept connections, exact accounting.
+SOAK_MESSAGES ?= 20000
+soak: build
+	/usr/bin/python3 bench/soak.py --messages $(SOAK_MESSAGES) --connections 50 \
+	  --bin ./$(BUILD)/server/app/smtpmock
 
 # The Docker image (docker/Dockerfile), built and tested with podman (there is no Docker engine
 # here). docker-deps installs podman and friends, writes /etc/containers/containers.conf if absent
@@ -76,6 +86,11 @@ clean:
 # libFuzzer targets (tests/fuzz), built in build-fuzz/ and each run FUZZ_SECONDS seconds; fails on
 # a crash, leak, timeout or invariant failure. Prints each target's executions.
 FUZZ_SECONDS ?= 60
-.PHONY: fuzz
+.PHONY: fuzz test-sanitize
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash tests/fuzz/run.sh
+
+# The whole suite (unit + integration) against an ASan/UBSan build in build-sanitize/, with leak
+# detection; fails on a test failure or any sanitizer report (tests/sanitize/run.sh).
+test-sanitize: test-deps
+	JOBS=$(JOBS) bash tests/sanitize/run.sh
