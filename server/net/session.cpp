@@ -392,6 +392,8 @@ class session {
       if (act && p_.metrics) p_.metrics->rule_hit(act->rule);
     }
     if (ev.kind == smtp::event_kind::message && ev.message != nullptr) {
+      // The last BDAT chunk's command line ("BDAT 7 LAST") arrives with the message event.
+      if (ev.command == smtp::verb::bdat && !ev.line.empty()) record(store::direction::in, ev.line);
       note("<message " + std::to_string(ev.message->data.size()) + " octets>");
       abort_after_.reset();
     } else if (!ev.line.empty()) {

@@ -282,3 +282,19 @@ def test_auth_secrets_never_logged_or_spooled(smtpmock_factory, raw_smtp, log_fo
         for form, value in forms.items():
             assert value.encode() not in logs, f"{form} form of a password in stderr"
             assert value.encode() not in spool, f"{form} form of a password in the spool"
+
+
+def test_bdat_command_lines_are_in_the_transcript(smtpmock, raw_smtp):
+    with raw_smtp(smtpmock) as c:
+        c.reply()
+        c.command("EHLO bdat.example")
+        assert c.command("MAIL FROM:<a@bdat.example>")[0].startswith("250")
+        assert c.command("RCPT TO:<b@bdat.example>")[0].startswith("250")
+        c.send("BDAT 5\r\nSubj:")
+        assert c.reply()[0].startswith("250")
+        c.send("BDAT 9 LAST\r\n x\r\n\r\nb\r\n")
+        assert c.reply()[0].startswith("250")
+        c.command("QUIT")
+    session = smtpmock.wait_sessions(1)[0]
+    ins = [t["Text"] for t in session["Transcript"] if t["Direction"] == "in"]
+    assert "BDAT 5" in ins and "BDAT 9 LAST" in ins, ins
