@@ -339,3 +339,21 @@ def test_quirk_hold_until_data_answers_mail_and_rcpt_only_with_data(smtpmock_fac
         assert [c.line(), c.line(), c.line()] == [
             "250 2.1.0 Sender ok", "250 2.1.5 Recipient ok",
             "354 End data with <CR><LF>.<CR><LF>"]
+
+
+def test_a_mail_rule_matches_the_sender_of_that_mail_command(smtpmock_factory, raw_smtp):
+    # The MAIL event used to carry an empty sender (the envelope's, set only after the reply),
+    # so `match: {sender: ...}` on `on: mail` never fired.
+    server = smtpmock_factory(scenario_yaml=scenario("""\
+  - name: block-spammer
+    on: mail
+    match: {sender: "*@spam.example"}
+    reply: "550 5.7.1 <{sender}> blocked"
+"""))
+    with raw_smtp(server) as c:
+        c.reply()
+        c.command("EHLO client.test")
+        assert c.command("MAIL FROM:<x@spam.example>") == ["550 5.7.1 <x@spam.example> blocked"]
+        assert c.command("MAIL FROM:<x@ham.example>")[0].startswith("250")
+        c.command("QUIT")
+    assert {r for _, r in rule_lines(server)} == {"block-spammer"}
