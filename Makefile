@@ -14,7 +14,7 @@ TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:no
 # Python modules the tests import, as module:package pairs (for /usr/bin/python3).
 TEST_PY := pytest:python3-pytest aiosmtpd:python3-aiosmtpd prometheus_client:python3-prometheus-client
 
-.PHONY: all deps test-deps build build-all run test unit integration soak clean format \
+.PHONY: all deps test-deps build build-all run install test unit integration soak clean format \
 	format-check docker-deps test-docker
 
 all: build
@@ -49,6 +49,12 @@ build-all: deps $(BUILD)/build.ninja
 
 run: build
 	./$(BUILD)/server/app/smtpmock serve $(ARGS)
+
+# The binary in $(PREFIX)/bin (stripped) and the bundled scenarios in
+# $(PREFIX)/share/smtpmock/scenarios, where the installed binary looks for them.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX) --strip
 
 test: test-deps build-all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
