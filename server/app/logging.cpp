@@ -6,11 +6,14 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace smtpmock::app {
 namespace {
@@ -82,6 +85,114 @@ bool is_session_id(std::string_view word) {
   return true;
 }
 
+/// One `key=value` of a log message; the value unquoted when it was written with quote().
+struct log_field {
+  std::string_view key;
+  std::string value;
+  bool number = false;  ///< an integer, written as a JSON number
+};
+
+bool is_key(std::string_view k) {
+  if (k.empty() || k.size() > 32) return false;
+  for (char c : k) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+bool is_integer(std::string_view v) {
+  // 15 digits stay exact in a double (jq, JavaScript); longer ones (seeds) stay strings.
+  if (v.empty() || v.size() > 15) return false;
+  std::size_t i = v[0] == '-' ? 1 : 0;
+  if (i == v.size()) return false;
+  for (; i < v.size(); ++i)
+    if (v[i] < '0' || v[i] > '9') return false;
+  return true;
+}
+
+/// Reads one quote()d value at the start of `s` (which begins with '"'); returns the text and
+/// how many bytes it took, or nullopt when it is not one.
+std::optional<std::pair<std::string, std::size_t>> read_quoted(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '"') return std::pair{std::move(out), i + 1};
+    if (c != '\\') {
+      out.push_back(c);
+      continue;
+    }
+    if (++i >= s.size()) return std::nullopt;
+    switch (s[i]) {
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'x': {
+        if (i + 2 >= s.size()) return std::nullopt;
+        const auto hex = [](char h) -> int {
+          if (h >= '0' && h <= '9') return h - '0';
+          if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+          if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+          return -1;
+        };
+        const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        break;
+      }
+      default:
+        out.push_back(s[i]);  // \" and \\ and anything else: the character itself
+    }
+  }
+  return std::nullopt;
+}
+
+/// Splits "text words key=value key=\"quoted value\"" into the leading text and the fields.
+/// STYLE.md 10: every event is logged as key=value fields; what does not parse stays text.
+std::pair<std::string_view, std::vector<log_field>> split_fields(std::string_view payload) {
+  std::vector<log_field> fields;
+  std::size_t pos = 0;
+  std::size_t text_end = payload.size();
+  bool in_fields = false;
+  while (pos < payload.size()) {
+    const std::size_t word_end = std::min(payload.find(' ', pos), payload.size());
+    const std::string_view word = payload.substr(pos, word_end - pos);
+    const std::size_t eq = word.find('=');
+    if (eq == std::string_view::npos || !is_key(word.substr(0, eq))) {
+      if (in_fields) return {payload, {}};  // text after the fields: keep it all as text
+      pos = word_end + 1;
+      continue;
+    }
+    if (!in_fields) {
+      in_fields = true;
+      text_end = pos == 0 ? 0 : pos - 1;
+    }
+    log_field f;
+    f.key = word.substr(0, eq);
+    const std::size_t value_start = pos + eq + 1;
+    if (value_start < payload.size() && payload[value_start] == '"') {
+      auto q = read_quoted(payload.substr(value_start));
+      if (!q) return {payload, {}};
+      f.value = std::move(q->first);
+      pos = value_start + q->second;
+      if (pos < payload.size() && payload[pos] != ' ') return {payload, {}};
+      ++pos;
+    } else {
+      f.value = std::string(payload.substr(value_start, word_end - value_start));
+      f.number = is_integer(f.value);
+      pos = word_end + 1;
+    }
+    fields.push_back(std::move(f));
+  }
+  return {payload.substr(0, text_end), std::move(fields)};
+}
+
 class line_formatter final : public spdlog::formatter {
  public:
   explicit line_formatter(log_format f) : format_(f) {}
@@ -114,9 +225,28 @@ class line_formatter final : public spdlog::formatter {
         line += session;
         line += '"';
       }
+      // Each key=value of the message is its own key, so `jq .code` works; the words before
+      // them are "msg". A key that would shadow time/level/session/msg gets a "field_" prefix.
+      auto [text, fields] = split_fields(payload);
       line += ",\"msg\":\"";
-      line += json_escape(payload);
-      line += "\"}";
+      line += json_escape(text);
+      line += '"';
+      for (const auto& f : fields) {
+        const bool reserved =
+            f.key == "time" || f.key == "level" || f.key == "session" || f.key == "msg";
+        line += ",\"";
+        if (reserved) line += "field_";
+        line += f.key;
+        line += "\":";
+        if (f.number) {
+          line += f.value;
+        } else {
+          line += '"';
+          line += json_escape(f.value);
+          line += '"';
+        }
+      }
+      line += '}';
     }
     line += '\n';
     dest.append(line.data(), line.data() + line.size());

@@ -30,9 +30,10 @@ BINARY = Path(os.environ.get("SMTPMOCK_BIN", SOURCE_DIR / "build" / "server" / "
 
 READY_TIMEOUT = 10.0  # seconds until the ready line must appear
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL on teardown
-READY_RE = re.compile(r"smtp=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")
-SMTPS_RE = re.compile(r"smtps=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")  # only with --smtps-listen
-HTTP_RE = re.compile(r"http=([0-9.]+|\[[0-9a-f:]+\]):(\d+)")  # absent with --http-listen off
+# The ready line's addresses: `smtp=ADDR:PORT` in text logs, `"smtp":"ADDR:PORT"` in JSON logs.
+READY_RE = re.compile(r"smtp(?:=|\":\")([0-9.]+|\[[0-9a-f:]+\]):(\d+)")
+SMTPS_RE = re.compile(r"smtps(?:=|\":\")([0-9.]+|\[[0-9a-f:]+\]):(\d+)")  # only with --smtps-listen
+HTTP_RE = re.compile(r"http(?:=|\":\")([0-9.]+|\[[0-9a-f:]+\]):(\d+)")  # absent with --http-listen off
 MAX_STDERR_LINES = 100_000  # the reader keeps at most this many lines
 
 

@@ -226,6 +226,39 @@ def test_json_log_format(smtpmock_factory):
     assert sum("smtpmock ready" in json.dumps(o) for o in objects) == 1
 
 
+def test_json_logs_have_a_key_per_field(smtpmock_factory, raw_smtp):
+    server = smtpmock_factory("--log-format", "json", "--log-level", "debug", scenario_yaml="""\
+name: json-fields
+ehlo: {extensions: [PIPELINING, ENHANCEDSTATUSCODES]}
+rules:
+  - name: refuse "odd" one
+    on: rcpt
+    match: {recipient: "odd@x.example"}
+    reply: "550 5.1.1 no such user"
+""")
+    with raw_smtp(server) as c:
+        c.reply()
+        c.command("EHLO json.example")
+        c.command("MAIL FROM:<a@x.example>")
+        assert c.command("RCPT TO:<odd@x.example>")[0].startswith("550")
+        c.command("QUIT")
+    server.wait_sessions(1)
+    assert server.stop() == 0
+    objects = [json.loads(line) for line in server.stderr_lines()]
+    connect = [o for o in objects if o.get("event") == "connect"]
+    assert len(connect) == 1, objects
+    assert connect[0]["code"] == 220 and connect[0]["client"].startswith("127.0.0.1:")
+    assert connect[0]["session"].startswith("S") and connect[0]["scenario"] == "json-fields"
+    replies = [o for o in objects if o.get("cmd") == "MAIL"]
+    assert replies and replies[0]["code"] == 250 and replies[0]["line"] == "MAIL FROM:<a@x.example>"
+    rule = [o for o in objects if o.get("event") == "rule"]
+    assert rule and rule[0]["rule"] == 'refuse "odd" one' and rule[0]["code"] == 550
+    assert rule[0]["reply"] == "5.1.1 no such user"
+    ready = [o for o in objects if o["msg"] == "smtpmock ready"]
+    assert len(ready) == 1 and ready[0]["scenario"] == "json-fields"
+    assert str(ready[0]["seed"]).isdigit() and isinstance(ready[0]["rules"], int)
+
+
 PASSWORD = "S3cr3t-Pa55word!"
 WRONG = "Wr0ng-Pa55word?"
 SECRET_SCENARIO = f"""\
