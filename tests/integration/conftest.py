@@ -270,6 +270,20 @@ def run_binary(args: list[str], timeout: float = 10.0, **kw) -> subprocess.Compl
                           stdin=subprocess.DEVNULL, **kw)
 
 
+def http_call(server, method: str, path: str, body: bytes | None = None,
+              headers: dict | None = None, timeout: float = 30.0) -> tuple[int, bytes]:
+    """One HTTP request to the server's API on a fresh connection: (status, body)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
 CLIENT_TIMEOUT = 30  # seconds per client run (swaks, curl, msmtp, node...)
 
 

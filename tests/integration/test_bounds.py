@@ -10,18 +10,7 @@ import socket
 import threading
 import time
 
-from conftest import RawSmtp
-
-
-def http_call(server, method: str, path: str, body: bytes | None = None,
-              headers: dict | None = None, timeout: float = 30.0):
-    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
+from conftest import RawSmtp, http_call
 
 
 def scenario_with_limits(**limits: str) -> str:

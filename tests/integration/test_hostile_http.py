@@ -5,7 +5,6 @@ Every loop is bounded in count and time; only 127.0.0.1 is used."""
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import threading
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RawSmtp
+from conftest import RawSmtp, http_call
 
 
 def rss_kib(server) -> int:
@@ -55,13 +54,7 @@ def status_of(response: bytes) -> int | None:
 
 def call(server, method: str, path: str, body: bytes | None = None, headers=None,
          timeout: float = 10.0):
-    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
+    return http_call(server, method, path, body, headers, timeout)
 
 
 def still_serves(server) -> None:
