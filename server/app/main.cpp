@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -159,6 +161,80 @@ bool apply_config_file(const serve_cli& cli) {
   return true;
 }
 
+/// "; did you mean X?" for a near miss of `word` among `candidates`, else "".
+std::string suggestion(std::string_view word, const std::vector<std::string>& candidates,
+                       std::string_view prefix) {
+  auto best = smtpmock::scenario::did_you_mean(word, candidates);
+  return best ? "; did you mean " + std::string(prefix) + *best + "?" : std::string();
+}
+
+/// A one-line explanation of a parse failure that names what to fix: an unknown option or
+/// command (with a did-you-mean), or the environment variable a bad value came from. nullopt:
+/// CLI11's own message says it well enough.
+std::optional<std::string> explain(CLI::App& app, const std::vector<const char*>& args,
+                                   const CLI::ParseError& e) {
+  CLI::App* cur = &app;
+  bool chosen = false;  // a subcommand of `cur` was named
+  auto all = [](CLI::App* a) { return a->get_subcommands([](CLI::App*) { return true; }); };
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) == 0) {
+      const std::string name(arg.substr(2, arg.find('=') - 2));
+      std::vector<std::string> names;
+      for (const CLI::Option* o : cur->get_options())
+        for (const auto& l : o->get_lnames())
+          names.push_back(l);
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        return "unknown option --" + name + suggestion(name, names, "--");
+      }
+      continue;
+    }
+    if (arg.rfind('-', 0) == 0) continue;  // short options: CLI11 knows them
+    CLI::App* sub = nullptr;
+    std::vector<std::string> commands;
+    for (CLI::App* a : all(cur)) {
+      commands.push_back(a->get_name());
+      if (a->get_name() == arg) sub = a;
+    }
+    if (sub != nullptr) {
+      cur = sub;
+      chosen = false;
+      continue;
+    }
+    if (!chosen && !commands.empty() && cur->get_require_subcommand_min() > 0) {
+      return "unknown command '" + std::string(arg) + "'" + suggestion(arg, commands, "") +
+             " (commands: " +
+             [&] {
+               std::string list;
+               for (const auto& c : commands)
+                 list += (list.empty() ? "" : ", ") + c;
+               return list;
+             }() +
+             ")";
+    }
+  }
+  // "--max-messages: Value abc not in range ...": when the value came from the environment,
+  // name the variable the user has to fix, not a flag they never typed.
+  const std::string message = e.what();
+  if (message.rfind("--", 0) == 0) {
+    const std::string flag = message.substr(0, message.find(':'));
+    const bool typed = std::any_of(args.begin(), args.end(), [&](const char* a) {
+      return std::string_view(a) == flag || std::string_view(a).rfind(flag + "=", 0) == 0;
+    });
+    if (!typed) {
+      for (const CLI::Option* o : cur->get_options()) {
+        const std::string env = o->get_envname();
+        if (env.empty() || "--" + o->get_single_name() != flag) continue;
+        if (const char* value = std::getenv(env.c_str())) {
+          return env + "=" + value + ": " + message.substr(flag.size() + 2);
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 /// Whether `arg` is handled by the top-level command itself (not a serve flag).
 bool top_level_flag(std::string_view arg) {
   return arg == "-h" || arg == "--help" || arg == "--help-all" || arg == "--version";
@@ -219,6 +295,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      if (auto why = explain(app, args, e)) {
+        std::cerr << "smtpmock: " << *why << '\n';
+        return smtpmock::app::exit_usage;
+      }
+    }
     int code = app.exit(e);
     return code == 0 ? 0 : smtpmock::app::exit_usage;
   }

@@ -1,0 +1,35 @@
+"""Command-line mistakes get one line on stderr that says what to fix, and exit 2."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import run_binary
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    (["serve", "--smpt-listen", "127.0.0.1:2525"], {},
+     "smtpmock: unknown option --smpt-listen; did you mean --smtp-listen?"),
+    (["--smtp-lisen=127.0.0.1:2525"], {},
+     "smtpmock: unknown option --smtp-lisen; did you mean --smtp-listen?"),
+    (["sned"], {}, "smtpmock: unknown command 'sned'; did you mean send?"),
+    (["scenario", "lnt", "x.yaml"], {}, "smtpmock: unknown command 'lnt'; did you mean lint?"),
+    (["send", "--bogus"], {}, "smtpmock: unknown option --bogus"),
+    (["serve"], {"SMTPMOCK_MAX_MESSAGES": "abc"}, "smtpmock: SMTPMOCK_MAX_MESSAGES=abc: "),
+])
+def test_mistakes_say_what_to_fix(args, env, expected):
+    r = run_binary(args, env={**os.environ, **env})
+    assert r.returncode == 2, r
+    err = r.stderr.decode()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(expected), err
+
+
+def test_a_typed_flag_with_a_bad_value_names_the_flag():
+    r = run_binary(["serve", "--max-messages", "abc"],
+                   env={**os.environ, "SMTPMOCK_MAX_MESSAGES": "5"})
+    assert r.returncode == 2
+    assert r.stderr.decode().startswith("--max-messages: ")
