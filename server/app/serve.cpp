@@ -11,6 +11,8 @@
 #include <sstream>
 #include <system_error>
 
+#include <unistd.h>
+
 #include "app/logging.hpp"
 #include "http/api.hpp"
 #include "http/healthcheck.hpp"
@@ -165,6 +167,16 @@ int run_serve(const serve_settings& settings) {
       "version={}",
       bound.at(0), smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
       server.threads(), settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION));
+  if (::isatty(STDERR_FILENO) == 1 && settings.log_format != "json") {
+    // A person at a terminal (`make run`): where to look, and a first message to send.
+    std::cerr << "\n  SMTP     " << bound.at(0) << "\n  try      smtpmock send --server "
+              << bound.at(0) << " --to you@example.test\n";
+    if (http_bound != "off") {
+      std::cerr << "  messages http://" << http_bound << "/api/v1/messages\n  web page http://"
+                << http_bound << "/\n";
+    }
+    std::cerr << '\n';
+  }
   spdlog::debug("scenario file {}", scenario_file.string());
   server.run();
   http_running = nullptr;

@@ -33,3 +33,34 @@ def test_a_typed_flag_with_a_bad_value_names_the_flag():
                    env={**os.environ, "SMTPMOCK_MAX_MESSAGES": "5"})
     assert r.returncode == 2
     assert r.stderr.decode().startswith("--max-messages: ")
+
+
+def test_at_a_terminal_the_server_says_where_to_look():
+    import pty
+    import select
+    import signal
+    import time
+
+    from conftest import BINARY
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the server, its stderr a terminal
+        os.execv(str(BINARY), [str(BINARY), "serve", "--smtp-listen", "127.0.0.1:0",
+                               "--http-listen", "127.0.0.1:0"])
+    out = b""
+    deadline = time.monotonic() + 10
+    try:
+        while b"web page" not in out and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    text = out.decode(errors="replace")
+    assert "smtpmock ready" in text
+    assert "try      smtpmock send --server 127.0.0.1:" in text, text
+    assert "messages http://127.0.0.1:" in text and "/api/v1/messages" in text, text
