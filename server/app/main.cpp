@@ -18,6 +18,7 @@
 #include "app/logging.hpp"
 #include "app/scenario_command.hpp"
 #include "app/serve.hpp"
+#include "app/version.hpp"
 #include "net/address.hpp"
 #include "scenario/config_file.hpp"
 #include "scenario/loader.hpp"
@@ -250,7 +251,8 @@ int main(int argc, char** argv) {
   }
 
   CLI::App app{"smtpmock: a mock SMTP server for testing SMTP clients", "smtpmock"};
-  app.set_version_flag("--version", "smtpmock " SMTPMOCK_VERSION, "Print the version and exit");
+  app.set_version_flag("--version", smtpmock::app::version_line(),
+                       "Print the version and the git commit, and exit");
   app.require_subcommand(1);
   app.footer(
       "Without a command, smtpmock runs `serve`. Use `smtpmock COMMAND --help` for details.");
@@ -291,6 +293,17 @@ int main(int argc, char** argv) {
           },
           ""))
       ->capture_default_str();
+
+  // --version works on every command, as --help does.
+  std::vector<CLI::App*> pending = app.get_subcommands([](CLI::App*) { return true; });
+  while (!pending.empty()) {
+    CLI::App* sub = pending.back();
+    pending.pop_back();
+    sub->set_version_flag("--version", smtpmock::app::version_line(),
+                          "Print the version and the git commit, and exit");
+    for (CLI::App* s : sub->get_subcommands([](CLI::App*) { return true; }))
+      pending.push_back(s);
+  }
 
   try {
     app.parse(static_cast<int>(args.size()), args.data());

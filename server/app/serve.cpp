@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "app/logging.hpp"
+#include "app/version.hpp"
 #include "http/api.hpp"
 #include "http/healthcheck.hpp"
 #include "http/http_server.hpp"
@@ -144,7 +145,8 @@ int run_serve(const serve_settings& settings) {
   if (enabled(settings.http_listen)) {
     http::api_options api_options;
     api_options.credentials = settings.http_auth;
-    api_options.version = SMTPMOCK_VERSION;
+    api_options.version = version();
+    api_options.commit = commit();
     api = std::make_shared<http::api>(store, metrics, control, api_options);
     http_listener = std::make_unique<http::http_server>(store, api, settings.http_listen);
     try {
@@ -164,9 +166,9 @@ int run_serve(const serve_settings& settings) {
   const std::string smtps = bound.size() > 1 ? " smtps=" + bound.at(1) : std::string();
   log_always(fmt::format(
       "smtpmock ready smtp={}{} http={} scenario={} rules={} seed={} threads={} spool={} "
-      "version={}",
+      "version={} commit={}",
       bound.at(0), smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
-      server.threads(), settings.spool.empty() ? "off" : settings.spool, SMTPMOCK_VERSION));
+      server.threads(), settings.spool.empty() ? "off" : settings.spool, version(), commit()));
   if (::isatty(STDERR_FILENO) == 1 && settings.log_format != "json") {
     // A person at a terminal (`make run`): where to look, and a first message to send.
     std::cerr << "\n  SMTP     " << bound.at(0) << "\n  try      smtpmock send --server "

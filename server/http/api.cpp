@@ -760,7 +760,8 @@ http_response api::info() {
 http_response api::metrics_text() {
   const auto snap = metrics_ ? metrics_->snap() : store::metrics::snapshot{};
   return text_response(
-      prometheus_text(snap, box_.store().message_count(), box_.store().session_count()),
+      prometheus_text(snap, box_.store().message_count(), box_.store().session_count(),
+                      options_.version, options_.commit),
       "text/plain; version=0.0.4; charset=utf-8");
 }
 

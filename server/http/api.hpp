@@ -56,7 +56,8 @@ using outcome = std::variant<http_response, wait_request>;
 struct api_options {
   std::string credentials;         ///< "user:password" for basic auth; empty: no auth
   std::size_t max_body = 1 << 20;  ///< larger request bodies get 413
-  std::string version = "0.0.0";   ///< shown by /api/v1/info
+  std::string version = "0.0.0";   ///< shown by /api/v1/info and smtpmock_build_info
+  std::string commit = "unknown";  ///< the git commit, in smtpmock_build_info
   std::chrono::milliseconds default_wait{30'000};
   std::chrono::milliseconds max_wait{300'000};
 };
@@ -109,6 +110,7 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_space);
 
 /// Prometheus text exposition of the counters and the store's size (prometheus_text.cpp).
 std::string prometheus_text(const store::metrics::snapshot& s, std::size_t messages_stored,
-                            std::size_t sessions_stored);
+                            std::size_t sessions_stored, const std::string& version = "",
+                            const std::string& commit = "");
 
 }  // namespace smtpmock::http

@@ -14,9 +14,17 @@
 namespace smtpmock::http {
 
 std::string prometheus_text(const store::metrics::snapshot& s, std::size_t messages_stored,
-                            std::size_t sessions_stored) {
+                            std::size_t sessions_stored, const std::string& version,
+                            const std::string& commit) {
   using namespace prometheus;
   Registry registry;
+  // The usual build-info gauge: always 1, the facts are in the labels.
+  BuildGauge()
+      .Name("smtpmock_build_info")
+      .Help("The running smtpmock's version and git commit")
+      .Register(registry)
+      .Add({{"version", version}, {"commit", commit}})
+      .Set(1);
   auto counter = [&](const char* name, const char* help, double value) {
     BuildCounter().Name(name).Help(help).Register(registry).Add({}).Increment(value);
   };

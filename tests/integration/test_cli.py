@@ -64,3 +64,26 @@ def test_at_a_terminal_the_server_says_where_to_look():
     assert "smtpmock ready" in text
     assert "try      smtpmock send --server 127.0.0.1:" in text, text
     assert "messages http://127.0.0.1:" in text and "/api/v1/messages" in text, text
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["send"], ["check"], ["record"],
+                                     ["scenario"], ["scenario", "lint"], ["healthcheck"]])
+def test_version_on_every_command_names_the_commit(command):
+    r = run_binary([*command, "--version"])
+    assert r.returncode == 0, r
+    out = r.stdout.decode().strip()
+    import re
+    assert re.fullmatch(r"smtpmock \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)", out), out
+
+
+def test_the_build_info_metric_says_the_same_as_version(smtpmock):
+    from conftest import http_call
+
+    version = run_binary(["--version"]).stdout.decode().strip()
+    status, body = http_call(smtpmock, "GET", "/metrics")
+    assert status == 200
+    line = [l for l in body.decode().splitlines() if l.startswith("smtpmock_build_info{")]
+    assert len(line) == 1, body
+    import re
+    m = re.match(r'smtpmock_build_info\{commit="([^"]+)",version="([^"]+)"\} 1$', line[0])
+    assert m and version == f"smtpmock {m.group(2)} (commit {m.group(1)})", (line, version)
