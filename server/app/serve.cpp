@@ -92,7 +92,19 @@ int run_serve(const serve_settings& settings) {
 
   store::store_limits limits;
   limits.max_messages = settings.max_messages;
-  auto store = std::make_shared<store::message_store>(limits, spool);
+  std::shared_ptr<store::message_store> store;
+  try {
+    store = std::make_shared<store::message_store>(limits, spool);
+  } catch (const store::spool_error& e) {
+    std::cerr << "smtpmock: " << e.what() << '\n';
+    return exit_usage;
+  }
+  for (const auto& warning : store->spool_warnings())
+    spdlog::warn("spool: {}", warning);
+  if (spool && (store->message_count() > 0 || store->session_count() > 0)) {
+    spdlog::info("spool loaded messages={} sessions={} dir={}", store->message_count(),
+                 store->session_count(), spool->string());
+  }
 
   net::server_options options;
   options.listeners.push_back(net::listener_options{settings.smtp_listen, engine, false});

@@ -6,7 +6,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
+#include <stdexcept>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -150,13 +153,18 @@ std::string envelope_json(const smtp::envelope& env) {
 }
 
 std::string message_json(const stored_message& m) {
-  json j{{"ID", m.id},
-         {"SessionID", m.session_id},
-         {"Received", rfc3339(m.received)},
-         {"Size", m.data.size()},
-         {"Envelope", envelope_object(m.env)},
-         // Indexes into the Transcript of session-<SessionID>.json: [From, To).
-         {"TranscriptLines", json{{"From", m.transcript_from}, {"To", m.transcript_to}}}};
+  json j{
+      {"ID", m.id},
+      {"SessionID", m.session_id},
+      {"Received", rfc3339(m.received)},
+      // Received to the nanosecond: messages of one millisecond keep their order when the
+      // spool is loaded back.
+      {"ReceivedUnixNano",
+       std::chrono::duration_cast<std::chrono::nanoseconds>(m.received.time_since_epoch()).count()},
+      {"Size", m.data.size()},
+      {"Envelope", envelope_object(m.env)},
+      // Indexes into the Transcript of session-<SessionID>.json: [From, To).
+      {"TranscriptLines", json{{"From", m.transcript_from}, {"To", m.transcript_to}}}};
   return dump(j);
 }
 
@@ -170,6 +178,107 @@ std::string session_json(const session_record& s) {
          {"MessageIDs", strings(s.message_ids)},
          {"Transcript", transcript_array(s.lines)}};
   return dump(j);
+}
+
+std::optional<clock::time_point> parse_rfc3339(std::string_view text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ms = 0;
+  char z = 0;
+  const std::string copy(text);
+  if (text.size() != 24 ||
+      std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms,
+                  &z) != 8 ||
+      z != 'Z') {
+    return std::nullopt;
+  }
+  using namespace std::chrono;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
+                           day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  return clock::time_point(sys_days(ymd).time_since_epoch() + hours(h) + minutes(mi) +
+                           seconds(sec) + milliseconds(ms));
+}
+
+namespace {
+
+std::vector<std::string> string_list(const json& j) {
+  std::vector<std::string> out;
+  for (const auto& v : j)
+    out.push_back(v.get<std::string>());
+  return out;
+}
+
+smtp::envelope parse_envelope(const json& e) {
+  smtp::envelope env;
+  env.client_address = e.at("ClientAddress").get<std::string>();
+  env.helo = e.at("Helo").get<std::string>();
+  env.esmtp = e.at("ESMTP").get<bool>();
+  env.mail_from = e.at("MailFrom").get<std::string>();
+  env.mail_params = string_list(e.at("MailParams"));
+  for (const auto& r : e.at("Recipients")) {
+    env.recipients.push_back(
+        smtp::recipient{r.at("Address").get<std::string>(), string_list(r.at("Params"))});
+  }
+  env.auth_user = e.at("AuthUser").get<std::string>();
+  env.tls_version = e.at("TLSVersion").get<std::string>();
+  env.tls_cipher = e.at("TLSCipher").get<std::string>();
+  return env;
+}
+
+clock::time_point time_at(const json& j, const char* key) {
+  auto t = parse_rfc3339(j.at(key).get<std::string>());
+  if (!t) throw std::invalid_argument(std::string("bad time in ") + key);
+  return *t;
+}
+
+}  // namespace
+
+std::optional<stored_message> parse_message_json(std::string_view text, std::string data) try {
+  const json j = json::parse(text);
+  stored_message m;
+  m.id = j.at("ID").get<std::string>();
+  m.session_id = j.at("SessionID").get<std::string>();
+  m.received = time_at(j, "Received");
+  if (j.contains("ReceivedUnixNano")) {
+    m.received = clock::time_point(std::chrono::duration_cast<clock::duration>(
+        std::chrono::nanoseconds(j["ReceivedUnixNano"].get<long long>())));
+  }
+  m.env = parse_envelope(j.at("Envelope"));
+  if (j.at("Size").get<std::size_t>() != data.size()) return std::nullopt;  // a torn .eml
+  m.data = std::move(data);
+  if (j.contains("TranscriptLines")) {
+    m.transcript_from = j["TranscriptLines"].at("From").get<std::size_t>();
+    m.transcript_to = j["TranscriptLines"].at("To").get<std::size_t>();
+  }
+  return m;
+} catch (const std::exception&) {
+  return std::nullopt;
+}
+
+std::optional<session_record> parse_session_json(std::string_view text) try {
+  const json j = json::parse(text);
+  session_record s;
+  s.id = j.at("ID").get<std::string>();
+  s.client_address = j.at("ClientAddress").get<std::string>();
+  s.scenario = j.at("Scenario").get<std::string>();
+  s.started = time_at(j, "Started");
+  if (!j.at("Ended").is_null()) s.ended = time_at(j, "Ended");
+  s.truncated = j.at("Truncated").get<bool>();
+  s.message_ids = string_list(j.at("MessageIDs"));
+  for (const auto& l : j.at("Transcript")) {
+    transcript_line line;
+    line.at = time_at(l, "Time");
+    const std::string dir = l.at("Direction").get<std::string>();
+    line.dir = dir == "in" ? direction::in : dir == "out" ? direction::out : direction::info;
+    line.text = l.at("Text").get<std::string>();
+    line.tls = l.at("TLS").get<bool>();
+    line.rule = l.at("Rule").get<std::string>();
+    s.bytes += line_cost(line);
+    s.lines.push_back(std::move(line));
+  }
+  s.message_mark = s.lines.size();
+  return s;
+} catch (const std::exception&) {
+  return std::nullopt;
 }
 
 std::string transcript_text(const session_record& s) {

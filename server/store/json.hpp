@@ -2,7 +2,9 @@
 // The only component of store/ that includes nlohmann/json; callers get strings.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "store/message_store.hpp"
 
@@ -17,6 +19,13 @@ std::string envelope_json(const smtp::envelope& env);
 std::string message_json(const stored_message& m);
 /// A session and its transcript as JSON.
 std::string session_json(const session_record& s);
+/// Parses rfc3339()'s form back ("2026-11-28T12:00:00.123Z"); nullopt for anything else.
+std::optional<clock::time_point> parse_rfc3339(std::string_view text);
+/// A message from its spooled <id>.json and <id>.eml bytes; nullopt when the JSON is not one
+/// message_json() wrote (truncated, edited, another program's).
+std::optional<stored_message> parse_message_json(std::string_view text, std::string data);
+/// A session from its spooled session-<id>.json; nullopt when it is not one session_json() wrote.
+std::optional<session_record> parse_session_json(std::string_view text);
 /// A transcript in swaks arrows: "<-" server, "->" client, "===" notes, "~>"/"<~" inside TLS.
 std::string transcript_text(const session_record& s);
 

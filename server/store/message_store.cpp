@@ -4,11 +4,17 @@
 // and renamed into place, so a reader never sees a half-written file.
 #include "store/message_store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -82,9 +88,114 @@ message_store::message_store(store_limits limits, std::optional<std::filesystem:
   std::error_code ec;
   fs::create_directories(*spool_, ec);
   if (ec || !fs::is_directory(*spool_)) {
-    throw std::runtime_error("spool directory " + spool_->string() + " cannot be created: " +
-                             (ec ? ec.message() : std::string("not a directory")));
+    throw spool_error("spool directory " + spool_->string() + " cannot be created: " +
+                      (ec ? ec.message() : std::string("not a directory")));
   }
+  lock_spool();
+  load_spool();
+}
+
+message_store::~message_store() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+void message_store::lock_spool() {
+  const fs::path lock = *spool_ / ".smtpmock.lock";
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    throw spool_error("cannot open " + lock.string() + ": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    const auto n = ::pread(lock_fd_, pid, sizeof pid - 1, 0);
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == EWOULDBLOCK) {
+      std::string holder(pid, n > 0 ? static_cast<std::size_t>(n) : 0);
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
+        holder.pop_back();
+      throw spool_error("spool directory " + spool_->string() + " is in use by another smtpmock" +
+                        (holder.empty() ? std::string() : " (pid " + holder + ")"));
+    }
+    throw spool_error("cannot lock " + lock.string() + ": " + std::strerror(err));
+  }
+  const std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) == 0) {
+    [[maybe_unused]] auto written = ::pwrite(lock_fd_, me.data(), me.size(), 0);
+  }
+}
+
+void message_store::load_spool() {
+  auto read_file = [](const fs::path& p, std::string& out) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return false;
+    out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return !in.bad();
+  };
+  // With the file's write time: messages of one millisecond (Received's precision) keep their
+  // order of arrival.
+  std::vector<std::pair<fs::file_time_type, std::shared_ptr<const stored_message>>> found;
+  std::vector<session_record> sessions;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(*spool_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.front() == '.' || entry.path().extension() != ".json") continue;
+    std::string text;
+    if (!read_file(entry.path(), text)) {
+      spool_warnings_.push_back("cannot read " + entry.path().string());
+      continue;
+    }
+    if (name.rfind("session-", 0) == 0) {
+      if (auto s = parse_session_json(text)) {
+        sessions.push_back(std::move(*s));
+      } else {
+        spool_warnings_.push_back("skipped " + entry.path().string() +
+                                  ": not a complete session file");
+      }
+      continue;
+    }
+    std::string data;
+    const fs::path eml = entry.path().parent_path() / (entry.path().stem().string() + ".eml");
+    if (!read_file(eml, data)) {
+      spool_warnings_.push_back("skipped " + entry.path().string() + ": no " +
+                                eml.filename().string());
+      continue;
+    }
+    if (auto m = parse_message_json(text, std::move(data))) {
+      std::error_code time_ec;
+      const auto written = fs::last_write_time(entry.path(), time_ec);
+      found.emplace_back(written, std::make_shared<const stored_message>(std::move(*m)));
+    } else {
+      spool_warnings_.push_back("skipped " + entry.path().string() +
+                                ": not a complete message file (or its .eml has another size)");
+    }
+  }
+  if (ec) spool_warnings_.push_back("cannot list " + spool_->string() + ": " + ec.message());
+  // Oldest first, as the containers keep them; only the newest fit the bounds.
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.second->received != b.second->received) return a.second->received < b.second->received;
+    return a.first != b.first ? a.first < b.first : a.second->id < b.second->id;
+  });
+  std::sort(sessions.begin(), sessions.end(), [](const auto& a, const auto& b) {
+    return a.started != b.started ? a.started < b.started : a.id < b.id;
+  });
+  const std::size_t skip_messages =
+      found.size() > limits_.max_messages ? found.size() - limits_.max_messages : 0;
+  for (std::size_t i = skip_messages; i < found.size(); ++i)
+    messages_.push_back(std::move(found[i].second));
+  const std::size_t skip_sessions =
+      sessions.size() > limits_.max_sessions ? sessions.size() - limits_.max_sessions : 0;
+  for (std::size_t i = skip_sessions; i < sessions.size(); ++i) {
+    transcript_bytes_ += sessions[i].bytes;
+    sessions_.push_back(std::move(sessions[i]));
+  }
+  if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
+}
+
+std::vector<std::string> message_store::spool_warnings() const {
+  std::lock_guard lock(mutex_);
+  return spool_warnings_;
 }
 
 std::size_t line_cost(const transcript_line& line) {

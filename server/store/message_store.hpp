@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -84,10 +85,25 @@ struct store_limits {
 /// What one transcript line costs against the byte bounds: its texts plus the fixed part.
 std::size_t line_cost(const transcript_line& line);
 
+/// The spool directory cannot be used: not creatable, or locked by another running smtpmock.
+class spool_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class message_store {
  public:
+  /// With a spool: takes its lock (a second process on the same directory gets spool_error,
+  /// never interleaved writes) and loads back the newest max_messages messages and
+  /// max_sessions ended sessions already there, as Mailpit's database survives a restart.
   explicit message_store(store_limits limits = {},
                          std::optional<std::filesystem::path> spool_dir = std::nullopt);
+  ~message_store();
+  message_store(const message_store&) = delete;
+  message_store& operator=(const message_store&) = delete;
+
+  /// One line per spool file that could not be loaded back (corrupt, half-written), naming it.
+  std::vector<std::string> spool_warnings() const;
 
   /// Stores a message (and spools <id>.eml and <id>.json when a spool is set).
   /// Throws std::runtime_error when the spool write fails, so the caller answers 451.
@@ -134,6 +150,10 @@ class message_store {
   std::deque<session_record> sessions_;                         // oldest first
   std::size_t spool_failures_ = 0;
   std::size_t transcript_bytes_ = 0;  ///< sum of the sessions' `bytes`
+  int lock_fd_ = -1;                  ///< the spool's lock file, held while the store lives
+  std::vector<std::string> spool_warnings_;
+  void lock_spool();
+  void load_spool();
   void evict_transcripts_locked();
   /// Replaced (never mutated) under mutex_, so add_message copies one pointer, not a vector.
   std::shared_ptr<const std::vector<std::function<void()>>> listeners_;

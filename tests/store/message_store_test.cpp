@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -67,10 +68,11 @@ std::string read_all(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+/// The spool's files, but for the store's lock file.
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(dir))
-    out.push_back(e.path().filename().string());
+    if (e.path().filename() != ".smtpmock.lock") out.push_back(e.path().filename().string());
   return out;
 }
 
@@ -419,4 +421,98 @@ TEST_CASE("unit: session summaries carry counts, not transcripts") {
   CHECK(list[1].line_count == 2);
   CHECK(list[1].message_ids == std::vector<std::string>{"m1"});
   CHECK_FALSE(list[1].ended);
+}
+
+TEST_CASE("unit: a store on a spool loads back its messages and ended sessions") {
+  temp_dir dir;
+  using namespace std::string_literals;
+  const std::string raw = "Subject: again\r\n\r\n\x00\xff body\r\n"s;
+  {
+    message_store first({}, dir.path);
+    first.open_session("s1", "127.0.0.1:40000", "yahoo");
+    first.append("s1", make_line(direction::out, "220 hello", false, "banner"));
+    first.append("s1", make_line(direction::in, "EHLO client.example", true));
+    first.add_message(make_message("m1", "s1", raw));
+    first.add_message(make_message("m2", "s1", "b"));
+    first.close_session("s1");
+    first.open_session("live", "127.0.0.1:40001", "default");  // never ended: not spooled
+  }
+  message_store second({}, dir.path);
+  CHECK(second.spool_warnings().empty());
+  REQUIRE(second.message_count() == 2);
+  const auto m1 = second.message("m1");
+  REQUIRE(m1);
+  CHECK(m1->data == raw);
+  CHECK(m1->session_id == "s1");
+  CHECK(m1->env.mail_from == "alice@example.com");
+  REQUIRE(m1->env.recipients.size() == 2);
+  CHECK(m1->env.recipients[0].params == std::vector<std::string>{"NOTIFY=SUCCESS"});
+  CHECK(m1->env.tls_cipher == "TLS_AES_256_GCM_SHA384");
+  CHECK(m1->transcript_to == 2);
+  CHECK(second.messages().front()->id == "m2");  // newest first, as before the restart
+  const auto s1 = second.session("s1");
+  REQUIRE(s1);
+  CHECK(s1->scenario == "yahoo");
+  CHECK(s1->ended.has_value());
+  CHECK(s1->message_ids == std::vector<std::string>{"m1", "m2"});
+  REQUIRE(s1->lines.size() == 2);
+  CHECK(s1->lines[0].rule == "banner");
+  CHECK(s1->lines[1].tls);
+  CHECK(s1->lines[1].dir == direction::in);
+  CHECK_FALSE(second.session("live"));
+}
+
+TEST_CASE("unit: loading back keeps only the newest max_messages") {
+  temp_dir dir;
+  {
+    message_store first({}, dir.path);
+    for (int i = 0; i < 5; ++i) {
+      auto m = make_message("m" + std::to_string(i), "s1", "x");
+      m.received = store::clock::now() + std::chrono::seconds(i);
+      first.add_message(std::move(m));
+    }
+  }
+  message_store second({.max_messages = 2}, dir.path);
+  REQUIRE(second.message_count() == 2);
+  CHECK(second.messages()[0]->id == "m4");
+  CHECK(second.messages()[1]->id == "m3");
+}
+
+TEST_CASE("unit: a corrupt or half-written spool file is skipped with a warning naming it") {
+  temp_dir dir;
+  {
+    message_store first({}, dir.path);
+    first.add_message(make_message("good", "s1", "data"));
+    first.add_message(make_message("torn", "s1", "more data"));
+  }
+  {
+    std::ofstream(dir.path / "half.json") << "{\"ID\": \"half\", \"Sess";
+    std::ofstream(dir.path / "half.eml") << "x";
+    std::ofstream(dir.path / "session-bad.json") << "[1, 2";
+    std::ofstream(dir.path / "torn.eml", std::ios::trunc) << "more";  // shorter than its Size
+  }
+  message_store second({}, dir.path);
+  CHECK(second.message_count() == 1);
+  CHECK(second.message("good"));
+  const auto warnings = second.spool_warnings();
+  REQUIRE(warnings.size() == 3);
+  std::string all;
+  for (const auto& w : warnings)
+    all += w + "\n";
+  CHECK(all.find("half.json") != std::string::npos);
+  CHECK(all.find("session-bad.json") != std::string::npos);
+  CHECK(all.find("torn.json") != std::string::npos);
+}
+
+TEST_CASE("unit: a second store on the same spool is refused while the first lives") {
+  temp_dir dir;
+  auto first = std::make_unique<message_store>(store_limits{}, dir.path);
+  CHECK_THROWS_AS(message_store({}, dir.path), spool_error);
+  try {
+    message_store again({}, dir.path);
+  } catch (const spool_error& e) {
+    CHECK(std::string(e.what()).find("in use by another smtpmock") != std::string::npos);
+  }
+  first.reset();
+  CHECK_NOTHROW(message_store({}, dir.path));
 }
