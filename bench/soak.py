@@ -121,37 +121,33 @@ async def worker(wid: int, quota: int, port: int, size: int, outcomes: dict, sta
             writer.write(b"EHLO soak.example\r\n")
             if not (await read_reply(reader)).startswith("250"):
                 continue
+            async def step(line: bytes, expect: str, tag: str, stage: str) -> str:
+                """Sends one command: "ok", or "next" (the message failed here), or "close"."""
+                writer.write(line)
+                r = await read_reply(reader)
+                if r.startswith(expect):
+                    return "ok"
+                outcomes[tag] = f"{stage} {r[:3]}"
+                return "close" if r == "eof" or r.startswith("421") else "next"
+
             while n < quota:
                 tag = f"soak-{wid}-{n}"
                 n += 1
-                writer.write(b"MAIL FROM:<soak@example.test>\r\n")
-                r = await read_reply(reader)
-                if not r.startswith("250"):
-                    outcomes[tag] = "mail " + r[:3]
-                    if r == "eof" or r.startswith("421"):
-                        break
-                    continue
-                writer.write(b"RCPT TO:<sink@example.test>\r\n")
-                r = await read_reply(reader)
-                if not r.startswith("250"):
-                    outcomes[tag] = "rcpt " + r[:3]
-                    if r == "eof" or r.startswith("421"):
-                        break
-                    writer.write(b"RSET\r\n")
-                    if not (await read_reply(reader)).startswith("250"):
-                        break
-                    continue
-                writer.write(b"DATA\r\n")
-                r = await read_reply(reader)
-                if not r.startswith("354"):
-                    outcomes[tag] = "data " + r[:3]
-                    if r == "eof" or r.startswith("421"):
-                        break
-                    continue
-                writer.write(message_bytes(tag, size) + b".\r\n")
-                r = await read_reply(reader)
-                outcomes[tag] = "accepted" if r.startswith("2") else "message " + r[:3]
-                if r == "eof" or r.startswith("421"):
+                verdict = await step(b"MAIL FROM:<soak@example.test>\r\n", "250", tag, "mail")
+                if verdict == "ok":
+                    verdict = await step(b"RCPT TO:<sink@example.test>\r\n", "250", tag, "rcpt")
+                    if verdict == "next":
+                        writer.write(b"RSET\r\n")
+                        if not (await read_reply(reader)).startswith("250"):
+                            break
+                if verdict == "ok":
+                    verdict = await step(b"DATA\r\n", "354", tag, "data")
+                if verdict == "ok":
+                    writer.write(message_bytes(tag, size) + b".\r\n")
+                    r = await read_reply(reader)
+                    outcomes[tag] = "accepted" if r.startswith("2") else "message " + r[:3]
+                    verdict = "close" if r == "eof" or r.startswith("421") else "ok"
+                if verdict == "close":
                     break
             else:
                 writer.write(b"QUIT\r\n")
@@ -240,7 +236,7 @@ def main() -> int:
     print(f"  lost:        {len(lost)}")
     print(f"  duplicated:  {len(duplicated)}")
     print(f"  unexpected:  {len(unexpected)} (stored without a 250)")
-    print(f"  outcomes:    " + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())))
+    print("  outcomes:    " + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())))
     print(f"  connections: {stats['connections']} ("
           + ", ".join(f"{k} x{v}" for k, v in sorted(stats.items()) if k != "connections")
           + ")")
