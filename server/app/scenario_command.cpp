@@ -17,7 +17,8 @@ int run_scenario_lint(const std::vector<std::string>& files, bool quiet) {
       if (!quiet) std::cout << result.file << ": ok\n";
     } else {
       all_ok = false;
-      std::cerr << result.error << '\n';
+      for (const auto& error : result.errors)
+        std::cerr << error << '\n';
     }
   }
   return all_ok ? exit_ok : 1;

@@ -1,5 +1,6 @@
-// Scenario lint: every file goes through resolve() and load_definition_file(), exactly what
-// `--scenario` does, so a file that lints clean is a file the server starts with.
+// Scenario lint: every file goes through resolve() and the loader, exactly what `--scenario`
+// does, so a file that lints clean is a file the server starts with; unlike the server, lint
+// goes on past an error and reports them all.
 #include "scenario/lint.hpp"
 
 #include <exception>
@@ -9,20 +10,21 @@
 
 namespace smtpmock::scenario {
 
-std::vector<lint_result> lint(const std::vector<std::string>& files) {
+std::vector<lint_result> lint(const std::vector<std::string>& files, std::size_t max_errors) {
   std::vector<lint_result> results;
   results.reserve(files.size());
   for (const auto& file : files) {
-    lint_result result{file, false, ""};
+    lint_result result{file, false, {}};
     try {
-      load_definition_file(resolve(file));
-      result.ok = true;
+      for (const auto& e : check_definition_file(resolve(file), max_errors))
+        result.errors.emplace_back(e.what());
     } catch (const load_error& e) {
-      result.error = e.what();
+      result.errors.emplace_back(e.what());
     } catch (const std::exception& e) {
       // Not expected (the loader reports its failures as load_error), but lint must go on.
-      result.error = file + ": " + e.what();
+      result.errors.push_back(file + ": " + e.what());
     }
+    result.ok = result.errors.empty();
     results.push_back(std::move(result));
   }
   return results;

@@ -163,12 +163,37 @@ struct parsed_scenario {
   yaml::node auth_required;  ///< where auth.required was set, for the consistency check
 };
 
+/// Thrown by reader::attempt when the error budget is spent; ends collecting.
+struct too_many_errors {};
+
 /// Reads typed values out of one file's YAML; every failure is a load_error with a position.
 class reader {
  public:
-  explicit reader(std::string file) : file_(std::move(file)) {}
+  /// With `errors`, a failing key or rule is recorded there and reading goes on with the next
+  /// one (lint reports every error); without, the first failure is thrown.
+  explicit reader(std::string file, std::vector<load_error>* errors = nullptr,
+                  std::size_t max_errors = 0)
+      : file_(std::move(file)), errors_(errors), max_errors_(max_errors) {}
 
   const std::string& file() const { return file_; }
+
+  /// Runs `step`; when collecting, a load_error it raises is recorded instead of propagated.
+  /// Once `max_errors` are recorded, the next one stops reading (too_many_errors).
+  template <class F>
+  void attempt(F&& step) const {
+    if (errors_ == nullptr) {
+      step();
+      return;
+    }
+    try {
+      step();
+    } catch (const load_error& e) {
+      if (errors_->size() >= max_errors_) throw too_many_errors{};
+      errors_->push_back(e);
+    }
+  }
+  /// How many errors have been recorded so far (0 when not collecting).
+  std::size_t error_count() const { return errors_ == nullptr ? 0 : errors_->size(); }
 
   [[noreturn]] void fail_at(const yaml::mark& mark, const std::string& message) const {
     if (mark.line <= 0) throw load_error(file_, 1, 1, message);
@@ -206,18 +231,20 @@ class reader {
     }
     std::map<std::string, int> seen;  // key -> 1-based line of its first occurrence
     for (std::size_t i = 0; i < section.value.size(); ++i) {
-      const yaml::node key = section.value.key(i);
-      if (!key.is_scalar()) fail(key, "keys must be plain names");
-      const std::string& name = key.scalar();
-      const std::string path = section.path.empty() ? name : section.path + "." + name;
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        fail(key, unknown_key_message(name, section.path, allowed));
-      }
-      if (const auto [first, inserted] = seen.emplace(name, key.where().line); !inserted) {
-        fail(key, "duplicate key '" + path + "' (first given on line " +
-                      std::to_string(first->second) + ")");
-      }
-      on_field(field{path, key, section.value.value(i)});
+      attempt([&] {
+        const yaml::node key = section.value.key(i);
+        if (!key.is_scalar()) fail(key, "keys must be plain names");
+        const std::string& name = key.scalar();
+        const std::string path = section.path.empty() ? name : section.path + "." + name;
+        if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+          fail(key, unknown_key_message(name, section.path, allowed));
+        }
+        if (const auto [first, inserted] = seen.emplace(name, key.where().line); !inserted) {
+          fail(key, "duplicate key '" + path + "' (first given on line " +
+                        std::to_string(first->second) + ")");
+        }
+        on_field(field{path, key, section.value.value(i)});
+      });
     }
   }
 
@@ -407,6 +434,8 @@ class reader {
   }
 
   std::string file_;
+  std::vector<load_error>* errors_;
+  std::size_t max_errors_;
 };
 
 // ---- sections ----------------------------------------------------------------------------
@@ -1066,23 +1095,31 @@ void parse_rules(const reader& r, const field& f, parsed_scenario& s) {
     const yaml::node item = f.value.item(i);
     const field rule_field{"rules[" + std::to_string(i) + "]", f.key, item};
     if (!item.is_map()) {
-      r.fail_value(rule_field, "expected a mapping for '" + rule_field.path +
-                                   "' (a rule such as {name: x, on: rcpt, reply: ...})");
+      r.attempt([&] {
+        r.fail_value(rule_field, "expected a mapping for '" + rule_field.path +
+                                     "' (a rule such as {name: x, on: rcpt, reply: ...})");
+      });
+      continue;
     }
     rule_draft d;
     d.out.line = item.where().line;
+    const std::size_t errors_before = r.error_count();
     r.dispatch(rule_field, rule_rows, d);
-    for (std::size_t k = 0; k < item.size(); ++k)
-      d.keys[item.key(k).scalar()] = item.key(k);
-    // Transcripts and logs name the rule that fired; an unnamed rule gets its position.
-    if (d.out.name.empty()) d.out.name = "rule-" + std::to_string(i + 1);
-    if (const auto [first, inserted] = names.emplace(d.out.name, d.out.line); !inserted) {
-      r.fail(d.name_value.defined() ? d.name_value : item,
-             "duplicate rule name '" + d.out.name + "' (first used by the rule on line " +
-                 std::to_string(first->second) + ")");
-    }
-    check_rule(r, d, item);
-    s.rules.push_back(std::move(d.out));
+    // A rule with a broken key is not checked as a whole: that would only repeat the error.
+    if (r.error_count() != errors_before) continue;
+    r.attempt([&] {
+      for (std::size_t k = 0; k < item.size(); ++k)
+        d.keys[item.key(k).scalar()] = item.key(k);
+      // Transcripts and logs name the rule that fired; an unnamed rule gets its position.
+      if (d.out.name.empty()) d.out.name = "rule-" + std::to_string(i + 1);
+      if (const auto [first, inserted] = names.emplace(d.out.name, d.out.line); !inserted) {
+        r.fail(d.name_value.defined() ? d.name_value : item,
+               "duplicate rule name '" + d.out.name + "' (first used by the rule on line " +
+                   std::to_string(first->second) + ")");
+      }
+      check_rule(r, d, item);
+      s.rules.push_back(std::move(d.out));
+    });
   }
 }
 
@@ -1130,13 +1167,26 @@ void check_consistency(const reader& r, const parsed_scenario& s) {
 }
 
 /// The whole file: personality, rules and the checks across sections.
-std::shared_ptr<definition> parse_definition(std::string_view yaml, std::string_view filename) {
-  const reader r{std::string(filename)};
+/// With `errors`, every error is recorded there (up to `max_errors`) and the result is null
+/// when there was any; without, the first error is thrown.
+std::shared_ptr<definition> parse_definition(std::string_view yaml, std::string_view filename,
+                                             std::vector<load_error>* errors = nullptr,
+                                             std::size_t max_errors = 0) {
+  const reader r{std::string(filename), errors, max_errors};
   const yaml::document document = r.parse(yaml);
   const yaml::node root = document.root();
   parsed_scenario scenario;
   if (!filename.empty()) scenario.personality.name = fs::path(filename).stem().string();
-  r.dispatch(field{"", yaml::node{}, root}, top_level_rows, scenario);
+  try {
+    r.dispatch(field{"", yaml::node{}, root}, top_level_rows, scenario);
+  } catch (const too_many_errors&) {
+    errors->push_back(
+        load_error(std::string(filename), 0, 0,
+                   "more errors follow; stopped after " + std::to_string(max_errors)));
+    return nullptr;
+  }
+  // The checks across sections only mean something once every section has been read.
+  if (r.error_count() > 0) return nullptr;
   check_consistency(r, scenario);
   auto result = std::make_shared<definition>();
   result->personality = std::make_shared<const smtp::personality>(std::move(scenario.personality));
@@ -1169,6 +1219,17 @@ std::shared_ptr<const definition> load_definition_file(const fs::path& file) {
   auto result = parse_definition(yaml::read_file(file), file.string());
   result->file = file.string();
   return result;
+}
+
+std::vector<load_error> check_definition_file(const fs::path& file, std::size_t max_errors) {
+  std::vector<load_error> errors;
+  try {
+    parse_definition(yaml::read_file(file), file.string(), &errors, max_errors);
+  } catch (const load_error& e) {
+    // Unreadable, a YAML syntax error or the whole document wrong: nothing more to read.
+    errors.push_back(e);
+  }
+  return errors;
 }
 
 std::shared_ptr<const smtp::personality> load_text(std::string_view yaml,

@@ -46,6 +46,12 @@ std::shared_ptr<const definition> load_definition_text(std::string_view yaml,
 /// Reads and parses a scenario file; the definition's `file` is `file`.
 std::shared_ptr<const definition> load_definition_file(const std::filesystem::path& file);
 
+/// Reads a scenario file as load_definition_file does, but goes on past an error: every error
+/// is returned, in file order, up to `max_errors` of them (a YAML syntax error is always the
+/// only one: nothing after it can be read). Empty when the file loads.
+std::vector<load_error> check_definition_file(const std::filesystem::path& file,
+                                              std::size_t max_errors = 50);
+
 /// load_definition_text, keeping only the personality (the rules are still checked).
 std::shared_ptr<const smtp::personality> load_text(std::string_view yaml,
                                                    std::string_view filename);

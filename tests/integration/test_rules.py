@@ -357,3 +357,14 @@ def test_a_mail_rule_matches_the_sender_of_that_mail_command(smtpmock_factory, r
         assert c.command("MAIL FROM:<x@ham.example>")[0].startswith("250")
         c.command("QUIT")
     assert {r for _, r in rule_lines(server)} == {"block-spammer"}
+
+
+def test_scenario_lint_reports_every_error_of_a_file():
+    fixture = SOURCE_DIR / "tests" / "scenario" / "lint" / "five-errors.yaml"
+    result = run_binary(["scenario", "lint", str(fixture)])
+    assert result.returncode == 1
+    lines = result.stderr.decode().splitlines()
+    positions = [line.split(": ", 1)[0] for line in lines]
+    assert positions == [f"{fixture}:{at}" for at in ("4:1", "5:45", "8:9", "14:9", "19:5")], lines
+    assert "did you mean 'hostname'" in lines[0] and "'mial'" in lines[3]
+    assert result.stdout == b""

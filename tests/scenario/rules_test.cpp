@@ -609,19 +609,20 @@ TEST_CASE("lint: one verdict per file, in order, good and bad mixed") {
     CHECK(results[i].file == files[i]);
 
   CHECK(results[0].ok);
-  CHECK(results[0].error.empty());
+  CHECK(results[0].errors.empty());
   CHECK_FALSE(results[1].ok);
-  CHECK(results[1].error == files[1] +
-                                ":7:5: rule 'black-hole': 'hang' and 'reply' cannot be combined: "
-                                "a hanging rule never sends a reply");
+  CHECK(results[1].errors.at(0) ==
+        files[1] +
+            ":7:5: rule 'black-hole': 'hang' and 'reply' cannot be combined: "
+            "a hanging rule never sends a reply");
   CHECK(results[2].ok);
   CHECK_FALSE(results[3].ok);
-  CHECK(results[3].error.rfind(files[3] + ":3:10: unknown event 'mial'", 0) == 0);
-  CHECK(contains(results[3].error, "(did you mean 'mail'?)"));
+  CHECK(results[3].errors.at(0).rfind(files[3] + ":3:10: unknown event 'mial'", 0) == 0);
+  CHECK(contains(results[3].errors.at(0), "(did you mean 'mail'?)"));
   CHECK_FALSE(results[4].ok);
-  CHECK(results[4].error == files[4] + ": no such scenario file");
+  CHECK(results[4].errors.at(0) == files[4] + ": no such scenario file");
   CHECK_FALSE(results[5].ok);
-  CHECK(results[5].error.rfind(files[5] + ":3:1: unknown key 'hostnmae'", 0) == 0);
+  CHECK(results[5].errors.at(0).rfind(files[5] + ":3:1: unknown key 'hostnmae'", 0) == 0);
 }
 
 TEST_CASE("lint: nothing to lint is no verdicts, and bundled names resolve") {
@@ -630,4 +631,53 @@ TEST_CASE("lint: nothing to lint is no verdicts, and bundled names resolve") {
   REQUIRE(results.size() == 1);
   CHECK(results[0].file == "powermta");
   CHECK(results[0].ok);
+}
+
+TEST_CASE("lint: every error of a file, in order, each with its line and column") {
+  const std::string file =
+      (fs::path(smtpmock::testing::broken_fixtures).parent_path() / "lint" / "five-errors.yaml")
+          .string();
+  const auto results = sc::lint({file});
+  REQUIRE(results.size() == 1);
+  CHECK_FALSE(results[0].ok);
+  const auto& errors = results[0].errors;
+  REQUIRE(errors.size() == 5);
+  CHECK(errors[0].rfind(file + ":4:1: unknown key 'hostnmae' (did you mean 'hostname'?)", 0) == 0);
+  CHECK(errors[1].rfind(file + ":5:45: bad duration '5 minutes' for 'limits.idle_timeout'", 0) ==
+        0);
+  CHECK(errors[2].rfind(file + ":8:9: bad reply '25O ok' for 'replies.rcpt'", 0) == 0);
+  CHECK(errors[3].rfind(file + ":14:9: unknown event 'mial'", 0) == 0);
+  CHECK(errors[4].rfind(file + ":19:5: rule 'both': 'hang' and 'reply' cannot be combined", 0) ==
+        0);
+  // The server stops at the first of them, with the same text.
+  try {
+    sc::load_definition_file(file);
+    FAIL("five-errors.yaml loaded");
+  } catch (const sc::load_error& e) {
+    CHECK(std::string(e.what()) == errors[0]);
+  }
+}
+
+TEST_CASE("lint: at most 50 errors per file, then one line saying more follow") {
+  const smtpmock::testing::temp_dir dir;
+  std::string text = "name: many\nrules:\n";
+  for (int i = 0; i < 70; ++i)
+    text += "  - {on: mial}\n";
+  const auto file = dir.write("many.yaml", text);
+  const auto results = sc::lint({file.string()});
+  REQUIRE(results.size() == 1);
+  const auto& errors = results[0].errors;
+  REQUIRE(errors.size() == 51);
+  CHECK(errors[0].rfind(file.string() + ":3:10: unknown event 'mial'", 0) == 0);
+  CHECK(errors[49].rfind(file.string() + ":52:10: unknown event 'mial'", 0) == 0);
+  CHECK(errors[50] == file.string() + ": more errors follow; stopped after 50");
+  CHECK(sc::lint({file.string()}, 3).at(0).errors.size() == 4);
+}
+
+TEST_CASE("lint: a YAML syntax error is the only error (nothing after it can be read)") {
+  const smtpmock::testing::temp_dir dir;
+  const auto file = dir.write("syntax.yaml", "name: x\nhostnmae: y\nrules: [\n");
+  const auto results = sc::lint({file.string()});
+  REQUIRE(results.at(0).errors.size() == 1);
+  CHECK(results[0].errors[0].rfind(file.string() + ":", 0) == 0);
 }
