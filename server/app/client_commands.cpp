@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -16,6 +17,18 @@ namespace {
 
 /// Exit code for a bad flag value, as CLI11's usage errors.
 constexpr int usage_error = 1;
+
+/// The local server `send` talks to without --server: the serve twin SMTPMOCK_SMTP_LISTEN when
+/// it is set (a wildcard address asked on loopback, as healthcheck does), else 127.0.0.1:1025.
+/// So a shell that runs the server on another port sends to it unchanged.
+std::string local_server() {
+  const char* listen = std::getenv("SMTPMOCK_SMTP_LISTEN");
+  std::string value = listen != nullptr ? listen : "";
+  if (value.empty() || value == "off" || value.ends_with(":0")) return "127.0.0.1:1025";
+  if (value.starts_with("0.0.0.0:")) return "127.0.0.1" + value.substr(7);
+  if (value.starts_with("[::]:")) return "[::1]" + value.substr(4);
+  return value;
+}
 
 struct client_cli {
   CLI::App* send = nullptr;
@@ -48,7 +61,7 @@ void add_send(CLI::App& app, client_cli& c) {
   c.send = cmd;
   cmd->add_option("-s,--server", s.server, "The server to talk to")
       ->type_name("HOST[:PORT]")
-      ->default_str("127.0.0.1:1025 (the local smtpmock)");
+      ->default_str("$SMTPMOCK_SMTP_LISTEN, else 127.0.0.1:1025 (the local smtpmock)");
   cmd->add_option("-p,--port", s.port, "Port (default 25, or 465 with --tls-on-connect)")
       ->type_name("PORT");
   cmd->add_option("-f,--from", s.from, "Envelope sender (MAIL FROM)")
@@ -186,6 +199,7 @@ std::optional<int> run_client_command() {
     if (c.data_opt->count() > 0) s.data = c.data;
     if (c.body_opt->count() > 0) s.body = c.body;
     s.progress = !c.no_progress;
+    if (s.server.empty() && s.port == 0) s.server = local_server();
     return client::run_send(s);
   }
   if (c.check != nullptr && c.check->parsed()) {

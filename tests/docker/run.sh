@@ -305,11 +305,11 @@ done
 curl -s --max-time 2 --unix-socket "$SOCK" http://d/_ping | grep -q OK || fail "podman system service did not answer on $SOCK"
 ok "podman system service on $SOCK"
 (cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci in tests/docker/node"
-# The snippet is docs/docker.md's ```js block after the "testcontainers-node" marker, run as it is.
+# The snippet is docs/docker.md's ```js block after the "example: docker-node" marker, run as it is.
 python3 - docs/docker.md "$HERE/node/.readme-snippet.test.mjs" <<'EOF' || fail "no Node snippet in docs/docker.md"
 import re, sys
 text = open(sys.argv[1]).read()
-m = re.search(r"<!-- testcontainers-node[^>]*-->\s*```js\n(.*?)```", text, re.S)
+m = re.search(r"<!-- example: docker-node[^>]*-->\s*```js\n(.*?)```", text, re.S)
 if not m: sys.exit(1)
 open(sys.argv[2], "w").write(m.group(1))
 EOF
