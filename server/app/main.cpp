@@ -107,7 +107,7 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
                      "Simultaneous SMTP sessions; more get 421 4.3.2 at the banner")
           ->type_name("N")
           ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))
-          ->capture_default_str());
+          ->default_str("the open-file limit less 320"));
   add(cmd.add_option("--threads", s.threads, "I/O threads")
           ->type_name("N")
           ->check(CLI::Range(1u, 1024u))

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "app/fd_limit.hpp"
 #include "app/logging.hpp"
 #include "app/version.hpp"
 #include "http/api.hpp"
@@ -115,7 +116,19 @@ int run_serve(const serve_settings& settings) {
   options.metrics = metrics;
   const std::size_t listeners = options.listeners.size();
   options.threads = settings.threads;
-  options.max_connections = settings.max_connections;
+  // Sessions are bounded by descriptors: take all the kernel allows us, and by default admit
+  // as many sessions as that leaves room for.
+  const open_file_limit nofile = raise_open_file_limit();
+  options.max_connections = settings.max_connections != 0 ? settings.max_connections
+                                                          : default_max_connections(nofile.now);
+  if (nofile.now != 0 && options.max_connections + reserved_descriptors > nofile.now) {
+    spdlog::warn(
+        "--max-connections {} is more than the open-file limit ({}) leaves room for; accepts "
+        "past about {} fail until sessions end",
+        options.max_connections, nofile.now, default_max_connections(nofile.now));
+  }
+  spdlog::info("limits nofile={} nofile_before={} max_connections={}", nofile.now, nofile.before,
+               options.max_connections);
   net::server* running = nullptr;
   http::http_server* http_running = nullptr;
   // SIGHUP: reload the scenario file atomically. Sessions in progress keep the scenario they
@@ -141,6 +154,7 @@ int run_serve(const serve_settings& settings) {
     for (std::size_t i = 0; i < listeners; ++i)
       running->set_scenario(i, next);
   });
+  const std::size_t max_connections = options.max_connections;
   net::server server(std::move(options), store);
   running = &server;
   try {
@@ -178,9 +192,10 @@ int run_serve(const serve_settings& settings) {
   const std::string smtps = bound.size() > 1 ? " smtps=" + bound.at(1) : std::string();
   log_always(fmt::format(
       "smtpmock ready smtp={}{} http={} scenario={} rules={} seed={} threads={} spool={} "
-      "version={} commit={}",
+      "max_connections={} nofile={} version={} commit={}",
       bound.at(0), smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
-      server.threads(), settings.spool.empty() ? "off" : settings.spool, version(), commit()));
+      server.threads(), settings.spool.empty() ? "off" : settings.spool, max_connections,
+      nofile.now, version(), commit()));
   if (::isatty(STDERR_FILENO) == 1 && settings.log_format != "json") {
     // A person at a terminal (`make run`): where to look, and a first message to send.
     std::cerr << "\n  SMTP     " << bound.at(0) << "\n  try      smtpmock send --server "

@@ -3,7 +3,11 @@
 // outcomes (eof, timeout, cancellation) arrive as values through as_tuple; anything else is
 // an exception caught once at the end of run(), logged, and ends only this session.
 // TLS: the tcp::socket stays the session's; once a handshake succeeds an ssl::stream over it
-// carries every read and write (read_some/write_all are the only two I/O paths). After STARTTLS
+// carries every read and write (read_racing/write_all are the only two I/O paths).
+// Memory: an idle plain session owns no read buffer. It waits for readability, then reads
+// without blocking into its thread's buffer and hands the bytes to the core before it next
+// suspends (the core keeps at most a partial line). Only a TLS session owns one, as the TLS
+// engine reads asynchronously into it. After STARTTLS
 // the core has already dropped any plaintext it had buffered (RFC 3207 6, CVE-2011-0411), and
 // bytes still in the kernel go to the TLS engine as records, so none is ever run as a command.
 #include "net/session.hpp"
@@ -19,7 +23,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <chrono>
+#include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <tuple>
@@ -40,6 +46,8 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// One read takes at most this much; the core buffers at most one read plus a partial line.
 constexpr std::size_t read_buffer_size = 64 * 1024;
+/// A TLS session's own read buffer: one TLS record's plaintext at most.
+constexpr std::size_t tls_read_buffer_size = 16 * 1024;
 /// Bytes discarded at close so that close() does not reset the connection (see close_socket).
 constexpr std::size_t max_drain_at_close = 256 * 1024;
 
@@ -171,7 +179,6 @@ class session {
         p_(std::move(params)),
         id_(new_session_id()),
         write_timer_(socket_.get_executor()),
-        buffer_(read_buffer_size),
         started_(std::chrono::steady_clock::now()) {
     asio::error_code ec;
     auto remote = socket_.remote_endpoint(ec);
@@ -185,6 +192,11 @@ class session {
       client_address_ = "unknown";
     }
     personality_ = p_.engine->scenario().personality;
+    // Reads happen after a readiness wait; a spurious wake-up must not block the thread.
+    socket_.non_blocking(true, ec);
+    watch_ = std::make_shared<read_watch>();
+    watch_->socket = &socket_;
+    watch_->control = p_.control.get();
   }
 
   asio::awaitable<void> run() {
@@ -335,10 +347,76 @@ class session {
     co_await (tls_->async_shutdown(use_tuple) || write_timer_.async_wait(use_tuple));
   }
 
-  /// One read from the client: through TLS once it is up, else from the socket.
-  asio::awaitable<std::tuple<asio::error_code, std::size_t>> read_some() {
-    if (tls_up_) co_return co_await tls_->async_read_some(asio::buffer(buffer_), use_tuple);
-    co_return co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
+  /// What one read raced against a timer gave.
+  struct read_result {
+    bool timer_fired = false;
+    asio::error_code ec;
+    std::string_view data;  ///< valid until this session next suspends
+  };
+
+  /// One read from the client, raced against `timer`: through TLS once it is up (into the
+  /// session's TLS buffer), else a readiness wait and a non-blocking read into the thread's
+  /// buffer. The bytes must be consumed before the next co_await.
+  asio::awaitable<read_result> read_racing(asio::steady_timer& timer) {
+    read_result out;
+    if (tls_up_) {
+      if (tls_buffer_.empty()) tls_buffer_.resize(tls_read_buffer_size);
+      auto result = co_await (tls_->async_read_some(asio::buffer(tls_buffer_), use_tuple) ||
+                              timer.async_wait(use_tuple));
+      if (result.index() == 1) {
+        out.timer_fired = true;
+      } else {
+        auto [ec, n] = std::get<0>(result);
+        out.ec = ec;
+        out.data = std::string_view(tls_buffer_.data(), n);
+      }
+      co_return out;
+    }
+    // The timer is a watchdog, not a second operation to race: when it fires (or shutdown
+    // fires it) during this read, its handler cancels the readiness wait. An idle session so
+    // holds two small operations, not a parallel group of two coroutines.
+    const std::shared_ptr<read_watch> watch = watch_;
+    const std::uint64_t generation = ++watch->generation;
+    watch->fired = false;
+    timer.async_wait([watch, generation](const asio::error_code& ec) {
+      if (watch->generation != generation) return;  // that read is over
+      if (ec == asio::error::operation_aborted && !watch->control->stop_requested) return;
+      watch->fired = true;
+      asio::error_code ignored;
+      watch->socket->cancel(ignored);
+    });
+    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+    ++watch->generation;  // the handler, whenever it runs now, leaves the socket alone
+    if (watch->fired) {
+      out.timer_fired = true;
+      co_return out;
+    }
+    if (wait_ec) {
+      out.ec = wait_ec;
+      co_return out;
+    }
+    std::vector<char>& buffer = thread_read_buffer();
+    asio::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
+    if (ec != asio::error::would_block && ec != asio::error::try_again) out.ec = ec;
+    out.data = std::string_view(buffer.data(), n);
+    co_return out;
+  }
+
+  /// Between a plain read and its timer's handler: which read is in progress, and whether the
+  /// timer ended it. Shared, as the handler may run after the session is gone (it then finds
+  /// a newer generation and touches nothing).
+  struct read_watch {
+    std::uint64_t generation = 0;
+    bool fired = false;
+    tcp::socket* socket = nullptr;
+    const session_control* control = nullptr;
+  };
+
+  /// The read buffer of the calling thread, shared by its sessions (see the file comment).
+  static std::vector<char>& thread_read_buffer() {
+    thread_local std::vector<char> buffer(read_buffer_size);
+    return buffer;
   }
 
   /// Writes all of `data`: through TLS once it is up, else to the socket.
@@ -497,10 +575,9 @@ class session {
     for (int reads = 0;; ++reads) {
       if (ctl.stop_requested) break;
       arm(ctl.wake);
-      auto result = co_await (read_some() || ctl.wake.async_wait(use_tuple));
-      if (result.index() == 0) {
-        auto [ec, n] = std::get<0>(result);
-        if (ec) {
+      const read_result got = co_await read_racing(ctl.wake);
+      if (!got.timer_fired) {
+        if (got.ec) {
           conn_->abandon();
           co_return;
         }
@@ -615,9 +692,9 @@ class session {
       co_return;
     }
     arm(ctl.wake);
-    auto result = co_await (read_some() || ctl.wake.async_wait(use_tuple));
-    if (result.index() == 0) {
-      auto [ec, n] = std::get<0>(result);
+    const read_result got = co_await read_racing(ctl.wake);
+    if (!got.timer_fired) {
+      const std::size_t n = got.data.size();
       if (n > 0 && abort_after_ && conn_->in_data()) {
         // A rule's abort_after_bytes: the connection drops once that much data arrived.
         data_bytes_ += n;
@@ -631,10 +708,10 @@ class session {
       }
       if (n > 0) {
         if (p_.metrics) p_.metrics->bytes_received(n);
-        conn_->receive_data(std::string_view(buffer_.data(), n));
+        conn_->receive_data(got.data);
       }
-      if (ec) {
-        spdlog::debug("{} event=eof reason={}", id_, quote(ec.message()));
+      if (got.ec) {
+        spdlog::debug("{} event=eof reason={}", id_, quote(got.ec.message()));
         conn_->receive_eof();
       }
     } else if (ctl.stop_requested) {
@@ -729,8 +806,9 @@ class session {
     while (drained < max_drain_at_close) {
       std::size_t available = socket_.available(ec);
       if (ec || available == 0) break;
+      std::vector<char>& buffer = thread_read_buffer();
       std::size_t n =
-          socket_.read_some(asio::buffer(buffer_.data(), std::min(available, buffer_.size())), ec);
+          socket_.read_some(asio::buffer(buffer.data(), std::min(available, buffer.size())), ec);
       if (ec || n == 0) break;
       drained += n;
     }
@@ -761,7 +839,8 @@ class session {
   std::string client_address_;
   std::optional<smtp::server_connection> conn_;
   asio::steady_timer write_timer_;
-  std::vector<char> buffer_;
+  std::vector<char> tls_buffer_;  ///< a TLS session's read buffer (empty until TLS reads)
+  std::shared_ptr<read_watch> watch_;
   std::string pending_;  ///< serialised replies not yet written
   bool broken_ = false;  ///< a write failed: nothing more can reach the client
   std::size_t messages_ = 0;

@@ -145,9 +145,8 @@ std::string duration_text(std::chrono::milliseconds d) {
 }
 
 /// The template names reply texts may use (SPEC §3); others are typos, not literal text.
-const std::vector<std::string> template_names = {"hostname",  "client_ip", "helo", "sender",
-                                                 "recipient", "argument",  "user", "queue_id",
-                                                 "size",      "session_id"};
+const std::vector<std::string> template_names(smtp::template_values::names.begin(),
+                                              smtp::template_values::names.end());
 
 /// One key: value pair of a mapping, with the dotted path used in messages.
 struct field {

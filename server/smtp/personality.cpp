@@ -1,6 +1,8 @@
 // Derived facts of a personality, the built-in default, and reply templates.
 #include "smtp/personality.hpp"
 
+#include <stdexcept>
+
 #include <charconv>
 
 #include "smtp/command.hpp"
@@ -76,6 +78,36 @@ personality default_personality() {
   return p;
 }
 
+template_values::template_values(
+    std::initializer_list<std::pair<std::string_view, std::string>> init) {
+  for (const auto& [name, value] : init)
+    (*this)[name] = value;
+}
+
+std::string& template_values::operator[](std::string_view name) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) {
+      set_ = static_cast<std::uint16_t>(set_ | (1u << i));
+      return values_[i];
+    }
+  }
+  throw std::out_of_range("not a template name: " + std::string(name));
+}
+
+void template_values::erase(std::string_view name) {
+  (*this)[name].clear();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) set_ = static_cast<std::uint16_t>(set_ & ~(1u << i));
+  }
+}
+
+const std::string* template_values::find(std::string_view name) const {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return (set_ & (1u << i)) != 0 ? &values_[i] : nullptr;
+  }
+  return nullptr;
+}
+
 std::string expand_template(std::string_view text, const template_values& values) {
   std::string out;
   out.reserve(text.size());
@@ -84,9 +116,8 @@ std::string expand_template(std::string_view text, const template_values& values
     if (text[i] == '{') {
       const auto close = text.find('}', i + 1);
       if (close != std::string_view::npos) {
-        const auto it = values.find(text.substr(i + 1, close - i - 1));
-        if (it != values.end()) {
-          for (char c : it->second) {
+        if (const std::string* value = values.find(text.substr(i + 1, close - i - 1))) {
+          for (char c : *value) {
             const auto u = static_cast<unsigned char>(c);
             if (u >= 0x20 && u != 0x7f) out.push_back(c);  // no CR, LF, ESC or other controls
           }

@@ -4,12 +4,16 @@
 // does (SIZE limit, AUTH mechanisms, enhanced codes) from what it advertises.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace smtpmock::smtp {
@@ -106,8 +110,29 @@ struct personality {
 /// The built-in default personality (a modern ESMTP server), used when no file is given.
 personality default_personality();
 
-/// Values for {name} templates in reply texts.
-using template_values = std::map<std::string, std::string, std::less<>>;
+/// Values for {name} templates in reply texts: a fixed slot per name (no allocation per value
+/// beyond the string's own), each unset until assigned.
+class template_values {
+ public:
+  /// Every template name, as scenario files write them.
+  static constexpr std::array<std::string_view, 10> names = {
+      "hostname", "client_ip", "helo",     "sender", "recipient",
+      "argument", "user",      "queue_id", "size",   "session_id"};
+
+  template_values() = default;
+  template_values(std::initializer_list<std::pair<std::string_view, std::string>> init);
+
+  /// The slot of `name`, marked set; a name not in `names` throws std::out_of_range.
+  std::string& operator[](std::string_view name);
+  /// The value of `name`; null when it is unset or not a template name.
+  const std::string* find(std::string_view name) const;
+  /// Unsets `name` (a template using it is left as written again).
+  void erase(std::string_view name);
+
+ private:
+  std::array<std::string, names.size()> values_;
+  std::uint16_t set_ = 0;  ///< bit i: names[i] has a value
+};
 
 /// Expands {name} templates. Inserted values are sanitised: CR, LF and other control
 /// characters are dropped, so client input can never add a line to a reply. Unknown

@@ -102,8 +102,8 @@ event server_connection::make_event(event_kind k, verb v, std::string line, repl
   // A rule on MAIL matches the sender being decided; it enters the envelope only once the
   // reply actually sent is a 2xx (respond()).
   ev.sender = k == event_kind::command && v == verb::mail ? pending_path_.address : env_.mail_from;
-  if (auto it = values_.find("recipient"); it != values_.end()) ev.recipient = it->second;
-  if (auto it = values_.find("argument"); it != values_.end()) ev.argument = it->second;
+  if (const std::string* recipient = values_.find("recipient")) ev.recipient = *recipient;
+  if (const std::string* argument = values_.find("argument")) ev.argument = *argument;
   ev.user = pending_user_.empty() ? env_.auth_user : pending_user_;
   return ev;
 }

@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import RawSmtp, http_call
 
 
@@ -208,3 +210,35 @@ def test_sigterm_with_an_idle_keep_alive_http_connection_exits_cleanly(smtpmock_
     assert rc == 0, server.stderr_text()
     assert time.monotonic() - start < 3
     conn.close()
+
+
+def _ready_fields(server) -> dict[str, str]:
+    ready = next(line for line in server.stderr_lines() if "smtpmock ready" in line)
+    return dict(word.split("=", 1) for word in ready.split() if "=" in word)
+
+
+def test_open_file_limit_is_raised_and_sets_the_default_connection_limit(smtpmock_factory):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"hard open-file limit {hard}: nothing to raise it to")
+    lowered = 1024
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        server = smtpmock_factory()  # inherits the lowered soft limit
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    fields = _ready_fields(server)
+    nofile = int(fields["nofile"])
+    assert nofile > lowered and (hard == resource.RLIM_INFINITY or nofile == hard), fields
+    assert int(fields["max_connections"]) == nofile - 320, fields
+    limits = next(line for line in server.stderr_lines() if "limits nofile=" in line)
+    assert f"nofile_before={lowered}" in limits, limits
+    with open(f"/proc/{server.proc.pid}/limits") as f:
+        row = next(line for line in f if line.startswith("Max open files"))
+    assert int(row.split()[3]) == nofile, row
+
+
+def test_an_explicit_connection_limit_wins_and_is_in_the_ready_line(smtpmock_factory):
+    server = smtpmock_factory("--max-connections", "7")
+    assert _ready_fields(server)["max_connections"] == "7"

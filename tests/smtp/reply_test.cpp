@@ -44,3 +44,23 @@ TEST_CASE("unit: templates insert sanitised values") {
   const std::string s = expand_template("<{recipient}> on {hostname} {unknown}", v);
   CHECK(s == "<bob250 injected@x> on mx.example {unknown}");
 }
+
+TEST_CASE("unit: template values are unset until assigned, and unset again when erased") {
+  template_values v;
+  CHECK(v.find("sender") == nullptr);
+  CHECK(expand_template("<{sender}>", v) == "<{sender}>");
+  v["sender"] = "a@example.test";
+  REQUIRE(v.find("sender") != nullptr);
+  CHECK(*v.find("sender") == "a@example.test");
+  v["sender"] = "";  // set, though empty: the template expands to nothing
+  CHECK(expand_template("<{sender}>", v) == "<>");
+  v.erase("sender");
+  CHECK(v.find("sender") == nullptr);
+  CHECK(expand_template("<{sender}>", v) == "<{sender}>");
+  CHECK(v.find("nonsense") == nullptr);
+  CHECK_THROWS_AS(v["nonsense"], std::out_of_range);
+  for (const auto name : template_values::names) {
+    v[name] = std::string(name);
+    CHECK(*v.find(name) == name);
+  }
+}
