@@ -4,10 +4,10 @@
 // an exception caught once at the end of run(), logged, and ends only this session.
 // TLS: the tcp::socket stays the session's; once a handshake succeeds an ssl::stream over it
 // carries every read and write (read_racing/write_all are the only two I/O paths).
-// Memory: an idle plain session owns no read buffer. It waits for readability, then reads
-// without blocking into its thread's buffer and hands the bytes to the core before it next
-// suspends (the core keeps at most a partial line). Only a TLS session owns one, as the TLS
-// engine reads asynchronously into it. After STARTTLS
+// Memory: an idle plain session owns only a 512-byte read buffer. A read that fills it goes on
+// without blocking into its thread's buffer, and the bytes reach the core before the session
+// next suspends (the core keeps at most a partial line). A TLS session owns a 16 KiB one, as
+// the TLS engine reads asynchronously into it. After STARTTLS
 // the core has already dropped any plaintext it had buffered (RFC 3207 6, CVE-2011-0411), and
 // bytes still in the kernel go to the TLS engine as records, so none is ever run as a command.
 #include "net/session.hpp"
@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl/context.hpp>
@@ -46,6 +48,9 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// One read takes at most this much; the core buffers at most one read plus a partial line.
 constexpr std::size_t read_buffer_size = 64 * 1024;
+/// What a plain session reads into while it waits: most commands fit; more is read on into
+/// the thread's buffer.
+constexpr std::size_t first_read_size = 512;
 /// A TLS session's own read buffer: one TLS record's plaintext at most.
 constexpr std::size_t tls_read_buffer_size = 16 * 1024;
 /// Bytes discarded at close so that close() does not reset the connection (see close_socket).
@@ -192,7 +197,7 @@ class session {
       client_address_ = "unknown";
     }
     personality_ = p_.engine->scenario().personality;
-    // Reads happen after a readiness wait; a spurious wake-up must not block the thread.
+    // The read that follows a full first read must not block the thread (see read_racing).
     socket_.non_blocking(true, ec);
     watch_ = std::make_shared<read_watch>();
     watch_->socket = &socket_;
@@ -290,7 +295,7 @@ class session {
     tls_context_ = settings.handshake_fails
                        ? p_.tls->failing()
                        : p_.tls->server(personality_->hostname, settings.certificate);
-    tls_.emplace(socket_, *tls_context_);
+    tls_ = std::make_unique<tls_stream>(socket_, *tls_context_);
     session_control& ctl = *p_.control;
     if (ctl.stop_requested) co_return "server shutting down";
     arm(ctl.wake);
@@ -373,8 +378,8 @@ class session {
       co_return out;
     }
     // The timer is a watchdog, not a second operation to race: when it fires (or shutdown
-    // fires it) during this read, its handler cancels the readiness wait. An idle session so
-    // holds two small operations, not a parallel group of two coroutines.
+    // fires it) during this read, its handler cancels the read. An idle session so holds two
+    // small operations, not a parallel group of two coroutines.
     const std::shared_ptr<read_watch> watch = watch_;
     const std::uint64_t generation = ++watch->generation;
     watch->fired = false;
@@ -385,21 +390,28 @@ class session {
       asio::error_code ignored;
       watch->socket->cancel(ignored);
     });
-    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+    // A small read first (asio reads speculatively and tracks readiness, so no wake-up is
+    // lost); when it fills, the rest of what the kernel holds follows without blocking into
+    // the thread's buffer.
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(first_read_), use_tuple);
     ++watch->generation;  // the handler, whenever it runs now, leaves the socket alone
-    if (watch->fired) {
+    if (n == 0 && watch->fired) {
       out.timer_fired = true;
       co_return out;
     }
-    if (wait_ec) {
-      out.ec = wait_ec;
+    out.ec = ec;
+    if (ec || n < first_read_.size()) {
+      out.data = std::string_view(first_read_.data(), n);
       co_return out;
     }
     std::vector<char>& buffer = thread_read_buffer();
-    asio::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
-    if (ec != asio::error::would_block && ec != asio::error::try_again) out.ec = ec;
-    out.data = std::string_view(buffer.data(), n);
+    std::copy_n(first_read_.data(), n, buffer.data());
+    asio::error_code more_ec;
+    const std::size_t more =
+        socket_.read_some(asio::buffer(buffer.data() + n, buffer.size() - n), more_ec);
+    // Nothing more yet is not an error; an EOF or reset now is reported with these bytes.
+    if (more_ec != asio::error::would_block && more_ec != asio::error::try_again) out.ec = more_ec;
+    out.data = std::string_view(buffer.data(), n + more);
     co_return out;
   }
 
@@ -609,6 +621,10 @@ class session {
   }
 
   void log_event(const smtp::event& ev, const smtp::reply& r, const std::string& rule) const {
+    // The arguments (quoted lines and replies) cost more than the call: build them only for a
+    // level that is on.
+    if (!spdlog::should_log(spdlog::level::info)) return;
+    const bool debug = spdlog::should_log(spdlog::level::debug);
     if (!rule.empty())
       spdlog::info("{} event=rule rule={} code={} reply={}", id_, quote(rule), r.code,
                    reply_summary(r));
@@ -619,11 +635,13 @@ class session {
                      reply_summary(r));
         break;
       case smtp::event_kind::command:
+        if (!debug) break;
         spdlog::debug("{} cmd={} line={} code={} reply={}", id_,
                       smtp::upper(smtp::verb_name(ev.command)), quote(ev.line), r.code,
                       reply_summary(r));
         break;
       case smtp::event_kind::auth_response:
+        if (!debug) break;
         spdlog::debug("{} event=auth_response line={} code={} reply={}", id_, quote(ev.line),
                       r.code, reply_summary(r));
         break;
@@ -830,8 +848,8 @@ class session {
   tcp::socket socket_;
   session_params p_;
   std::shared_ptr<asio::ssl::context> tls_context_;  ///< outlives tls_, which refers to it
-  std::optional<tls_stream> tls_;  ///< engaged from the handshake on; used once tls_up_
-  bool tls_up_ = false;            ///< the handshake succeeded: all I/O goes through tls_
+  std::unique_ptr<tls_stream> tls_;  ///< made at the handshake (a plain session has none)
+  bool tls_up_ = false;              ///< the handshake succeeded: all I/O goes through tls_
   std::string tls_version_;
   std::string tls_cipher_;
   std::string id_;
@@ -841,6 +859,7 @@ class session {
   asio::steady_timer write_timer_;
   std::vector<char> tls_buffer_;  ///< a TLS session's read buffer (empty until TLS reads)
   std::shared_ptr<read_watch> watch_;
+  std::array<char, first_read_size> first_read_{};
   std::string pending_;  ///< serialised replies not yet written
   bool broken_ = false;  ///< a write failed: nothing more can reach the client
   std::size_t messages_ = 0;

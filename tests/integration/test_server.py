@@ -331,3 +331,19 @@ def test_bdat_command_lines_are_in_the_transcript(smtpmock, raw_smtp):
     session = smtpmock.wait_sessions(1)[0]
     ins = [t["Text"] for t in session["Transcript"] if t["Direction"] == "in"]
     assert "BDAT 5" in ins and "BDAT 9 LAST" in ins, ins
+
+
+def test_a_pipelined_burst_far_larger_than_a_read_is_answered_whole(smtpmock, raw_smtp):
+    # The whole transaction and a 300 KiB body in one write: far more than one read takes, so
+    # the session must read on until the kernel is empty, never wait for bytes already there.
+    body = b"".join(b"line %06d " % i + b"x" * 40 + b"\r\n" for i in range(6000))
+    burst = (b"EHLO burst.example\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n"
+             b"DATA\r\n" + b"Subject: burst\r\n\r\n" + body + b".\r\nQUIT\r\n")
+    assert len(burst) > 300_000
+    with raw_smtp(smtpmock, timeout=10) as c:
+        assert c.line().startswith("220 ")
+        c.send(burst)
+        replies = [c.reply() for _ in range(6)]  # EHLO, MAIL, RCPT, DATA, message, QUIT
+    assert [r[-1][:3] for r in replies] == ["250", "250", "250", "354", "250", "221"], replies
+    stored = smtpmock.wait_messages(1)[0]
+    assert stored.body.count(b"\r\n") == 6000
