@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -103,6 +104,13 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
           ->type_name("N")
           ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))
           ->capture_default_str());
+  add(cmd.add_option("--max-store-bytes", s.max_store_bytes,
+                     "Bytes of messages kept in memory (256MiB, 1GB, ...); the oldest are "
+                     "dropped first")
+          ->type_name("SIZE")
+          ->transform(CLI::AsSizeValue(false))
+          ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max()))
+          ->default_str("256MiB"));
   add(cmd.add_option("--max-connections", s.max_connections,
                      "Simultaneous SMTP sessions; more get 421 4.3.2 at the banner")
           ->type_name("N")
@@ -309,10 +317,10 @@ int main(int argc, char** argv) {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() != 0) {
-      if (auto why = explain(app, args, e)) {
-        std::cerr << "smtpmock: " << *why << '\n';
-        return smtpmock::app::exit_usage;
-      }
+      // One line that says what to fix (no "Run with --help" after it).
+      const auto why = explain(app, args, e);
+      std::cerr << "smtpmock: " << (why ? *why : std::string(e.what())) << '\n';
+      return smtpmock::app::exit_usage;
     }
     int code = app.exit(e);
     return code == 0 ? 0 : smtpmock::app::exit_usage;

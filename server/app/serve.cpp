@@ -93,6 +93,7 @@ int run_serve(const serve_settings& settings) {
 
   store::store_limits limits;
   limits.max_messages = settings.max_messages;
+  limits.max_message_bytes = settings.max_store_bytes;
   std::shared_ptr<store::message_store> store;
   try {
     store = std::make_shared<store::message_store>(limits, spool);

@@ -180,10 +180,8 @@ void message_store::load_spool() {
   std::sort(sessions.begin(), sessions.end(), [](const auto& a, const auto& b) {
     return a.started != b.started ? a.started < b.started : a.id < b.id;
   });
-  const std::size_t skip_messages =
-      found.size() > limits_.max_messages ? found.size() - limits_.max_messages : 0;
-  for (std::size_t i = skip_messages; i < found.size(); ++i)
-    messages_.push_back(std::move(found[i].second));
+  for (auto& entry : found)
+    push_message_locked(std::move(entry.second));
   const std::size_t skip_sessions =
       sessions.size() > limits_.max_sessions ? sessions.size() - limits_.max_sessions : 0;
   for (std::size_t i = skip_sessions; i < sessions.size(); ++i) {
@@ -235,9 +233,7 @@ void message_store::add_message(stored_message m) {
       it->message_ids.push_back(msg->id);
       it->message_mark = msg->transcript_to;
     }
-    messages_.push_back(std::move(msg));
-    while (messages_.size() > limits_.max_messages)
-      messages_.pop_front();
+    push_message_locked(std::move(msg));
     listeners = listeners_;
   }
   if (!listeners) return;
@@ -280,11 +276,31 @@ std::size_t message_store::delete_messages(const std::vector<std::string>& ids) 
   const std::size_t before = messages_.size();
   if (ids.empty()) {
     messages_.clear();
+    message_bytes_ = 0;
     return before;
   }
   const std::unordered_set<std::string> doomed(ids.begin(), ids.end());
-  std::erase_if(messages_, [&](const auto& m) { return doomed.contains(m->id); });
+  std::erase_if(messages_, [&](const auto& m) {
+    if (!doomed.contains(m->id)) return false;
+    message_bytes_ -= m->data.size();
+    return true;
+  });
   return before - messages_.size();
+}
+
+void message_store::push_message_locked(std::shared_ptr<const stored_message> m) {
+  message_bytes_ += m->data.size();
+  messages_.push_back(std::move(m));
+  while (messages_.size() > limits_.max_messages ||
+         (message_bytes_ > limits_.max_message_bytes && messages_.size() > 1)) {
+    message_bytes_ -= messages_.front()->data.size();
+    messages_.pop_front();
+  }
+}
+
+std::size_t message_store::message_bytes() const {
+  std::lock_guard lock(mutex_);
+  return message_bytes_;
 }
 
 void message_store::open_session(const std::string& id, const std::string& client_address,

@@ -75,6 +75,9 @@ struct session_summary {
 /// Bounds of the store.
 struct store_limits {
   std::size_t max_messages = 1000;
+  /// The messages' bytes together: the oldest are dropped first to stay under it (the newest
+  /// message is always kept, whatever its size).
+  std::size_t max_message_bytes = std::size_t{256} << 20;
   std::size_t max_sessions = 1000;
   std::size_t max_transcript_lines = 10000;    ///< per session; later lines are dropped
   std::size_t max_transcript_bytes = 1 << 20;  ///< per session, as counted by line_cost()
@@ -112,6 +115,8 @@ class message_store {
   std::vector<std::shared_ptr<const stored_message>> messages() const;
   std::shared_ptr<const stored_message> message(const std::string& id) const;
   std::size_t message_count() const;
+  /// The data bytes of the messages kept (bounded by store_limits::max_message_bytes).
+  std::size_t message_bytes() const;
   /// Deletes all messages (ids empty) or the given ones; returns how many were removed.
   std::size_t delete_messages(const std::vector<std::string>& ids = {});
 
@@ -147,6 +152,7 @@ class message_store {
   std::optional<std::filesystem::path> spool_;
   mutable std::mutex mutex_;
   std::deque<std::shared_ptr<const stored_message>> messages_;  // oldest first
+  std::size_t message_bytes_ = 0;                               ///< the data bytes of messages_
   std::deque<session_record> sessions_;                         // oldest first
   std::size_t spool_failures_ = 0;
   std::size_t transcript_bytes_ = 0;  ///< sum of the sessions' `bytes`
@@ -155,6 +161,8 @@ class message_store {
   void lock_spool();
   void load_spool();
   void evict_transcripts_locked();
+  /// Keeps `m` as the newest message and drops the oldest past the count and byte bounds.
+  void push_message_locked(std::shared_ptr<const stored_message> m);
   /// Replaced (never mutated) under mutex_, so add_message copies one pointer, not a vector.
   std::shared_ptr<const std::vector<std::function<void()>>> listeners_;
 };

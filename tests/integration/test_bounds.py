@@ -242,3 +242,26 @@ def test_open_file_limit_is_raised_and_sets_the_default_connection_limit(smtpmoc
 def test_an_explicit_connection_limit_wins_and_is_in_the_ready_line(smtpmock_factory):
     server = smtpmock_factory("--max-connections", "7")
     assert _ready_fields(server)["max_connections"] == "7"
+
+
+def test_store_is_bounded_by_bytes_oldest_dropped_first(smtpmock_factory):
+    import smtplib
+    server = smtpmock_factory("--max-store-bytes", "100KiB")
+    body = ("x" * 98 + "\r\n") * 300  # 30,000 octets in lines SMTP allows
+    with smtplib.SMTP(server.host, server.port, timeout=10) as client:
+        for i in range(5):
+            client.sendmail("a@example.test", ["b@example.test"],
+                            f"Subject: m{i}\r\n\r\n{body}\r\n")
+    status, raw = http_call(server, "GET", "/api/v1/messages")
+    assert status == 200
+    listed = json.loads(raw)
+    assert [m["Subject"] for m in listed["messages"]] == ["m4", "m3", "m2"], listed["total"]
+    assert sum(m["Size"] for m in listed["messages"]) <= 100 * 1024
+
+
+def test_a_bad_store_size_is_a_clear_error(smtpmock_factory):
+    from conftest import run_binary
+    result = run_binary(["serve", "--max-store-bytes", "lots"])
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"smtpmock: --max-store-bytes: lots unit not recognized")
+    assert len(result.stderr.splitlines()) == 1

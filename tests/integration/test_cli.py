@@ -32,7 +32,8 @@ def test_a_typed_flag_with_a_bad_value_names_the_flag():
     r = run_binary(["serve", "--max-messages", "abc"],
                    env={**os.environ, "SMTPMOCK_MAX_MESSAGES": "5"})
     assert r.returncode == 2
-    assert r.stderr.decode().startswith("--max-messages: ")
+    assert r.stderr.decode().startswith("smtpmock: --max-messages: ")
+    assert len(r.stderr.splitlines()) == 1  # one line: no "Run with --help" after it
 
 
 def test_at_a_terminal_the_server_says_where_to_look():

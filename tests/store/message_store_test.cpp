@@ -89,6 +89,30 @@ TEST_CASE("unit: the bound on messages drops the oldest first") {
   CHECK(s.message("m5") != nullptr);
 }
 
+TEST_CASE("unit: the bound on message bytes drops the oldest first, and keeps the newest") {
+  message_store s({.max_messages = 100, .max_message_bytes = 2500});
+  const std::string kilo(1000, 'x');
+  for (int i = 1; i <= 5; ++i)
+    s.add_message(make_message("m" + std::to_string(i), "s1", kilo));
+  CHECK(s.message_count() == 2);  // 3,000 bytes would be over 2,500
+  CHECK(s.message_bytes() == 2000);
+  CHECK(s.message("m3") == nullptr);
+  CHECK(s.message("m4") != nullptr);
+  CHECK(s.message("m5") != nullptr);
+  s.add_message(make_message("huge", "s1", std::string(10000, 'y')));  // alone over the bound
+  CHECK(s.message_count() == 1);
+  CHECK(s.message("huge") != nullptr);
+  CHECK(s.message_bytes() == 10000);
+  s.add_message(make_message("small", "s1", kilo));
+  CHECK(s.message_count() == 1);
+  CHECK(s.message_bytes() == 1000);
+  CHECK(s.delete_messages({"small"}) == 1);
+  CHECK(s.message_bytes() == 0);
+  s.add_message(make_message("a", "s1", kilo));
+  CHECK(s.delete_messages({}) == 1);
+  CHECK(s.message_bytes() == 0);
+}
+
 TEST_CASE("unit: messages are listed newest first") {
   message_store s;
   for (int i = 1; i <= 4; ++i)
