@@ -477,7 +477,7 @@ class session {
     std::optional<scenario::action> act;
     if (auto forced = policy(ev)) {
       r = *forced;
-    } else if (auto type = rule_event(ev)) {
+    } else if (auto type = rule_event(ev); type && p_.engine->listens(*type)) {
       act = p_.engine->decide(facts_of(ev, *type));
       if (act && p_.metrics) p_.metrics->rule_hit(act->rule);
     }

@@ -60,7 +60,23 @@ std::vector<std::pair<std::string, std::string>> parse_headers(const std::string
 }
 
 engine::engine(std::shared_ptr<const definition> def, std::uint64_t seed)
-    : def_(std::move(def)), seed_(seed) {}
+    : def_(std::move(def)), seed_(seed) {
+  for (const rule& r : def_->rules) {
+    listening_ |= r.on == event_type::any ? ~std::uint64_t{0}
+                                          : std::uint64_t{1} << static_cast<unsigned>(r.on);
+  }
+}
+
+namespace {
+
+/// Whether deciding on `r` reads or writes state shared across sessions.
+bool stateful(const rule& r) {
+  const counters& w = r.when;
+  return w.nth || w.every || w.after || w.times || w.rate || w.probability ||
+         r.then.greylist.has_value();
+}
+
+}  // namespace
 
 bool engine::conditions_hold(const rule& r, const facts& f) const {
   if (r.on != event_type::any && r.on != f.event) return false;
@@ -137,25 +153,11 @@ bool engine::counters_fire(std::size_t index, const rule& r, const facts& f) {
 }
 
 std::optional<action> engine::decide(const facts& f) {
-  std::lock_guard lock(mutex_);
+  if (!listens(f.event)) return std::nullopt;
   for (std::size_t i = 0; i < def_->rules.size(); ++i) {
     const rule& r = def_->rules[i];
-    if (!conditions_hold(r, f)) continue;
-    if (!counters_fire(i, r, f)) continue;
-    if (r.then.greylist) {
-      // RFC 6647 greylisting: a temporary failure until the same (client, sender, recipient)
-      // comes back after retry_after; from then on it passes.
-      const std::string triplet =
-          std::to_string(i) + "|" + f.client_ip + "|" + f.sender + "|" + f.recipient;
-      const auto it = greylist_.find(triplet);
-      if (it == greylist_.end()) {
-        if (greylist_.size() >= max_greylist_entries) greylist_.clear();
-        greylist_.emplace(triplet, f.now);
-      } else if (f.now - it->second >= *r.then.greylist) {
-        continue;
-      }
-    }
-    counters_[{i, scope_key(r, f)}].fired++;
+    if (!conditions_hold(r, f)) continue;  // pure: patterns and facts, no lock
+    if (stateful(r) && !state_allows(i, r, f)) continue;
     action a{r.name, r.then};
     if (a.then.greylist && !a.then.reply)
       a.then.reply = std::vector<std::string>{
@@ -163,6 +165,26 @@ std::optional<action> engine::decide(const facts& f) {
     return a;
   }
   return std::nullopt;
+}
+
+bool engine::state_allows(std::size_t i, const rule& r, const facts& f) {
+  std::lock_guard lock(mutex_);
+  if (!counters_fire(i, r, f)) return false;
+  if (r.then.greylist) {
+    // RFC 6647 greylisting: a temporary failure until the same (client, sender, recipient)
+    // comes back after retry_after; from then on it passes.
+    const std::string triplet =
+        std::to_string(i) + "|" + f.client_ip + "|" + f.sender + "|" + f.recipient;
+    const auto it = greylist_.find(triplet);
+    if (it == greylist_.end()) {
+      if (greylist_.size() >= max_greylist_entries) greylist_.clear();
+      greylist_.emplace(triplet, f.now);
+    } else if (f.now - it->second >= *r.then.greylist) {
+      return false;
+    }
+  }
+  counters_[{i, scope_key(r, f)}].fired++;
+  return true;
 }
 
 void engine::end_session(const std::string& session_id) {

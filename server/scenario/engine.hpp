@@ -1,7 +1,9 @@
 // The rule engine: given an event and its facts, decides which rule (if any) shapes the reply.
 // It decides and never performs: delays, disconnects and drips are described in the returned
 // action and carried out by net/. Time comes in with the facts, randomness from the seed, so
-// the same seed and the same traffic give the same decisions. Thread-safe (one short mutex).
+// the same seed and the same traffic give the same decisions. Thread-safe: conditions are
+// checked without a lock; only rules with counters or greylisting take the mutex, and only
+// once their conditions hold.
 #pragma once
 
 #include <chrono>
@@ -43,6 +45,8 @@ class engine {
 
   /// The first rule, in file order, whose event, conditions and counters all hold.
   std::optional<action> decide(const facts& f);
+  /// Whether any rule reacts to `e` (else decide() is never worth its facts).
+  bool listens(event_type e) const { return ((listening_ >> static_cast<unsigned>(e)) & 1u) != 0; }
   /// Forgets a session's per-session counters (called when it ends).
   void end_session(const std::string& session_id);
 
@@ -57,6 +61,8 @@ class engine {
     std::vector<steady::time_point> recent;  // for rate, bounded by the rate's count
   };
   bool conditions_hold(const rule& r, const facts& f) const;
+  /// The counters and greylisting of a rule whose conditions hold (under the mutex).
+  bool state_allows(std::size_t index, const rule& r, const facts& f);
   bool counters_fire(std::size_t index, const rule& r, const facts& f);
   std::string scope_key(const rule& r, const facts& f) const;
   double draw(std::size_t index, const std::string& key, std::uint64_t n) const;
@@ -64,6 +70,7 @@ class engine {
   std::shared_ptr<const definition> def_;
   std::uint64_t seed_;
   std::mutex mutex_;
+  std::uint64_t listening_ = 0;  ///< bit e: some rule's `on` is event e (or any)
   std::map<std::pair<std::size_t, std::string>, counter> counters_;
   std::map<std::string, steady::time_point> greylist_;  // "rule|client|sender|recipient"
 };
