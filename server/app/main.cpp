@@ -116,10 +116,11 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
           ->type_name("N")
           ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))
           ->default_str("the open-file limit less 320"));
-  add(cmd.add_option("--threads", s.threads, "I/O threads")
+  add(cmd.add_option("--threads", s.threads,
+                     "I/O threads; each session stays on one (one is the least CPU per message)")
           ->type_name("N")
           ->check(CLI::Range(1u, 1024u))
-          ->default_str("one per CPU"));
+          ->capture_default_str());
   add(cmd.add_option("--log-level", s.log_level, "Log level")
           ->type_name("LEVEL")
           ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

@@ -23,7 +23,7 @@ struct serve_settings {
   std::size_t max_messages = 1000;
   std::size_t max_store_bytes = std::size_t{256} << 20;  ///< the messages' bytes kept in memory
   std::size_t max_connections = 0;  ///< 0: derived from the open-file limit (fd_limit.hpp)
-  unsigned threads = 0;             ///< 0: one per hardware thread
+  unsigned threads = 1;             ///< I/O threads (net/server.cpp: an io_context each)
   std::string log_level = "info";
   std::string log_format = "text";
   std::optional<unsigned long long> seed;  ///< absent: random, logged at start-up

@@ -1,7 +1,12 @@
-// The server: io_context, listeners, the live-session registry and graceful shutdown.
+// The server: one io_context per I/O thread, listeners, the live-session registry and
+// graceful shutdown. Each session lives on one io_context, run by one thread, from accept to
+// close: its I/O never crosses threads, takes no strand lock and wakes no other thread (with
+// one shared io_context and strands, two threads cost twice the CPU per message of one).
+// Accepted connections are dealt to the io_contexts in turn. Context 0 also carries the
+// acceptors and the control strand (signals, shutdown).
 // Shutdown (SIGINT/SIGTERM or shutdown()) runs on the control strand: close the acceptors,
-// post request_stop() to every live session's strand, and start a watchdog thread that stops
-// the io_context if sessions linger past the grace period (e.g. a client that never reads).
+// post request_stop() to every live session's io_context, and start a watchdog thread that
+// stops the io_contexts if sessions linger past the grace period (a client that never reads).
 // The registry mutex is taken only when a session starts and ends, never on its I/O path.
 #include "net/server.hpp"
 
@@ -9,6 +14,7 @@
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -69,10 +75,35 @@ struct server::impl {
       : options(std::move(o)),
         store(std::move(s)),
         threads(resolve_threads(options.threads)),
-        ioc(static_cast<int>(threads)),
+        workers(make_workers(threads)),
+        ioc(*workers.front()),
         control(asio::make_strand(ioc)),
         signals(control),
-        hangups(control) {}
+        hangups(control) {
+    // Contexts 1.. have no acceptor: they must not run out of work between sessions.
+    for (std::size_t i = 1; i < workers.size(); ++i)
+      guards.emplace_back(asio::make_work_guard(*workers[i]));
+  }
+
+  static std::vector<std::unique_ptr<asio::io_context>> make_workers(unsigned n) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (unsigned i = 0; i < n; ++i)
+      out.push_back(std::make_unique<asio::io_context>(1));  // one thread runs each
+    return out;
+  }
+
+  /// Lets contexts 1.. end once their sessions have (shutdown is done with them).
+  void release_workers() {
+    std::lock_guard lock(guards_mutex);
+    for (auto& g : guards)
+      g.reset();
+  }
+
+  /// Stops every io_context (the watchdog's last resort).
+  void stop_all() {
+    for (auto& w : workers)
+      w->stop();
+  }
 
   ~impl() {
     {
@@ -135,8 +166,9 @@ struct server::impl {
 
   asio::awaitable<void> accept_loop(listener& l) {
     for (;;) {
-      tcp::socket socket(asio::make_strand(ioc));
-      auto [ec] = co_await l.acceptor.async_accept(socket, use_tuple);
+      // The session's io_context, in turn; the socket belongs to it from the start.
+      asio::any_io_executor home = workers[next_worker++ % workers.size()]->get_executor();
+      auto [ec, socket] = co_await l.acceptor.async_accept(home, use_tuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !l.acceptor.is_open() || stopping) co_return;
         // Out of descriptors or a transient network error: back off instead of spinning.
@@ -187,6 +219,7 @@ struct server::impl {
       last = registry.empty();
     }
     if (last && stopping) {
+      release_workers();
       std::lock_guard lock(watchdog_mutex);
       watchdog_done = true;
       watchdog_cv.notify_all();
@@ -246,7 +279,8 @@ struct server::impl {
         spdlog::error("shutdown hook failed: {}", quote(e.what()));
       }
     }
-    // Without other modules and sessions nothing can linger: the io_context runs out of work.
+    if (live.empty()) release_workers();
+    // Without other modules and sessions nothing can linger: the io_contexts run out of work.
     if (live.empty() && !options.on_shutdown) return;
     // A client that never reads blocks its session's write; stop everything after the grace.
     // Other modules (HTTP keep-alive connections) may hold work too: once the sessions are
@@ -256,11 +290,11 @@ struct server::impl {
       if (lingering &&
           !watchdog_cv.wait_for(lock, options.shutdown_grace, [this] { return watchdog_done; })) {
         spdlog::warn("smtpmock forcing stop: {} session(s) still open", connections.load());
-        ioc.stop();
+        stop_all();
         return;
       }
       if (!watchdog_cv.wait_for(lock, after_sessions_pause, [this] { return run_finished; })) {
-        ioc.stop();
+        stop_all();
       }
     });
   }
@@ -269,9 +303,9 @@ struct server::impl {
     std::vector<std::thread> pool;
     pool.reserve(threads - 1);
     for (unsigned i = 1; i < threads; ++i) {
-      pool.emplace_back([this] { run_thread(); });
+      pool.emplace_back([this, i] { run_thread(*workers[i]); });
     }
-    run_thread();
+    run_thread(ioc);
     for (auto& t : pool)
       t.join();
     {
@@ -283,10 +317,10 @@ struct server::impl {
     if (watchdog.joinable()) watchdog.join();
   }
 
-  void run_thread() {
+  void run_thread(asio::io_context& context) {
     for (;;) {
       try {
-        ioc.run();
+        context.run();
         return;
       } catch (const std::exception& e) {
         // Sessions catch their own failures; this is a last resort that keeps the thread.
@@ -307,9 +341,13 @@ struct server::impl {
   bool watchdog_done = false;  ///< every session has ended (or run() returned)
   bool run_finished = false;   ///< run() returned
   std::thread watchdog;
-  // The io_context is destroyed after the I/O objects below (declared after it) and before
-  // the registry and counters above, which pending session frames may still reference.
-  asio::io_context ioc;
+  // The io_contexts are destroyed after the I/O objects below (declared after them) and
+  // before the registry and counters above, which pending session frames may still reference.
+  std::vector<std::unique_ptr<asio::io_context>> workers;
+  asio::io_context& ioc;  ///< workers[0]: acceptors, the control strand, its share of sessions
+  std::mutex guards_mutex;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::atomic<std::size_t> next_worker{0};
   strand_type control;
   asio::signal_set signals;
   asio::signal_set hangups;

@@ -1,7 +1,8 @@
 // The network server: listeners, one coroutine per SMTP session, graceful shutdown.
 // This header is free of asio (pimpl) so app/ compiles without it. The server owns one
-// io_context run by N threads; every session runs on its own strand, so sessions never share
-// a lock on the I/O path (the message store's short mutex is the only shared one).
+// io_context per I/O thread and deals sessions to them in turn; a session stays on its
+// thread, so sessions never share a lock on the I/O path (the message store's short mutex is
+// the only shared one).
 // Invariant: after run() returns every session has ended or been force-stopped.
 #pragma once
 

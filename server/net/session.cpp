@@ -685,6 +685,22 @@ class session {
       pending_.clear();
       co_return;
     }
+    if (!tls_up_) {
+      // Replies are small and the socket's send buffer is nearly always free: one
+      // non-blocking write, and the race against the write timer only for what is left.
+      asio::error_code ec;
+      const std::size_t n = socket_.write_some(asio::buffer(pending_), ec);
+      if (p_.metrics && n > 0) p_.metrics->bytes_sent(n);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        pending_.clear();
+        spdlog::debug("{} event=write_failed error={}", id_, quote(ec.message()));
+        broken_ = true;
+        if (!conn_->closing()) conn_->receive_eof();
+        co_return;
+      }
+      pending_.erase(0, n);
+      if (pending_.empty()) co_return;
+    }
     arm_write();
     auto result = co_await (write_all(pending_) || write_timer_.async_wait(use_tuple));
     pending_.clear();

@@ -123,6 +123,30 @@ def test_signal_during_session_421_and_exit_0(smtpmock, raw_smtp, signum):
         socket.create_connection((smtpmock.host, smtpmock.port), timeout=2).close()
 
 
+def test_sessions_spread_over_io_threads_are_all_served_and_all_stopped(smtpmock_factory,
+                                                                       raw_smtp):
+    # --threads 3: sessions are dealt to three io_contexts in turn; each serves its own, and
+    # shutdown reaches every one of them, then the process exits (no context left running).
+    server = smtpmock_factory("--threads", "3")
+    assert "threads=3" in next(l for l in server.stderr_lines() if "smtpmock ready" in l)
+    clients = [raw_smtp(server, timeout=5) for _ in range(7)]
+    for i, c in enumerate(clients):
+        assert c.reply()[0].startswith("220")
+        assert c.command(f"EHLO c{i}.example")[-1].startswith("250 ")
+        assert c.command("MAIL FROM:<a@client.example>")[0].startswith("250")
+        assert c.command("RCPT TO:<b@dest.example>")[0].startswith("250")
+        assert c.command("DATA")[0].startswith("354")
+        assert c.command(f"Subject: {i}\r\n\r\nbody\r\n.")[0].startswith("250")
+    assert len(server.wait_messages(7)) == 7
+    t0 = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    for c in clients:
+        c.send("NOOP\r\n")
+        assert reply_lines_until_closed(c) == [SHUTDOWN_REPLY]
+    assert server.proc.wait(5) == 0, server.stderr_text()
+    assert time.monotonic() - t0 < 2.0
+
+
 def test_sigterm_idle_server_exits_0_quickly(smtpmock):
     t0 = time.monotonic()
     smtpmock.proc.send_signal(signal.SIGTERM)
