@@ -78,7 +78,7 @@ bool stateful(const rule& r) {
 
 }  // namespace
 
-bool engine::conditions_hold(const rule& r, const facts& f) const {
+bool engine::conditions_hold(const rule& r, const facts& f, header_cache& headers) const {
   if (r.on != event_type::any && r.on != f.event) return false;
   const conditions& m = r.match;
   if (!holds(m.argument, f.argument) || !holds(m.sender, f.sender) ||
@@ -89,9 +89,9 @@ bool engine::conditions_hold(const rule& r, const facts& f) const {
   if (!m.headers.empty() || m.body) {
     if (!f.message) return false;
     if (!m.headers.empty()) {
-      const auto headers = parse_headers(*f.message);
+      if (!headers) headers = parse_headers(*f.message);  // once per event, for every rule
       for (const auto& [name, p] : m.headers) {
-        const bool any = std::any_of(headers.begin(), headers.end(), [&](const auto& h) {
+        const bool any = std::any_of(headers->begin(), headers->end(), [&](const auto& h) {
           return smtp::iequals(h.first, name) && p.matches(h.second);
         });
         if (!any) return false;
@@ -154,9 +154,10 @@ bool engine::counters_fire(std::size_t index, const rule& r, const facts& f) {
 
 std::optional<action> engine::decide(const facts& f) {
   if (!listens(f.event)) return std::nullopt;
+  header_cache headers;
   for (std::size_t i = 0; i < def_->rules.size(); ++i) {
     const rule& r = def_->rules[i];
-    if (!conditions_hold(r, f)) continue;  // pure: patterns and facts, no lock
+    if (!conditions_hold(r, f, headers)) continue;  // pure: patterns and facts, no lock
     if (stateful(r) && !state_allows(i, r, f)) continue;
     action a{r.name, r.then};
     if (a.then.greylist && !a.then.reply)

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scenario/rules.hpp"
@@ -60,7 +61,9 @@ class engine {
     std::uint64_t fired = 0;
     std::vector<steady::time_point> recent;  // for rate, bounded by the rate's count
   };
-  bool conditions_hold(const rule& r, const facts& f) const;
+  /// The message's headers, parsed by the first rule that looks at them.
+  using header_cache = std::optional<std::vector<std::pair<std::string, std::string>>>;
+  bool conditions_hold(const rule& r, const facts& f, header_cache& headers) const;
   /// The counters and greylisting of a rule whose conditions hold (under the mutex).
   bool state_allows(std::size_t index, const rule& r, const facts& f);
   bool counters_fire(std::size_t index, const rule& r, const facts& f);

@@ -39,7 +39,7 @@ constexpr std::array<std::pair<std::string_view, event_type>, 17> event_names{{
 }};
 
 char lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;  // ASCII only, no locale
 }
 
 /// Whole-string glob match: `*` any run (also empty), `?` exactly one octet, ASCII case folded.

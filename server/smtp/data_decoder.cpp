@@ -1,5 +1,8 @@
-// The DATA phase decoder: dot-unstuffing and end-of-data detection, one byte at a time.
+// The DATA phase decoder: dot-unstuffing and end-of-data detection, a byte at a time at line
+// ends and a run at a time inside lines.
 #include "smtp/data_decoder.hpp"
+
+#include <algorithm>
 
 #include "smtp/limits.hpp"
 
@@ -14,10 +17,29 @@ void data_decoder::put(char c) {
   if (size_ <= size_limit_) message_.push_back(c);
 }
 
+void data_decoder::put_run(std::string_view run) {
+  line_length_ += run.size();
+  if (line_length_ > limits::text_line) line_too_long_ = true;
+  const std::size_t room = size_ < size_limit_ ? size_limit_ - size_ : 0;
+  message_.append(run.data(), std::min(room, run.size()));
+  size_ += run.size();
+}
+
 bool data_decoder::feed(std::string_view in, std::size_t& pos) {
   while (pos < in.size()) {
-    const char c = in[pos++];
-    if (step(c)) return true;
+    if (state_ == state::in_line) {
+      // Inside a line every octet but CR and LF is copied as it is: a whole run at once,
+      // exactly as step() would one by one.
+      std::size_t end = pos;
+      while (end < in.size() && in[end] != '\r' && in[end] != '\n')
+        ++end;
+      if (end > pos) {
+        put_run(in.substr(pos, end - pos));
+        pos = end;
+        continue;
+      }
+    }
+    if (step(in[pos++])) return true;
   }
   return false;
 }

@@ -32,6 +32,7 @@ class data_decoder {
  private:
   enum class state { line_start, in_line, cr, dot, dot_cr };
   void put(char c);
+  void put_run(std::string_view run);  ///< ordinary octets inside a line
   bool step(char c);
 
   std::size_t size_limit_;
