@@ -14,8 +14,8 @@ TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:no
 # Python modules the tests import, as module:package pairs (for /usr/bin/python3).
 TEST_PY := pytest:python3-pytest aiosmtpd:python3-aiosmtpd prometheus_client:python3-prometheus-client
 
-.PHONY: all deps test-deps build build-all run install test unit integration soak clean format \
-	format-check docker-deps test-docker
+.PHONY: all deps test-deps build build-all run install test unit integration soak bench \
+	bench-quick clean format format-check docker-deps test-docker
 
 all: build
 
@@ -70,6 +70,13 @@ SOAK_MESSAGES ?= 20000
 soak: build
 	/usr/bin/python3 bench/soak.py --messages $(SOAK_MESSAGES) --connections 50 \
 	  --bin ./$(BUILD)/server/app/smtpmock
+
+# smtpmock side by side with smtp-sink and aiosmtpd (bench/compare.sh): the full run writes
+# bench/RESULTS.md; bench-quick is the smoke run CI makes (small counts, nothing written).
+bench: build test-deps
+	SMTPMOCK_BIN=./$(BUILD)/server/app/smtpmock bench/compare.sh
+bench-quick: build test-deps
+	SMTPMOCK_BIN=./$(BUILD)/server/app/smtpmock bench/compare.sh --quick
 
 # The Docker image (docker/Dockerfile), built and tested with podman (there is no Docker engine
 # here). docker-deps installs podman and friends, writes /etc/containers/containers.conf if absent

@@ -695,6 +695,12 @@ def main() -> int:
     if opts.output:
         Path(opts.output).write_text(text)
         log(f"compare: wrote {opts.output} ({elapsed:.0f} s)")
+    # A goal not met is a figure to report; smtpmock failing to run a case is a broken bench.
+    broken = [case for case, r in results.items()
+              if isinstance(r, str) or (isinstance(r, dict) and isinstance(r.get("smtpmock"), str))]
+    if broken:
+        log(f"compare: smtpmock failed in {', '.join(broken)}")
+        return 1
     return 0
 
 
