@@ -73,7 +73,8 @@ int run_serve(const serve_settings& settings) {
   }
 
   // The certificate for STARTTLS and implicit TLS: the files, or one generated for the
-  // scenario's hostname. Fault certificates (expired, wrong host) are generated either way.
+  // scenario's hostname. Fault certificates (expired, wrong host) are generated either way,
+  // when a session first needs one.
   std::shared_ptr<net::tls_contexts> tls;
   try {
     tls = std::make_shared<net::tls_contexts>(

@@ -231,10 +231,9 @@ struct tls_contexts::impl {
   std::string default_hostname;
   std::shared_ptr<asio::ssl::context> files;  ///< from --tls-cert/--tls-key, if given
   std::string files_summary;
+  std::mutex mutex;  ///< guards the caches and the two fault contexts, made on first use
   std::shared_ptr<asio::ssl::context> wrong_host;
   std::shared_ptr<asio::ssl::context> refusing;
-
-  std::mutex mutex;  ///< guards the two caches
   std::map<std::string, std::shared_ptr<asio::ssl::context>, std::less<>> normal;
   std::map<std::string, std::shared_ptr<asio::ssl::context>, std::less<>> expired;
   std::string generated_summary;
@@ -305,14 +304,12 @@ tls_contexts::tls_contexts(const tls_settings& settings) : impl_(std::make_uniqu
     impl_->files_summary = "file " + settings.cert_file + " (" + summary(cert) + ")";
     impl_->files = std::move(ctx);
   }
-  // Generated now, so a broken OpenSSL fails the start-up, not the first STARTTLS.
-  const auto names = impl::names_for(impl_->default_hostname);
+  // Generated now, so a broken OpenSSL fails the start-up, not the first STARTTLS. The fault
+  // certificates (expired, wrong host, refusing) are made by the first session that asks:
+  // most runs never do, and each costs a signature and an SSL_CTX on the way to ready.
   impl_->normal.emplace(impl_->default_hostname,
-                        impl_->generated(names, -hour, year, &impl_->generated_summary));
-  impl_->expired.emplace(impl_->default_hostname, impl_->generated(names, -2 * year, -year));
-  impl_->wrong_host = impl_->generated({wrong_hostname}, -hour, year);
-  impl_->refusing = impl_->generated(names, -hour, year);
-  SSL_CTX_set_client_hello_cb(impl_->refusing->native_handle(), refuse_client_hello, nullptr);
+                        impl_->generated(impl::names_for(impl_->default_hostname), -hour, year,
+                                         &impl_->generated_summary));
 }
 
 tls_contexts::~tls_contexts() = default;
@@ -321,8 +318,11 @@ std::shared_ptr<asio::ssl::context> tls_contexts::server(std::string_view hostna
                                                          certificate_mode mode) {
   if (hostname.empty()) hostname = impl_->default_hostname;
   switch (mode) {
-    case certificate_mode::wrong_host:
+    case certificate_mode::wrong_host: {
+      std::lock_guard lock(impl_->mutex);
+      if (!impl_->wrong_host) impl_->wrong_host = impl_->generated({wrong_hostname}, -hour, year);
       return impl_->wrong_host;
+    }
     case certificate_mode::expired: {
       std::lock_guard lock(impl_->mutex);
       return impl_->cached(impl_->expired, hostname, [&] {
@@ -339,6 +339,11 @@ std::shared_ptr<asio::ssl::context> tls_contexts::server(std::string_view hostna
 }
 
 std::shared_ptr<asio::ssl::context> tls_contexts::failing() {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->refusing) {
+    impl_->refusing = impl_->generated(impl::names_for(impl_->default_hostname), -hour, year);
+    SSL_CTX_set_client_hello_cb(impl_->refusing->native_handle(), refuse_client_hello, nullptr);
+  }
   return impl_->refusing;
 }
 

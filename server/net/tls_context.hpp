@@ -1,6 +1,7 @@
 // TLS server contexts (OpenSSL 3 through asio::ssl) and the one HMAC the core needs (CRAM-MD5).
 // Certificates come from --tls-cert/--tls-key, or are generated in memory at start-up; the fault
-// certificates (expired, wrong host) and a context whose handshakes always fail are generated too.
+// certificates (expired, wrong host) and a context whose handshakes always fail are generated
+// too, by the first session that asks for one.
 // This header includes neither asio nor OpenSSL (only net/*.cpp do), so app/ can create contexts.
 // Invariant: every context offers TLS 1.2 and 1.3 only; contexts are immutable once handed out
 // and shared by sessions on any thread (OpenSSL's SSL_CTX is thread-safe for SSL_new).
