@@ -73,13 +73,6 @@ void write_atomic(const fs::path& dir, const std::string& name, std::string_view
   if (ec) fail("rename into", ec);
 }
 
-template <typename Deque>
-auto find_session(Deque& sessions, const std::string& id) {
-  // Newest first: the sessions still being appended to are at the back.
-  return std::find_if(sessions.rbegin(), sessions.rend(),
-                      [&](const session_record& s) { return s.id == id; });
-}
-
 }  // namespace
 
 message_store::message_store(store_limits limits, std::optional<std::filesystem::path> spool_dir)
@@ -184,10 +177,8 @@ void message_store::load_spool() {
     push_message_locked(std::move(entry.second));
   const std::size_t skip_sessions =
       sessions.size() > limits_.max_sessions ? sessions.size() - limits_.max_sessions : 0;
-  for (std::size_t i = skip_sessions; i < sessions.size(); ++i) {
-    transcript_bytes_ += sessions[i].bytes;
-    sessions_.push_back(std::move(sessions[i]));
-  }
+  for (std::size_t i = skip_sessions; i < sessions.size(); ++i)
+    push_session_locked(std::move(sessions[i]));
   if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
 }
 
@@ -205,8 +196,7 @@ void message_store::add_message(stored_message m) {
     // The message's part of its session's transcript: the lines since the previous message.
     // The spool refers to it by range; session-<id>.json holds the lines once, at close.
     std::lock_guard lock(mutex_);
-    auto it = find_session(sessions_, m.session_id);
-    if (it != sessions_.rend()) {
+    if (const session_record* it = find_session_locked(m.session_id)) {
       m.transcript_from = it->message_mark;
       m.transcript_to = it->lines.size();
     }
@@ -228,8 +218,7 @@ void message_store::add_message(stored_message m) {
   std::shared_ptr<const std::vector<std::function<void()>>> listeners;
   {
     std::lock_guard lock(mutex_);
-    auto it = find_session(sessions_, msg->session_id);
-    if (it != sessions_.rend()) {
+    if (session_record* it = find_session_locked(msg->session_id)) {
       it->message_ids.push_back(msg->id);
       it->message_mark = msg->transcript_to;
     }
@@ -311,18 +300,36 @@ void message_store::open_session(const std::string& id, const std::string& clien
   s.scenario = scenario;
   s.started = clock::now();
   std::lock_guard lock(mutex_);
-  if (find_session(sessions_, id) != sessions_.rend()) return;  // ids are unique; keep the first
+  if (find_session_locked(id) != nullptr) return;  // ids are unique; keep the first
+  push_session_locked(std::move(s));
+}
+
+void message_store::push_session_locked(session_record s) {
+  transcript_bytes_ += s.bytes;
   sessions_.push_back(std::move(s));
+  // push_back and pop_front keep the other elements where they are, so the index stays valid.
+  session_index_[sessions_.back().id] = &sessions_.back();
   while (sessions_.size() > limits_.max_sessions) {
     transcript_bytes_ -= sessions_.front().bytes;
+    session_index_.erase(sessions_.front().id);
     sessions_.pop_front();
   }
 }
 
+session_record* message_store::find_session_locked(const std::string& id) {
+  const auto it = session_index_.find(id);
+  return it == session_index_.end() ? nullptr : it->second;
+}
+
+const session_record* message_store::find_session_locked(const std::string& id) const {
+  const auto it = session_index_.find(id);
+  return it == session_index_.end() ? nullptr : it->second;
+}
+
 void message_store::append(const std::string& session_id, transcript_line line) {
   std::lock_guard lock(mutex_);
-  auto it = find_session(sessions_, session_id);
-  if (it == sessions_.rend()) return;  // unknown or already evicted
+  session_record* it = find_session_locked(session_id);
+  if (it == nullptr) return;  // unknown or already evicted
   // A session may send millions of commands; keep the first lines and say that some were lost.
   const std::size_t cost = line_cost(line);
   if (it->lines.size() >= limits_.max_transcript_lines ||
@@ -338,23 +345,30 @@ void message_store::append(const std::string& session_id, transcript_line line) 
 
 void message_store::evict_transcripts_locked() {
   // Oldest ended sessions first; live ones are bounded by max_transcript_bytes each.
+  bool erased = false;
   for (auto it = sessions_.begin();
        it != sessions_.end() && transcript_bytes_ > limits_.max_total_transcript_bytes;) {
     if (it->ended) {
       transcript_bytes_ -= it->bytes;
       it = sessions_.erase(it);
+      erased = true;
     } else {
       ++it;
     }
   }
+  if (!erased) return;
+  // An erase inside a deque moves its elements: index them again.
+  session_index_.clear();
+  for (auto& record : sessions_)
+    session_index_[record.id] = &record;
 }
 
 void message_store::close_session(const std::string& id) {
   std::optional<session_record> snapshot;
   {
     std::lock_guard lock(mutex_);
-    auto it = find_session(sessions_, id);
-    if (it == sessions_.rend()) return;
+    session_record* it = find_session_locked(id);
+    if (it == nullptr) return;
     if (!it->ended) it->ended = clock::now();
     if (spool_) snapshot = *it;
   }
@@ -369,8 +383,8 @@ void message_store::close_session(const std::string& id) {
 
 std::optional<session_record> message_store::session(const std::string& id) const {
   std::lock_guard lock(mutex_);
-  auto it = find_session(sessions_, id);
-  if (it == sessions_.rend()) return std::nullopt;
+  const session_record* it = find_session_locked(id);
+  if (it == nullptr) return std::nullopt;
   return *it;
 }
 

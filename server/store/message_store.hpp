@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "smtp/server_connection.hpp"
@@ -154,6 +155,8 @@ class message_store {
   std::deque<std::shared_ptr<const stored_message>> messages_;  // oldest first
   std::size_t message_bytes_ = 0;                               ///< the data bytes of messages_
   std::deque<session_record> sessions_;                         // oldest first
+  /// Each session in sessions_ by id (a transcript line is appended per command: no scan).
+  std::unordered_map<std::string, session_record*> session_index_;
   std::size_t spool_failures_ = 0;
   std::size_t transcript_bytes_ = 0;  ///< sum of the sessions' `bytes`
   int lock_fd_ = -1;                  ///< the spool's lock file, held while the store lives
@@ -161,6 +164,10 @@ class message_store {
   void lock_spool();
   void load_spool();
   void evict_transcripts_locked();
+  /// Keeps `s` as the newest session (indexed) and drops the oldest past max_sessions.
+  void push_session_locked(session_record s);
+  session_record* find_session_locked(const std::string& id);
+  const session_record* find_session_locked(const std::string& id) const;
   /// Keeps `m` as the newest message and drops the oldest past the count and byte bounds.
   void push_message_locked(std::shared_ptr<const stored_message> m);
   /// Replaced (never mutated) under mutex_, so add_message copies one pointer, not a vector.

@@ -540,3 +540,40 @@ TEST_CASE("unit: a second store on the same spool is refused while the first liv
   first.reset();
   CHECK_NOTHROW(message_store({}, dir.path));
 }
+
+TEST_CASE("unit: sessions are found by id after evictions from the front and the middle") {
+  store_limits limits;
+  limits.max_sessions = 4;
+  limits.max_total_transcript_bytes = 2 * (sizeof(transcript_line) + 1000);  // two lines
+  message_store s(limits);
+  const std::string kilo(1000, 'x');
+  for (const char* id : {"a", "b", "c", "d"})
+    s.open_session(id, "127.0.0.1:1", "t");
+  s.append("a", make_line(direction::in, kilo));
+  s.close_session("a");
+  s.append("c", make_line(direction::in, kilo));
+  s.close_session("c");
+  s.append("b", make_line(direction::in, kilo));  // live; over the bound: a goes (the front)
+  CHECK_FALSE(s.session("a"));
+  REQUIRE(s.session("c"));
+  s.append("d", make_line(direction::in, kilo));  // over again: c goes, between b and d
+  CHECK_FALSE(s.session("a"));
+  CHECK_FALSE(s.session("c"));
+  REQUIRE(s.session("b"));
+  REQUIRE(s.session("d"));
+  s.append("b", make_line(direction::out, "250 b"));
+  s.append("d", make_line(direction::out, "250 d"));
+  CHECK(s.session("b")->lines.back().text == "250 b");
+  CHECK(s.session("d")->lines.back().text == "250 d");
+  // Past max_sessions the oldest goes from the front, and the rest stay reachable.
+  for (const char* id : {"e", "f", "g"})
+    s.open_session(id, "127.0.0.1:1", "t");
+  CHECK_FALSE(s.session("b"));
+  for (const char* id : {"d", "e", "f", "g"}) {
+    s.append(id, make_line(direction::in, std::string("NOOP ") + id));
+    REQUIRE(s.session(id));
+    CHECK(s.session(id)->lines.back().text == std::string("NOOP ") + id);
+  }
+  s.append("a", make_line(direction::in, "gone"));  // an evicted session is ignored
+  CHECK_FALSE(s.session("a"));
+}
