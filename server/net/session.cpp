@@ -360,7 +360,7 @@ class session {
   };
 
   /// One read from the client, raced against `timer`: through TLS once it is up (into the
-  /// session's TLS buffer), else a readiness wait and a non-blocking read into the thread's
+  /// session's TLS buffer), else into first_read_ and, when that fills, on into the thread's
   /// buffer. The bytes must be consumed before the next co_await.
   asio::awaitable<read_result> read_racing(asio::steady_timer& timer) {
     read_result out;
@@ -687,17 +687,11 @@ class session {
     }
     if (!tls_up_) {
       // Replies are small and the socket's send buffer is nearly always free: one
-      // non-blocking write, and the race against the write timer only for what is left.
+      // non-blocking write, and the race against the write timer only for what is left (a
+      // failed write fails again there and is handled there).
       asio::error_code ec;
       const std::size_t n = socket_.write_some(asio::buffer(pending_), ec);
       if (p_.metrics && n > 0) p_.metrics->bytes_sent(n);
-      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-        pending_.clear();
-        spdlog::debug("{} event=write_failed error={}", id_, quote(ec.message()));
-        broken_ = true;
-        if (!conn_->closing()) conn_->receive_eof();
-        co_return;
-      }
       pending_.erase(0, n);
       if (pending_.empty()) co_return;
     }

@@ -1,6 +1,7 @@
 // Derived facts of a personality, the built-in default, and reply templates.
 #include "smtp/personality.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <charconv>
@@ -84,28 +85,27 @@ template_values::template_values(
     (*this)[name] = value;
 }
 
+std::size_t template_values::index_of(std::string_view name) {
+  return static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+}
+
 std::string& template_values::operator[](std::string_view name) {
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) {
-      set_ = static_cast<std::uint16_t>(set_ | (1u << i));
-      return values_[i];
-    }
-  }
-  throw std::out_of_range("not a template name: " + std::string(name));
+  const std::size_t i = index_of(name);
+  if (i == names.size()) throw std::out_of_range("not a template name: " + std::string(name));
+  set_ = static_cast<std::uint16_t>(set_ | (1u << i));
+  return values_[i];
 }
 
 void template_values::erase(std::string_view name) {
-  (*this)[name].clear();
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) set_ = static_cast<std::uint16_t>(set_ & ~(1u << i));
-  }
+  const std::size_t i = index_of(name);
+  if (i == names.size()) return;
+  values_[i].clear();
+  set_ = static_cast<std::uint16_t>(set_ & ~(1u << i));
 }
 
 const std::string* template_values::find(std::string_view name) const {
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return (set_ & (1u << i)) != 0 ? &values_[i] : nullptr;
-  }
-  return nullptr;
+  const std::size_t i = index_of(name);
+  return i < names.size() && (set_ & (1u << i)) != 0 ? &values_[i] : nullptr;
 }
 
 std::string expand_template(std::string_view text, const template_values& values) {

@@ -130,6 +130,8 @@ class template_values {
   void erase(std::string_view name);
 
  private:
+  /// The slot of `name`; names.size() when it is not a template name.
+  static std::size_t index_of(std::string_view name);
   std::array<std::string, names.size()> values_;
   std::uint16_t set_ = 0;  ///< bit i: names[i] has a value
 };

@@ -259,7 +259,7 @@ def test_store_is_bounded_by_bytes_oldest_dropped_first(smtpmock_factory):
     assert sum(m["Size"] for m in listed["messages"]) <= 100 * 1024
 
 
-def test_a_bad_store_size_is_a_clear_error(smtpmock_factory):
+def test_a_bad_store_size_is_a_clear_error():
     from conftest import run_binary
     result = run_binary(["serve", "--max-store-bytes", "lots"])
     assert result.returncode == 2
