@@ -677,6 +677,7 @@ void server_connection::respond(const reply& r) {
   ++unflushed_;
   const pending answered = pending_;
   if (answered == pending::command) {
+    last_answered_ = pending_verb_;
     last_ends_group_ = true;
     for (const auto& row : command_table)
       if (row.id == pending_verb_) last_ends_group_ = row.ends_pipeline_group;
@@ -732,6 +733,7 @@ void server_connection::respond(const reply& r) {
           enter_state(state::greeted);
           break;
         case verb::mail:
+          ++transactions_;
           in_transaction_ = true;
           env_.mail_from = pending_path_.address;
           for (const auto& p : pending_path_.params)
@@ -784,6 +786,26 @@ void server_connection::respond(const reply& r) {
   }
   // RFC 5321 3.8 / 4.2.2: 221 and 421 end the session.
   if (r.code == 221 || r.code == 421) enter_state(state::closed);
+}
+
+bool server_connection::holds_replies(std::size_t unsent) const {
+  return personality_->quirks.pipelining == pipelining_mode::hold_until_data && !closing() &&
+         unsent < max_held_output &&
+         (last_answered_ == verb::mail || last_answered_ == verb::rcpt);
+}
+
+bool server_connection::listens_before_banner(const reply& chosen) const {
+  return pending_ == pending::connect && chosen.code == 220 &&
+         personality_->quirks.early_talker == early_talker_mode::reject;
+}
+
+reply server_connection::banner_verdict(const reply& chosen, bool client_spoke) const {
+  if (client_spoke && listens_before_banner(chosen)) return make(stock::early_talker);
+  return chosen;
+}
+
+bool server_connection::keeps_message(const reply& r) const {
+  return pending_ == pending::message && r.klass() == 2;
 }
 
 reply server_connection::render(const std::vector<std::string>& lines) const {

@@ -6,7 +6,9 @@
 // It never touches a socket, a clock or a log: the driver in net/ does that.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -134,6 +136,30 @@ class server_connection {
   /// Whether AUTH succeeded in this session.
   bool authenticated() const { return authenticated_; }
 
+  // Policy the driver performs but does not decide. Each is const and only answers.
+
+  /// MAIL commands answered 2xx so far: the number of the current (or last) transaction.
+  std::uint64_t transactions() const { return transactions_; }
+  /// Whether replies not yet written (`unsent` octets of them) wait for a later reply instead
+  /// of leaving before the next read: quirks.pipelining hold_until_data answers MAIL and RCPT
+  /// only together with DATA's reply, up to max_held_output.
+  bool holds_replies(std::size_t unsent) const;
+  /// Whether the driver must listen for early input before sending the banner `chosen`
+  /// (quirks.early_talker reject and a 220 banner); it then reports with banner_verdict().
+  bool listens_before_banner(const reply& chosen) const;
+  /// The banner to send instead of `chosen` when the client spoke (or not) before it: a 220
+  /// becomes 554 5.5.0 for an early talker when the personality rejects them.
+  reply banner_verdict(const reply& chosen, bool client_spoke) const;
+  /// Whether the message of the pending message event must be stored before `r` is sent: a
+  /// 2xx is the server's promise to keep it (RFC 5321 4.1.1.4, 6.1).
+  bool keeps_message(const reply& r) const;
+  /// How long the driver listens for an early talker when no rule delayed the banner (like
+  /// Postfix postscreen's greet wait, but short).
+  static constexpr std::chrono::milliseconds early_talker_wait{1000};
+  /// hold_until_data holds at most this much of replies; beyond it they leave anyway (a client
+  /// that sends 2 million RCPTs must not grow the session without bound).
+  static constexpr std::size_t max_held_output = 64 * 1024;
+
   const envelope& current_envelope() const { return env_; }
   const personality& scenario() const { return *personality_; }
   /// Number of replies counted against the error budget so far.
@@ -207,6 +233,8 @@ class server_connection {
   sasl pending_sasl_ = sasl::none;
   bool pending_attempt_ = false;  ///< the proposal judges a SASL response (a failure counts)
   std::size_t unflushed_ = 0;     ///< replies given since the last need_data (not yet read)
+  verb last_answered_ = verb::unknown;  ///< the last command respond() answered
+  std::uint64_t transactions_ = 0;      ///< MAIL commands answered 2xx
   bool last_ends_group_ = false;  ///< the last answered command ends a pipeline group
   bool authenticated_ = false;
   bool tls_active_ = false;

@@ -398,3 +398,82 @@ TEST_CASE("unit: the MAIL event carries the sender being decided") {
   CHECK(h.events.back().sender.empty());
   CHECK(h.conn.in_transaction());
 }
+
+TEST_CASE("unit: transactions count MAIL commands answered 2xx, not refused ones") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  CHECK(h.conn.transactions() == 0);
+  h.cmd("MAIL FROM:<a@x>");
+  CHECK(h.conn.transactions() == 1);
+  h.cmd("MAIL FROM:<a@x>");  // 503: nested MAIL
+  CHECK(h.conn.transactions() == 1);
+  h.cmd("RSET");
+  h.cmd("MAIL FROM:<a@x>");
+  CHECK(h.conn.transactions() == 2);
+}
+
+TEST_CASE("unit: hold_until_data holds replies to MAIL and RCPT only, and only up to a bound") {
+  smtp::personality p = smtp::default_personality();
+  p.quirks.pipelining = smtp::pipelining_mode::hold_until_data;
+  harness h(p);
+  h.start();
+  h.cmd("EHLO c");
+  CHECK_FALSE(h.conn.holds_replies(10));  // after EHLO: leaves at once
+  h.cmd("MAIL FROM:<a@x>");
+  CHECK(h.conn.holds_replies(10));
+  CHECK_FALSE(h.conn.holds_replies(smtp::server_connection::max_held_output));
+  h.cmd("RCPT TO:<b@x>");
+  CHECK(h.conn.holds_replies(40));
+  h.cmd("DATA");
+  CHECK_FALSE(h.conn.holds_replies(80));
+
+  harness plain;  // the default personality never holds
+  plain.start();
+  plain.cmd("EHLO c");
+  plain.cmd("MAIL FROM:<a@x>");
+  CHECK_FALSE(plain.conn.holds_replies(10));
+}
+
+TEST_CASE("unit: early_talker reject: the core decides the banner, the driver only listens") {
+  smtp::personality p = smtp::default_personality();
+  p.quirks.early_talker = smtp::early_talker_mode::reject;
+  harness h(p);
+  smtp::event ev = h.conn.next_event();
+  REQUIRE(ev.kind == smtp::event_kind::connect);
+  CHECK(h.conn.listens_before_banner(ev.proposed));
+  CHECK(h.conn.banner_verdict(ev.proposed, false).code == 220);
+  const smtp::reply early = h.conn.banner_verdict(ev.proposed, true);
+  CHECK(early.code == 554);
+  CHECK(early.enhanced == "5.5.0");
+  // A banner a rule already made a refusal stays what the rule chose.
+  const smtp::reply refused = smtp::reply::parse("554 5.7.1 go away");
+  CHECK_FALSE(h.conn.listens_before_banner(refused));
+  CHECK(h.conn.banner_verdict(refused, true).code == 554);
+  CHECK(h.conn.banner_verdict(refused, true).text() == refused.text());
+
+  harness allow;  // the default personality lets early talkers be
+  smtp::event ev2 = allow.conn.next_event();
+  CHECK_FALSE(allow.conn.listens_before_banner(ev2.proposed));
+  CHECK(allow.conn.banner_verdict(ev2.proposed, true).code == 220);
+}
+
+TEST_CASE("unit: only a 2xx at the end of data makes the driver keep the message") {
+  harness h;
+  h.start();
+  h.cmd("EHLO c");
+  h.cmd("MAIL FROM:<a@x>");
+  h.cmd("RCPT TO:<b@x>");
+  CHECK_FALSE(h.conn.keeps_message(smtp::reply::parse("250 ok")));  // no message pending
+  h.conn.receive_data("DATA\r\n");
+  smtp::event data = h.conn.next_event();
+  REQUIRE(data.kind == smtp::event_kind::command);
+  CHECK_FALSE(h.conn.keeps_message(data.proposed));  // 354 to DATA is not a message's reply
+  h.conn.respond(data.proposed);
+  h.conn.receive_data("hi\r\n.\r\n");
+  smtp::event end = h.conn.next_event();
+  REQUIRE(end.kind == smtp::event_kind::message);
+  CHECK(h.conn.keeps_message(end.proposed));
+  CHECK_FALSE(h.conn.keeps_message(smtp::reply::parse("451 4.3.0 try later")));
+  CHECK_FALSE(h.conn.keeps_message(smtp::reply::parse("550 5.7.1 no")));
+}
