@@ -68,6 +68,27 @@ bool glob_matches(std::string_view glob, std::string_view value) {
   return g == glob.size();
 }
 
+/// Whether `value` equals `folded` (already lower-cased), ASCII case folded.
+bool iequal_folded(std::string_view value, std::string_view folded) {
+  if (value.size() != folded.size()) return false;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (lower(value[i]) != folded[i]) return false;
+  }
+  return true;
+}
+
+/// Whether `folded` (lower-cased) occurs in `value`, ASCII case folded.
+bool icontains_folded(std::string_view value, std::string_view folded) {
+  if (folded.empty()) return true;
+  if (value.size() < folded.size()) return false;
+  const char first = folded.front();
+  for (std::size_t i = 0; i + folded.size() <= value.size(); ++i) {
+    if (lower(value[i]) == first && iequal_folded(value.substr(i, folded.size()), folded))
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::optional<event_type> event_from_name(std::string_view name) {
@@ -107,7 +128,10 @@ pattern::pattern(std::string text) : text_(std::move(text)) {
     body = t.substr(1, t.size() - 3);
     options.set_case_sensitive(false);
   }
-  if (!body) return;
+  if (!body) {
+    compile_glob();
+    return;
+  }
   // UTF-8 (RE2's default): a scenario is UTF-8 text, so /ü/ and [äöü] mean characters.
   auto regex = std::make_shared<const compiled>(*body, options);
   if (!regex->re.ok()) {
@@ -121,12 +145,52 @@ pattern::pattern(std::string text) : text_(std::move(text)) {
     throw pattern_error(reason);
   }
   regex_ = std::move(regex);
+  form_ = form::regex;
+}
+
+void pattern::compile_glob() {
+  // "*", "*x", "x*", "*x*" and "x" (x without wildcards) are plain compares; any other glob
+  // ('?', or a '*' in the middle) keeps the general matcher. Runs of '*' mean one '*'.
+  const std::string_view t = text_;
+  const auto first = t.find_first_not_of('*');
+  if (first == std::string_view::npos) {
+    form_ = t.empty() ? form::literal : form::any;  // "" matches only the empty value
+    return;
+  }
+  const auto last = t.find_last_not_of('*');
+  const std::string_view middle = t.substr(first, last - first + 1);
+  if (middle.find_first_of("*?") != std::string_view::npos) return;  // form::general
+  const bool leading = first > 0;
+  const bool trailing = last + 1 < t.size();
+  form_ = leading && trailing ? form::infix
+          : leading           ? form::suffix
+          : trailing          ? form::prefix
+                              : form::literal;
+  folded_.reserve(middle.size());
+  for (char c : middle)
+    folded_.push_back(lower(c));
 }
 
 bool pattern::matches(std::string_view value) const {
-  // A regex searches (anchor with ^ and $ for a whole match), as /re/ does in sed and grep.
-  if (regex_) return RE2::PartialMatch(value, regex_->re);
-  return glob_matches(text_, value);
+  const std::string_view f = folded_;
+  switch (form_) {
+    case form::regex:
+      // A regex searches (anchor with ^ and $ for a whole match), as /re/ does in sed and grep.
+      return RE2::PartialMatch(value, regex_->re);
+    case form::general:
+      return glob_matches(text_, value);
+    case form::literal:
+      return iequal_folded(value, f);
+    case form::prefix:
+      return value.size() >= f.size() && iequal_folded(value.substr(0, f.size()), f);
+    case form::suffix:
+      return value.size() >= f.size() && iequal_folded(value.substr(value.size() - f.size()), f);
+    case form::infix:
+      return icontains_folded(value, f);
+    case form::any:
+      return true;
+  }
+  return false;
 }
 
 }  // namespace smtpmock::scenario

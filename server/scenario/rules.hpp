@@ -56,6 +56,8 @@ class pattern_error : public std::invalid_argument {
 
 /// A glob ("*@blocked.example", "?", case-insensitive) or a /regex/ (RE2 syntax: no
 /// backreferences or lookaround, so matching is linear in the value's length).
+/// A glob whose only wildcards are leading or trailing `*` is compiled at construction into a
+/// literal, prefix, suffix or substring compare (no allocation, no backtracking per match).
 class pattern {
  public:
   /// Builds from scenario text; throws pattern_error for a bad /regex/.
@@ -64,10 +66,17 @@ class pattern {
   bool matches(std::string_view value) const;
   const std::string& text() const { return text_; }
 
+  /// How a glob is matched (exposed for tests); `regex` for a /regex/.
+  enum class form : unsigned char { regex, general, literal, prefix, suffix, infix, any };
+  form compiled_form() const { return form_; }
+
  private:
   struct compiled;  // rules.cpp: the compiled regex
+  void compile_glob();
   std::string text_;
   std::shared_ptr<const compiled> regex_;  // set for /regex/
+  form form_ = form::general;
+  std::string folded_;  ///< literal/prefix/suffix/infix: the text between the stars, lower-cased
 };
 
 /// `match:` — every condition given must hold.

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
+#include <string_view>
 
 using namespace smtpmock::scenario;
 using namespace std::chrono_literals;
@@ -24,13 +27,19 @@ std::shared_ptr<const definition> def_of(std::vector<rule> rules) {
   return d;
 }
 
+/// Keeps `s` alive for the whole test run: facts hold views, never strings of their own.
+std::string_view keep(std::string s) {
+  static std::deque<std::string> kept;
+  return kept.emplace_back(std::move(s));
+}
+
 facts rcpt(std::string recipient, std::string session = "S1", std::string client = "127.0.0.1") {
   facts f;
   f.event = event_type::rcpt;
-  f.recipient = std::move(recipient);
+  f.recipient = keep(std::move(recipient));
   f.sender = "a@x.example";
-  f.session_id = std::move(session);
-  f.client_ip = std::move(client);
+  f.session_id = keep(std::move(session));
+  f.client_ip = keep(std::move(client));
   f.now = steady::time_point{} + 1h;
   return f;
 }
@@ -280,4 +289,187 @@ TEST_CASE("unit: engine: parse_headers unfolds continuation lines") {
   REQUIRE(h.size() == 2);
   CHECK(h[0].second == "a b");
   CHECK(h[1].first == "To");
+}
+
+TEST_CASE("unit: engine: per-session counters are the session's own, isolated between sessions") {
+  rule r = make_rule("first", event_type::rcpt);
+  r.when.nth = 1;
+  r.when.per = scope::session;
+  engine e(def_of({r}), 1);
+  session_counters a, b;
+  auto in = [](session_counters& c) {
+    facts f = rcpt("x@y", "same-id");  // the id does not tell them apart: the counters do
+    f.counters = &c;
+    return f;
+  };
+  CHECK(fired(e, in(a)) == "first");
+  CHECK(fired(e, in(a)) == "-");
+  CHECK(fired(e, in(b)) == "first");
+  CHECK(fired(e, in(b)) == "-");
+  CHECK(a.size() == 1);
+  CHECK(b.size() == 1);
+  e.end_session("same-id");  // nothing shared to forget; the sessions' counters are theirs
+  CHECK(fired(e, in(a)) == "-");
+  session_counters fresh;
+  CHECK(fired(e, in(fresh)) == "first");
+}
+
+TEST_CASE("unit: engine: per-transaction nth restarts with a new transaction number") {
+  rule r = make_rule("second", event_type::rcpt);
+  r.when.nth = 2;
+  r.when.per = scope::transaction;
+  engine e(def_of({r}), 1);
+  session_counters c;
+  auto seq = [&](std::uint64_t t, int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+      facts f = rcpt("x@y");
+      f.counters = &c;
+      f.transaction = t;
+      s += fired(e, f) == "second" ? "1" : "0";
+    }
+    return s;
+  };
+  CHECK(seq(1, 3) == "010");
+  CHECK(seq(2, 3) == "010");
+  // The previous transaction is kept (a refused MAIL's facts name the next one, later events
+  // the current one again); older ones are dropped.
+  CHECK(seq(1, 1) == "0");
+  CHECK(c.size() == 2);
+  CHECK(seq(3, 1) == "0");
+  CHECK(c.size() == 2);  // transaction 1 went
+  CHECK(seq(2, 1) == "0");
+  CHECK(seq(3, 1) == "1");
+}
+
+TEST_CASE("unit: engine: facts without counters keep session counters in the shared map") {
+  rule r = make_rule("first", event_type::rcpt);
+  r.when.nth = 1;
+  r.when.per = scope::session;
+  rule t = make_rule("first-in-transaction", event_type::mail);
+  t.when.nth = 1;
+  t.when.per = scope::transaction;
+  engine e(def_of({r, t}), 1);
+  CHECK(fired(e, rcpt("x@y", "S1")) == "first");
+  CHECK(fired(e, rcpt("x@y", "S1")) == "-");
+  CHECK(fired(e, rcpt("x@y", "S2")) == "first");
+  facts mail = rcpt("x@y", "S1");
+  mail.event = event_type::mail;
+  mail.transaction = 1;
+  CHECK(fired(e, mail) == "first-in-transaction");
+  CHECK(fired(e, mail) == "-");
+  e.end_session("S1");  // forgets S1's session and transaction counters, not S2's
+  CHECK(fired(e, rcpt("x@y", "S1")) == "first");
+  CHECK(fired(e, mail) == "first-in-transaction");
+  CHECK(fired(e, rcpt("x@y", "S2")) == "-");
+  // A session's own counters and the shared map never mix.
+  session_counters c;
+  facts own = rcpt("x@y", "S2");
+  own.counters = &c;
+  CHECK(fired(e, own) == "first");
+}
+
+TEST_CASE("unit: engine: counters used with another engine start over") {
+  rule r = make_rule("first", event_type::rcpt);
+  r.when.nth = 1;
+  r.when.per = scope::session;
+  engine one(def_of({r}), 1);
+  engine two(def_of({r}), 1);
+  session_counters c;
+  facts f = rcpt("x@y");
+  f.counters = &c;
+  CHECK(fired(one, f) == "first");
+  CHECK(fired(one, f) == "-");
+  CHECK(fired(two, f) == "first");  // the scenario switched: its rules count afresh
+}
+
+TEST_CASE("unit: engine: probability draws are the same through session counters and without") {
+  // Sequences computed by the engine before session_counters existed (seed 42, p 0.4), for
+  // scopes server, client, session, transaction: a draw depends on (seed, rule, scope, n) only.
+  const std::vector<std::string> expected = {
+      "xxx..x x...xx xx.xxx ..x.xx ...... x.xxxx ",
+      ".....x xx..xx ..xx.. x...x. ..x... x.xx.x ",
+      "x.x..x ..xx.. xx.... .x..x. .x.x.x .xx..x ",
+      ".x.x.. ..xxx. .xx.x. x.xxxx ....xx .....x ",
+  };
+  for (scope s : {scope::server, scope::client, scope::session, scope::transaction}) {
+    for (bool own : {false, true}) {
+      CAPTURE(static_cast<int>(s));
+      CAPTURE(own);
+      rule r = make_rule("flaky", event_type::rcpt, {"451 x"});
+      r.when.probability = 0.4;
+      r.when.per = s;
+      engine e(def_of({r}), 42);
+      std::string seq;
+      for (std::string session : {"S0123456789ab", "S1"}) {
+        session_counters counters;  // one per session
+        for (std::uint64_t t : {1u, 2u, 12u}) {
+          for (int i = 0; i < 6; ++i) {
+            facts f;
+            f.event = event_type::rcpt;
+            f.session_id = session;
+            f.client_ip = "10.0.0.1";
+            f.transaction = t;
+            if (own) f.counters = &counters;
+            seq += e.decide(f) ? "x" : ".";
+          }
+          seq += " ";
+        }
+      }
+      CHECK(seq == expected[static_cast<std::size_t>(s)]);
+    }
+  }
+}
+
+TEST_CASE("unit: engine: greylisting with session counters is still shared across sessions") {
+  rule r;
+  r.name = "greylist";
+  r.on = event_type::rcpt;
+  r.when.per = scope::session;
+  r.when.after = 0;
+  r.then.greylist = 60s;
+  engine e(def_of({r}), 1);
+  session_counters first, second;
+  facts f = rcpt("bob@x", "A");
+  f.counters = &first;
+  CHECK(fired(e, f) == "greylist");
+  facts retry = rcpt("bob@x", "B");  // the client retries in a new session
+  retry.counters = &second;
+  retry.now = f.now + 61s;
+  CHECK(fired(e, retry) == "-");
+}
+
+TEST_CASE("unit: engine: rules of other events are never looked at, any rules always") {
+  rule a = make_rule("on-mail", event_type::mail);
+  rule b = make_rule("on-any", event_type::any);
+  b.match.argument = pattern("QUIT-ME");
+  rule c = make_rule("on-rcpt", event_type::rcpt);
+  engine e(def_of({a, b, c}), 1);
+  facts f = rcpt("x@y");
+  CHECK(fired(e, f) == "on-rcpt");
+  f.argument = "quit-me";
+  CHECK(fired(e, f) == "on-any");  // file order: the any rule comes before the rcpt one
+  f.event = event_type::mail;
+  CHECK(fired(e, f) == "on-mail");
+  f.event = event_type::any;
+  CHECK(fired(e, f) == "on-any");
+}
+
+TEST_CASE("unit: engine: header conditions see unfolded values; a blank continuation is a space") {
+  rule r = make_rule("subject", event_type::message);
+  r.match.headers.emplace_back("subject", pattern("/^a b c$/"));
+  engine e(def_of({r}), 1);
+  const std::string folded = "Subject: a\r\n b\r\n\tc\r\n\r\nbody\r\n";
+  const std::string blank = "X: 1\r\nSubject: a\r\n \r\n b\r\n\r\n";
+  facts f;
+  f.event = event_type::message;
+  f.message = &folded;
+  CHECK(fired(e, f) == "subject");
+  f.message = &blank;
+  CHECK(fired(e, f) == "-");  // "a  b": the blank line added a space of its own
+  auto h = parse_headers(blank);
+  REQUIRE(h.size() == 2);
+  CHECK(h[1].second == "a  b");
+  CHECK(parse_headers("Subject:\r\n\r\n").at(0).second.empty());
+  CHECK(parse_headers(" x: 1\r\nno colon\r\nA:b\n\nB: c").size() == 2);  // LF ends lines too
 }

@@ -6,7 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scenario/lint.hpp"
@@ -95,6 +97,78 @@ TEST_CASE("pattern: a glob matches the whole value, case-insensitively") {
   CHECK(matches("[1.2.3.4]", "[1.2.3.4]"));  // brackets are literal: globs have only * and ?
   CHECK(matches("/", "/"));                  // a lone slash is a glob, not a regex
   CHECK(sc::pattern("*@x").text() == "*@x");
+}
+
+TEST_CASE("pattern: globs without inner wildcards compile to plain compares") {
+  using form = sc::pattern::form;
+  CHECK(sc::pattern("*@blocked.example").compiled_form() == form::suffix);
+  CHECK(sc::pattern("**@blocked.example").compiled_form() == form::suffix);
+  CHECK(sc::pattern("10.0.0.*").compiled_form() == form::prefix);
+  CHECK(sc::pattern("*viagra*").compiled_form() == form::infix);
+  CHECK(sc::pattern("bob").compiled_form() == form::literal);
+  CHECK(sc::pattern("").compiled_form() == form::literal);
+  CHECK(sc::pattern("*").compiled_form() == form::any);
+  CHECK(sc::pattern("***").compiled_form() == form::any);
+  CHECK(sc::pattern("b?b").compiled_form() == form::general);
+  CHECK(sc::pattern("*@*blocked").compiled_form() == form::general);
+  CHECK(sc::pattern("?*").compiled_form() == form::general);
+  CHECK(sc::pattern("/x/").compiled_form() == form::regex);
+
+  // suffix
+  CHECK(matches("*@Blocked.Example", "bob@bLOCKED.example"));
+  CHECK(matches("*@blocked.example", "@blocked.example"));
+  CHECK_FALSE(matches("*@blocked.example", "blocked.example"));
+  CHECK_FALSE(matches("*@blocked.example", ""));
+  CHECK(matches("*", ""));
+  // prefix
+  CHECK(matches("Postmaster@*", "POSTMASTER@x"));
+  CHECK(matches("postmaster@*", "postmaster@"));
+  CHECK_FALSE(matches("postmaster@*", "postmaster"));
+  CHECK_FALSE(matches("postmaster@*", ""));
+  // literal
+  CHECK(matches("Bob@X", "bob@x"));
+  CHECK_FALSE(matches("bob@x", "bob@x "));
+  CHECK_FALSE(matches("bob@x", ""));
+  CHECK(matches("", ""));
+  // infix
+  CHECK(matches("*VIAGRA*", "cheap viagra now"));
+  CHECK(matches("*viagra*", "VIAGRA"));
+  CHECK(matches("*aab*", "aaab"));  // a partial match does not hide the real one
+  CHECK_FALSE(matches("*viagra*", "viagr"));
+  CHECK_FALSE(matches("*viagra*", ""));
+  // '?' and inner stars keep the general matcher
+  CHECK(matches("?@x", "B@X"));
+  CHECK_FALSE(matches("?@x", "@x"));
+  CHECK_FALSE(matches("?", ""));
+  // Case folding is ASCII only: other octets compare as they are.
+  CHECK(matches("*\xc3\xa9", "caf\xc3\xa9"));
+  CHECK_FALSE(matches("*\xc3\xa9", "CAF\xc3\x89"));
+}
+
+TEST_CASE("pattern: every compiled glob answers as the general glob matcher would") {
+  // A plain recursive reference: '*' any run, '?' one octet, ASCII case folded.
+  std::function<bool(std::string_view, std::string_view)> reference = [&](std::string_view g,
+                                                                          std::string_view v) {
+    if (g.empty()) return v.empty();
+    if (g[0] == '*') return reference(g.substr(1), v) || (!v.empty() && reference(g, v.substr(1)));
+    if (v.empty()) return false;
+    auto low = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+    if (g[0] != '?' && low(g[0]) != low(v[0])) return false;
+    return reference(g.substr(1), v.substr(1));
+  };
+  const std::vector<std::string> globs = {"",     "*",    "**", "a",   "A",    "ab",  "*a",
+                                          "*ab",  "**ab", "a*", "ab*", "ab**", "*a*", "*ab*",
+                                          "*aB*", "a?",   "?b", "a*b", "*a*b", "?*",  "*?"};
+  const std::vector<std::string> values = {"",    "a",    "A",   "b",   "ab",   "AB",  "ba",
+                                           "aab", "abb",  "xab", "abx", "xabx", "aXb", "aaab",
+                                           "bab", "abab", "x",   "xx",  "Ab",   "@ab"};
+  for (const auto& g : globs) {
+    for (const auto& v : values) {
+      CAPTURE(g);
+      CAPTURE(v);
+      CHECK(matches(g, v) == reference(g, v));
+    }
+  }
 }
 
 TEST_CASE("pattern: /regex/ searches, case-sensitively unless written /regex/i") {
