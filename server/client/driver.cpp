@@ -37,18 +37,19 @@
 #include <tuple>
 #include <variant>
 
+#include "net/flex_stream.hpp"
+
 namespace smtpmock::client {
 namespace {
 
 using asio::ip::tcp;
+using net::flex_stream;
 using namespace asio::experimental::awaitable_operators;
 using clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// One read takes at most this much; the core keeps at most one read plus a partial line.
 constexpr std::size_t read_buffer_size = 64 * 1024;
-
-using tls_stream = asio::ssl::stream<tcp::socket&>;
 
 double ms_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -129,7 +130,7 @@ class session {
   session(asio::any_io_executor ex, const connection_settings& where, smtp::client_options opts,
           session_observer& observer, std::shared_ptr<asio::ssl::context> ctx)
       : where_(where),
-        socket_(ex),
+        stream_(ex),
         timer_(ex),
         observer_(observer),
         ctx_(std::move(ctx)),
@@ -178,7 +179,7 @@ class session {
       }
       endpoints.emplace_back(addr, where_.port);
     } else {
-      tcp::resolver resolver(socket_.get_executor());
+      tcp::resolver resolver(stream_.next().get_executor());
       arm();
       auto result = co_await (resolver.async_resolve(where_.host, port, use_tuple) ||
                               timer_.async_wait(use_tuple));
@@ -197,12 +198,12 @@ class session {
     }
     observer_.info("Trying " + where_.host + ":" + port + "...");
     arm();
-    auto result = co_await (asio::async_connect(socket_, endpoints, use_tuple) ||
+    auto result = co_await (asio::async_connect(stream_.next(), endpoints, use_tuple) ||
                             timer_.async_wait(use_tuple));
     report_.connect_ms = ms_between(started_, clock::now());
     if (result.index() == 1) {
       asio::error_code ignored;
-      socket_.close(ignored);
+      stream_.next().close(ignored);
       fail_connect(connect_failure::timeout, "connection to " + where_.host + ":" + port +
                                                  " timed out after " +
                                                  std::to_string(where_.timeout.count()) + " ms");
@@ -220,7 +221,7 @@ class session {
     report_.peer_port = endpoint.port();
     connected_at_ = clock::now();
     asio::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
+    stream_.next().set_option(tcp::no_delay(true), ignored);
     observer_.info("Connected to " + report_.peer_ip + ".");
   }
 
@@ -231,8 +232,8 @@ class session {
 
   /// The TLS handshake on the session's socket; returns why it failed, or nullopt.
   asio::awaitable<std::optional<std::string>> handshake() {
-    tls_.emplace(socket_, *ctx_);
-    SSL* ssl = tls_->native_handle();
+    auto& tls = stream_.make_tls(*ctx_);
+    SSL* ssl = tls.native_handle();
     if (!is_ip_literal(where_.host)) {
       // RFC 6066 3: SNI carries host names only.
       SSL_set_tlsext_host_name(ssl, where_.host.c_str());
@@ -240,14 +241,12 @@ class session {
     } else {
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), where_.host.c_str());
     }
-    tls_->set_verify_mode(where_.tls_verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    tls.set_verify_mode(where_.tls_verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
     arm();
-    auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::client, use_tuple) ||
+    auto result = co_await (stream_.handshake(asio::ssl::stream_base::client) ||
                             timer_.async_wait(use_tuple));
     if (result.index() == 1) co_return "timed out";
-    auto [ec] = std::get<0>(result);
-    if (ec) co_return tls_failure(ec);
-    tls_up_ = true;
+    if (const asio::error_code ec = std::get<0>(result)) co_return tls_failure(ec);
     report_.tls = describe_tls(ssl);
     const auto& t = *report_.tls;
     observer_.info("TLS started with cipher " + t.version + ":" + t.cipher);
@@ -319,7 +318,7 @@ class session {
     std::string out = conn_.take_output();
     if (broken_) co_return;
     arm();
-    auto result = co_await (write_all(out) || timer_.async_wait(use_tuple));
+    auto result = co_await (stream_.write_all(out) || timer_.async_wait(use_tuple));
     if (result.index() == 1 || std::get<0>(std::get<0>(result))) {
       broken_ = true;
       if (!conn_.finished()) conn_.receive_eof();
@@ -332,7 +331,8 @@ class session {
       co_return;
     }
     arm();
-    auto result = co_await (read_some() || timer_.async_wait(use_tuple));
+    auto result =
+        co_await (stream_.read_some(asio::buffer(buffer_)) || timer_.async_wait(use_tuple));
     if (result.index() == 1) {
       conn_.timeout();
       co_return;
@@ -351,28 +351,15 @@ class session {
   void quick_ack() {
 #ifdef TCP_QUICKACK
     const int one = 1;
-    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    ::setsockopt(stream_.next().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 #endif
-  }
-
-  asio::awaitable<std::tuple<asio::error_code, std::size_t>> read_some() {
-    if (tls_up_) co_return co_await tls_->async_read_some(asio::buffer(buffer_), use_tuple);
-    co_return co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
-  }
-
-  asio::awaitable<std::tuple<asio::error_code, std::size_t>> write_all(std::string_view data) {
-    if (tls_up_)
-      co_return co_await asio::async_write(*tls_, asio::buffer(data.data(), data.size()),
-                                           use_tuple);
-    co_return co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                                         use_tuple);
   }
 
   void close() {
     asio::error_code ec;
-    if (socket_.is_open()) {
-      socket_.shutdown(tcp::socket::shutdown_both, ec);
-      socket_.close(ec);
+    if (tcp::socket& socket = stream_.next(); socket.is_open()) {
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      socket.close(ec);
       if (report_.connected) observer_.info("Connection closed with remote host.");
     }
   }
@@ -383,12 +370,10 @@ class session {
 
  private:
   connection_settings where_;
-  tcp::socket socket_;
+  flex_stream<tcp::socket> stream_;  ///< the socket, then TLS over it
   asio::steady_timer timer_;
   session_observer& observer_;
   std::shared_ptr<asio::ssl::context> ctx_;
-  std::optional<tls_stream> tls_;
-  bool tls_up_ = false;
   bool tls_connect_failed_ = false;
   bool broken_ = false;
   smtp::client_connection conn_;

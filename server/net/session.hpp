@@ -1,42 +1,25 @@
-// One SMTP session: the coroutine that drives smtp::server_connection over a TCP socket.
-// Internal to net/ (it includes asio): only server.cpp and session.cpp include it.
-// The coroutine owns its socket by value and runs on the socket's strand; everything it
-// touches besides the store (own mutex) and its session_control is local to the session.
+// One SMTP session: the coroutine that drives smtp::server_connection over a session_stream
+// (a TCP socket, or tests/net's in-memory stream). Internal to net/ (it includes asio):
+// server.cpp, session.cpp and tests/net/ include it.
+// The coroutine owns its stream and runs on the stream's strand; everything it touches besides
+// the store (own mutex), the engine's shared counters and its session_control is its own.
 // Invariant: replies are flushed before every blocking read (RFC 2920 pipelining).
-// The socket is read and written through a TLS stream once TLS is up (STARTTLS or implicit);
-// a session never runs plaintext and TLS bytes through the same read.
 #pragma once
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 #include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
 
+#include "net/session_stream.hpp"
 #include "net/tls_context.hpp"
 #include "scenario/engine.hpp"
 #include "store/message_store.hpp"
 #include "store/metrics.hpp"
 
 namespace smtpmock::net {
-
-/// The handle the server keeps to stop a live session. Touched only on the session's strand.
-struct session_control {
-  explicit session_control(const asio::any_io_executor& strand) : wake(strand) {}
-
-  /// Raced against every read: its expiry is the idle timeout, request_stop() makes it fire.
-  asio::steady_timer wake;
-  /// Set by request_stop(); the session answers 421 4.3.2 at its next read.
-  bool stop_requested = false;
-
-  /// Asks the session to end with "421 4.3.2 Service shutting down" (run on the strand).
-  void request_stop() {
-    stop_requested = true;
-    wake.expires_at(asio::steady_timer::time_point::min());  // also fires a wait not yet begun
-  }
-};
 
 /// What a session gets from the server when it is accepted.
 struct session_params {
@@ -59,6 +42,8 @@ struct session_params {
 };
 
 /// Runs one session to its end. Never throws: failures are logged and end only this session.
+asio::awaitable<void> run_session(std::unique_ptr<session_stream> stream, session_params params);
+/// The same over an accepted TCP socket.
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, session_params params);
 
 }  // namespace smtpmock::net
