@@ -1,8 +1,9 @@
 // The receiving side of one SMTP session as a sans-I/O state machine.
 // Bytes go in with receive_data(); next_event() reports what happened, each decision point
 // carrying the reply the core proposes; respond() sends the reply actually chosen (the
-// proposal, or a scenario rule's) and is the only place the session state changes, keyed on
-// that reply's code (a 2xx to MAIL opens a transaction, a 354 starts data, a 421 closes).
+// proposal, or a scenario rule's) and is, beside the driver's entry points (receive_eof,
+// tls_started, abandon), the only place the session state changes, keyed on that reply's code
+// (a 2xx to MAIL opens a transaction, a 354 starts data, a 421 closes). The checks are const.
 // It never touches a socket, a clock or a log: the driver in net/ does that.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "smtp/command.hpp"
@@ -127,9 +129,9 @@ class server_connection {
   /// Octets currently buffered but not yet processed.
   std::size_t buffered() const { return input_.size(); }
   /// Whether the session is reading message data (after a 354, or a BDAT chunk).
-  bool in_data() const { return state_ == state::data || state_ == state::bdat; }
+  bool in_data() const { return state_ == state::data || chunk_.has_value(); }
   /// Whether a mail transaction is open (MAIL accepted, not yet ended).
-  bool in_transaction() const { return in_transaction_; }
+  bool in_transaction() const { return tx_.open; }
   /// A reply from scenario text lines ("550 5.1.1 <{recipient}> unknown"), templates expanded
   /// with this session's values; code 0 when the lines do not form a reply.
   reply render(const std::vector<std::string>& lines) const;
@@ -160,90 +162,154 @@ class server_connection {
   /// that sends 2 million RCPTs must not grow the session without bound).
   static constexpr std::size_t max_held_output = 64 * 1024;
 
-  const envelope& current_envelope() const { return env_; }
+  const envelope& current_envelope() const { return tx_.env; }
   const personality& scenario() const { return *personality_; }
   /// Number of replies counted against the error budget so far.
   std::size_t errors() const { return errors_; }
 
  private:
-  enum class state { connect, fresh, greeted, data, bdat, auth, tls_handshake, closed };
-  enum class pending { none, connect, command, auth_line, message, interrupt };
+  enum class state { connect, fresh, greeted, data, auth, tls_handshake, closed };
+  /// The event respond() is to answer.
+  enum class answering { none, connect, command, auth_line, message, interrupt };
   enum class sasl { none, login_user, login_password, plain, cram_md5, xoauth2, xoauth2_error };
 
+  /// One mail transaction (RFC 5321 3.3): opened by a 2xx to MAIL; ended by the reply to its
+  /// end of data, by RSET, HELO/EHLO, a refused BDAT chunk or the TLS handshake. Ending it is
+  /// assigning a fresh one, so nothing of it can outlive it.
+  struct transaction {
+    envelope env;               ///< the session's facts (session_) plus MAIL FROM and RCPTs
+    bool open = false;          ///< MAIL was answered 2xx
+    bool smtputf8 = false;      ///< MAIL carried SMTPUTF8 (RFC 6531 3.4)
+    bool bdat_started = false;  ///< a BDAT chunk was accepted: DATA is refused (RFC 3030 2)
+    std::string bdat_message;   ///< the accepted chunks, up to the size limit
+    std::size_t bdat_size = 0;  ///< their octets, counted beyond the limit too
+  };
+
+  /// A BDAT chunk being read (RFC 3030 2). Input framing like the line reader, not a state:
+  /// its octets are read before the command is answered, even when it is refused, so they are
+  /// never taken for commands.
+  struct chunk {
+    std::size_t remaining = 0;
+    bool last = false;
+    std::optional<reply> refusal;  ///< the core's refusal, decided when the command was read
+    std::string line;              ///< the BDAT command, for its event
+    std::string data;              ///< the octets kept: none when refused, up to the size limit
+    std::size_t size = 0;          ///< the octets counted
+  };
+
+  /// What the reply to an event may change, worked out when the event is made; respond()
+  /// applies it as far as the reply actually sent allows.
+  struct change {
+    path_argument path;          ///< MAIL, RCPT: as parsed (the address even if refused later)
+    std::string helo;            ///< HELO, EHLO: the argument
+    bool esmtp = false;          ///< EHLO
+    std::string user;            ///< AUTH: the user the exchange names so far
+    sasl next = sasl::none;      ///< AUTH: the SASL step a 334 leads to
+    bool attempt = false;        ///< the proposal judges a SASL response (a failure counts)
+    std::string cram_challenge;  ///< AUTH CRAM-MD5: the challenge the 334 carries
+    std::optional<std::string> chunk;  ///< BDAT: the octets a 2xx adds; none: no chunk read
+    std::size_t chunk_size = 0;        ///< BDAT: the octets a 2xx counts
+  };
+  /// The event respond() answers and what its reply may change; set only by ask().
+  struct pending {
+    answering to = answering::none;
+    verb command = verb::unknown;
+    change apply;
+  };
+  /// A template value an event sets whatever its reply ({helo}, {sender}, {recipient}, {user});
+  /// the replies its check renders see it already.
+  struct template_value {
+    std::string_view name;
+    std::string value;
+  };
+  /// A check's outcome: the reply it proposes, what that reply would change, the template
+  /// value the event sets.
+  struct verdict {
+    verdict() = default;
+    /// A verdict that is only a reply: it changes nothing and sets no value.
+    verdict(reply r) : proposed(std::move(r)) {}  // NOLINT(google-explicit-constructor)
+    reply proposed;
+    change apply;
+    std::optional<template_value> sets;
+  };
+
+  /// What a transcript shows in place of an AUTH secret.
+  static constexpr std::string_view masked_secret = "********";
+
   void enter_state(state s);
+  event ask(answering to, event_kind k, verb v, std::string line, reply proposed, change apply);
+  event make_event(event_kind k, verb v, std::string line, reply proposed) const;
   event on_command(const input_line& line);
   event on_bdat_chunk();
-  event wait_for_input();
-  bool start_bdat(const command& c);
-  event message_event(std::string data, std::size_t size, reply r, verb by, std::string line);
   event on_auth_line(const input_line& line);
-  event make_event(event_kind k, verb v, std::string line, reply proposed);
-  reply propose_command(const command& c, const input_line& line);
-  reply check_helo(const command& c, bool esmtp);
-  reply check_mail_command(const command& c);
-  reply check_rcpt_command(const command& c);
+  event wait_for_input();
+  event message_event(std::string data, std::size_t size, reply r, verb by, std::string line);
+  void apply_command(const pending& answered, const reply& r);
+  void apply_auth(const change& c, const reply& r);
+  void set_value(std::optional<template_value> v);
+
+  std::optional<chunk> check_bdat(const command& c) const;
+  verdict propose_command(const command& c) const;
+  verdict check_helo(const command& c, bool esmtp) const;
+  verdict check_mail_command(const command& c) const;
+  verdict check_rcpt_command(const command& c) const;
   reply check_data_command(const command& c) const;
-  reply configured(std::string_view key, stock fallback) const;
+  reply check_starttls(const command& c) const;
   reply check_params(const std::vector<parameter>& params, bool mail) const;
   reply check_dsn_value(const parameter& param) const;
-  bool transaction_smtputf8() const;
   reply within_error_budget(reply r) const;
-  reply check_auth_start(std::string_view argument);
-  reply finish_auth(const std::string& user, std::string_view password);
-  reply finish_plain(std::string_view decoded);
-  reply finish_cram_md5(std::string_view decoded);
-  reply finish_xoauth2(std::string_view decoded);
+  verdict check_auth_start(std::string_view argument) const;
+  verdict check_auth_response(const input_line& line) const;
+  verdict finish_auth(const std::string& user, std::string_view password) const;
+  verdict finish_plain(std::string_view decoded) const;
+  verdict finish_cram_md5(std::string_view decoded) const;
+  verdict finish_xoauth2(std::string_view decoded) const;
+
+  reply configured(std::string_view key, stock fallback, const template_value* v = nullptr) const;
+  std::vector<std::string> ehlo_lines(const template_value* v = nullptr) const;
+  std::string expand(std::string_view text, const template_value* v = nullptr) const;
+  bool counts_as_error(int code) const;
   void compact();
   void reset_transaction();
-  std::vector<std::string> ehlo_lines() const;
-  std::string expand(std::string_view text) const;
-  bool counts_as_error(int code) const;
 
   std::shared_ptr<const personality> personality_;
   connection_options opts_;
   state state_ = state::connect;
-  pending pending_ = pending::none;
-  verb pending_verb_ = verb::unknown;
-  sasl sasl_ = sasl::none;
-  std::string sasl_mechanism_;
-  std::string sasl_user_;
+  pending pending_;
   bool eof_ = false;
   std::optional<reply> interrupt_;
 
+  // Input framing: the octets read, the line reader, the DATA decoder (while state_ is data),
+  // the BDAT chunk being read.
   std::string input_;
   std::size_t pos_ = 0;  ///< first unprocessed octet of input_
   std::string output_;
   line_reader lines_;
   std::unique_ptr<data_decoder> data_;
-  // BDAT (RFC 3030): the chunk being read and the message assembled from chunks.
-  std::size_t bdat_remaining_ = 0;
-  bool bdat_last_ = false;
-  std::optional<reply> bdat_error_;
-  std::string bdat_message_;
-  std::size_t bdat_size_ = 0;
-  bool bdat_started_ = false;
-  std::string bdat_line_;  ///< the BDAT command of the chunk being read, for its event
+  std::optional<chunk> chunk_;
 
-  envelope env_;
-  bool in_transaction_ = false;
-  path_argument pending_path_;
-  std::string pending_helo_;
-  bool pending_esmtp_ = false;
-  std::string pending_user_;
-  sasl pending_sasl_ = sasl::none;
-  bool pending_attempt_ = false;  ///< the proposal judges a SASL response (a failure counts)
-  std::size_t unflushed_ = 0;     ///< replies given since the last need_data (not yet read)
-  verb last_answered_ = verb::unknown;  ///< the last command respond() answered
-  std::uint64_t transactions_ = 0;      ///< MAIL commands answered 2xx
-  bool last_ends_group_ = false;  ///< the last answered command ends a pipeline group
+  // The session: its envelope facts (client, HELO/EHLO, AUTH user, TLS; no MAIL or RCPT),
+  // the open transaction, and what lasts across transactions.
+  envelope session_;
+  transaction tx_;
+  std::uint64_t transactions_ = 0;  ///< MAIL commands answered 2xx
   bool authenticated_ = false;
   bool tls_active_ = false;
   std::size_t auth_failures_ = 0;
-  std::string cram_challenge_;
-  captured_message message_;
   std::size_t errors_ = 0;
   bool enhanced_ = false;
   template_values values_;
+  captured_message message_;  ///< the message of the pending message event
+
+  // The SASL exchange in progress (state_ is auth).
+  sasl sasl_ = sasl::none;
+  std::string sasl_user_;
+  std::string cram_challenge_;
+
+  // Pipelining (RFC 2920): what the driver flushes and when.
+  std::size_t unflushed_ = 0;           ///< replies given since the last need_data (not yet read)
+  verb last_answered_ = verb::unknown;  ///< the last command respond() answered
+  bool last_ends_group_ = false;        ///< the last answered command ends a pipeline group
 };
 
 }  // namespace smtpmock::smtp

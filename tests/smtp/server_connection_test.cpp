@@ -477,3 +477,119 @@ TEST_CASE("unit: only a 2xx at the end of data makes the driver keep the message
   CHECK_FALSE(h.conn.keeps_message(smtp::reply::parse("451 4.3.0 try later")));
   CHECK_FALSE(h.conn.keeps_message(smtp::reply::parse("550 5.7.1 no")));
 }
+
+TEST_CASE("unit: a refused MAIL leaves no trace of the transaction") {
+  smtp::personality p = smtp::default_personality();
+  p.replies["rcpt"] = "250 2.1.5 <{recipient}> ok from <{sender}>";
+  harness h(p);
+  h.start();
+  h.cmd("EHLO c");
+  // Refused by the core after parsing ({sender} was set for its own reply), and by a rule.
+  CHECK(codes(h.cmd("MAIL FROM:<\xc3\xa4@x.example>")) == std::vector<int>{550});
+  h.conn.receive_data("MAIL FROM:<b@x.example> SMTPUTF8\r\n");
+  const auto mail = h.conn.next_event();
+  CHECK(mail.proposed.code == 250);
+  h.conn.respond(h.conn.render({"451 4.7.1 <{sender}> greylisted"}));
+  CHECK(h.conn.take_output() == "451 4.7.1 <b@x.example> greylisted\r\n");
+  const smtp::envelope& env = h.conn.current_envelope();
+  CHECK(env.mail_from.empty());
+  CHECK(env.mail_params.empty());
+  CHECK(env.recipients.empty());
+  CHECK_FALSE(h.conn.in_transaction());
+  CHECK(h.conn.transactions() == 0);
+  CHECK(smtp::serialise(h.conn.render({"250 {sender}"}), false) == "250 {sender}\r\n");
+  CHECK(codes(h.cmd("RCPT TO:<r@y.example>")) == std::vector<int>{503});
+  // Nothing of the refused SMTPUTF8 MAIL carries over: this transaction has no SMTPUTF8.
+  h.cmd("MAIL FROM:<c@x.example>");
+  CHECK(codes(h.cmd("RCPT TO:<\xc3\xb6@y.example>")) == std::vector<int>{553});
+  CHECK(h.cmd("RCPT TO:<r@y.example>") == "250 2.1.5 <r@y.example> ok from <c@x.example>\r\n");
+}
+
+TEST_CASE("unit: RSET, EHLO and the TLS handshake each start a fresh transaction") {
+  smtp::personality p = smtp::default_personality();
+  p.replies["noop"] = "250 2.0.0 [{sender}] [{recipient}] [{helo}]";
+  harness h(p);
+  h.start();
+  const auto open_one = [&h] {
+    h.feed("MAIL FROM:<a@x.example> SMTPUTF8\r\nRCPT TO:<b@y.example>\r\n");
+    REQUIRE(h.conn.in_transaction());
+    REQUIRE(h.conn.current_envelope().recipients.size() == 1);
+  };
+  const auto is_fresh = [&h] {
+    CHECK_FALSE(h.conn.in_transaction());
+    CHECK(h.conn.current_envelope().mail_from.empty());
+    CHECK(h.conn.current_envelope().mail_params.empty());
+    CHECK(h.conn.current_envelope().recipients.empty());
+    CHECK(codes(h.cmd("DATA")) == std::vector<int>{503});
+  };
+  h.cmd("EHLO one.example");
+  open_one();
+  h.cmd("RSET");
+  is_fresh();
+  CHECK(h.cmd("NOOP") == "250 2.0.0 [{sender}] [{recipient}] [one.example]\r\n");
+
+  open_one();
+  h.cmd("EHLO two.example");
+  is_fresh();
+  CHECK(h.conn.current_envelope().helo == "two.example");  // the session's facts stay
+  CHECK(h.conn.current_envelope().client_address == "127.0.0.1:4000");
+  CHECK(h.cmd("NOOP") == "250 2.0.0 [{sender}] [{recipient}] [two.example]\r\n");
+
+  open_one();
+  h.conn.receive_data("STARTTLS\r\n");
+  h.conn.next_event();
+  h.conn.respond(smtp::make(smtp::stock::tls_ready));  // a rule's 220 without a certificate
+  h.conn.next_event();                                 // start_tls
+  h.conn.take_output();
+  h.conn.tls_started("TLSv1.3", "TLS_AES_256_GCM_SHA384");
+  is_fresh();  // 503: EHLO is needed again (RFC 3207 4.2)
+  CHECK(h.conn.current_envelope().helo.empty());
+  CHECK(h.conn.current_envelope().tls_version == "TLSv1.3");
+  CHECK(h.cmd("NOOP") == "250 2.0.0 [{sender}] [{recipient}] [{helo}]\r\n");
+}
+
+TEST_CASE("unit: a rule's 2xx to a HELO/EHLO the core refused sets that command's greeting") {
+  smtp::personality p = smtp::default_personality();
+  p.quirks.pipelining = smtp::pipelining_mode::reject;
+  harness h(p);
+  h.start();
+  h.cmd("EHLO first.example");
+  // Pipelined behind NOOP, so the core refuses it (503 5.5.0) before looking at it.
+  h.conn.receive_data("NOOP\r\nHELO second.example\r\n");
+  h.conn.respond(h.conn.next_event().proposed);
+  const auto helo = h.conn.next_event();
+  CHECK(helo.proposed.code == 503);
+  h.conn.respond(smtp::reply::parse("250 welcome anyway"));
+  CHECK(h.conn.current_envelope().helo == "second.example");
+  CHECK_FALSE(h.conn.current_envelope().esmtp);  // HELO, whatever came before
+  h.run();                                       // replies flushed before the next read
+  h.conn.receive_data("EHLO\r\n");               // 501: a domain is required
+  const auto ehlo = h.conn.next_event();
+  CHECK(ehlo.proposed.code == 501);
+  h.conn.respond(smtp::reply::parse("250 fine"));
+  CHECK(h.conn.current_envelope().helo.empty());
+  CHECK(h.conn.current_envelope().esmtp);
+}
+
+TEST_CASE("unit: a BDAT chunk joins the message only once its reply is a 2xx") {
+  smtp::personality p = smtp::default_personality();
+  p.extensions.push_back("CHUNKING");
+  harness h(p);
+  h.start();
+  h.feed("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n");
+  h.conn.receive_data("BDAT 3\r\nabc");
+  const auto first = h.conn.next_event();
+  CHECK(first.proposed.code == 250);
+  CHECK_FALSE(h.conn.in_data());  // the chunk is read; its reply is pending
+  h.conn.respond(first.proposed);
+  h.conn.receive_data("BDAT 3\r\ndef");
+  const auto second = h.conn.next_event();
+  CHECK(smtp::serialise(second.proposed, true) == "250 2.0.0 6 octets received\r\n");
+  h.conn.respond(smtp::reply::parse("452 4.3.1 no room"));  // a rule refuses it
+  CHECK_FALSE(h.conn.in_transaction());                     // RFC 3030 2: the transaction is over
+  h.conn.take_output();
+  h.feed("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n");
+  CHECK(codes(h.feed("BDAT 3 LAST\r\nghi")) == std::vector<int>{250});
+  REQUIRE(h.stored.size() == 1);
+  CHECK(h.stored[0].data == "ghi");  // nothing of the refused transaction's chunks
+}
