@@ -201,7 +201,7 @@ void server_connection::apply_auth(const change& c, const reply& r) {
   }
   sasl_ = sasl::none;
   sasl_user_.clear();
-  enter_state(state::greeted);
+  enter_state(between_commands());
 }
 
 }  // namespace smtpmock::smtp

@@ -569,7 +569,7 @@ void server_connection::respond(const reply& r) {
     case answering::message:
       // RFC 5321 4.1.1.4: whatever the final reply, the transaction is over.
       reset_transaction();
-      enter_state(state::greeted);
+      enter_state(between_commands());
       break;
     case answering::auth_line:
     case answering::command:
@@ -588,10 +588,8 @@ void server_connection::respond(const reply& r) {
 void server_connection::apply_command(const pending& answered, const reply& r) {
   const change& c = answered.apply;
   const verb v = answered.command;
-  // NOTE: the reply to a chunk read leaves the session greeted, as when reading the chunk was
-  // a state of its own -- also before HELO/EHLO, so a later MAIL needs no greeting. Kept as it
-  // was; to be fixed in a change of its own.
-  if (v == verb::bdat && c.chunk) enter_state(state::greeted);
+  // The reply to a chunk read returns to reading commands, greeted or not yet.
+  if (v == verb::bdat && c.chunk) enter_state(between_commands());
   // A refused MAIL leaves no sender behind for {sender} in later replies.
   if (v == verb::mail && !r.positive() && !tx_.open) values_.erase("sender");
   // RFC 3030 2: a refused BDAT chunk ends the transaction; its message is discarded.
@@ -603,6 +601,7 @@ void server_connection::apply_command(const pending& answered, const reply& r) {
       // RFC 5321 4.1.4: EHLO/HELO resets any transaction, like RSET.
       session_.helo = c.helo;
       session_.esmtp = c.esmtp;
+      greeted_ = true;
       reset_transaction();
       enter_state(state::greeted);
       break;
@@ -699,6 +698,7 @@ void server_connection::tls_started(std::string version, std::string cipher) {
   session_.auth_user.clear();
   session_.helo.clear();
   session_.esmtp = false;
+  greeted_ = false;
   session_.tls_version = std::move(version);
   session_.tls_cipher = std::move(cipher);
   reset_transaction();

@@ -271,6 +271,9 @@ class server_connection {
   bool counts_as_error(int code) const;
   void compact();
   void reset_transaction();
+  /// The state between commands: greeted once a HELO/EHLO was accepted, else still fresh (an
+  /// AUTH exchange, a BDAT chunk or a message must not stand in for the greeting).
+  state between_commands() const { return greeted_ ? state::greeted : state::fresh; }
 
   std::shared_ptr<const personality> personality_;
   connection_options opts_;
@@ -291,6 +294,7 @@ class server_connection {
   // The session: its envelope facts (client, HELO/EHLO, AUTH user, TLS; no MAIL or RCPT),
   // the open transaction, and what lasts across transactions.
   envelope session_;
+  bool greeted_ = false;  ///< a HELO/EHLO got a 2xx (since the start or the TLS restart)
   transaction tx_;
   std::uint64_t transactions_ = 0;  ///< MAIL commands answered 2xx
   bool authenticated_ = false;
