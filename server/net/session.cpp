@@ -413,18 +413,14 @@ class session final : private effect_host {
     co_return armed_ == deadline_kind::session ? read_end::session : read_end::timed_out;
   }
 
-  /// Moves the core's serialised replies into the write buffer and the transcript.
+  /// Moves the core's serialised replies into the write buffer and the transcript (one entry
+  /// for what one respond() wrote, however many lines: the store shows each line).
   void take_output(const std::string& rule) override {
     if (!conn_->has_output()) return;
     std::string out = conn_->take_output();
-    std::string_view rest(out);
-    while (!rest.empty()) {
-      auto end = rest.find("\r\n");
-      std::string_view line = rest.substr(0, end);
-      record(store::direction::out, std::string(line), rule);
-      if (end == std::string_view::npos) break;
-      rest.remove_prefix(end + 2);
-    }
+    std::string_view text(out);
+    if (text.size() >= 2 && text.substr(text.size() - 2) == "\r\n") text.remove_suffix(2);
+    record(store::direction::out, std::string(text), rule);
     pending_ += out;
   }
 

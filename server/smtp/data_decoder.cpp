@@ -2,6 +2,8 @@
 // ends and a run at a time inside lines.
 #include "smtp/data_decoder.hpp"
 
+#include <cstring>
+
 #include <algorithm>
 
 #include "smtp/limits.hpp"
@@ -17,6 +19,19 @@ void data_decoder::put(char c) {
   if (size_ <= size_limit_) message_.push_back(c);
 }
 
+namespace {
+
+/// The first CR or LF at or after `pos` (in.size() when none): two vectorised scans.
+std::size_t line_end(std::string_view in, std::size_t pos) {
+  const char* from = in.data() + pos;
+  std::size_t n = in.size() - pos;
+  if (const void* cr = std::memchr(from, '\r', n)) n = static_cast<const char*>(cr) - from;
+  if (const void* lf = std::memchr(from, '\n', n)) n = static_cast<const char*>(lf) - from;
+  return pos + n;
+}
+
+}  // namespace
+
 void data_decoder::put_run(std::string_view run) {
   line_length_ += run.size();
   if (line_length_ > limits::text_line) line_too_long_ = true;
@@ -30,9 +45,7 @@ bool data_decoder::feed(std::string_view in, std::size_t& pos) {
     if (state_ == state::in_line) {
       // Inside a line every octet but CR and LF is copied as it is: a whole run at once,
       // exactly as step() would one by one.
-      std::size_t end = pos;
-      while (end < in.size() && in[end] != '\r' && in[end] != '\n')
-        ++end;
+      const std::size_t end = line_end(in, pos);
       if (end > pos) {
         put_run(in.substr(pos, end - pos));
         pos = end;

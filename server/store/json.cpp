@@ -61,12 +61,14 @@ json envelope_object(const smtp::envelope& env) {
 
 json transcript_array(const std::vector<transcript_line>& lines) {
   json a = json::array();
-  for (const auto& l : lines) {
-    a.push_back(json{{"Time", rfc3339(l.at)},
-                     {"Direction", direction_name(l.dir)},
-                     {"Text", l.text},
-                     {"TLS", l.tls},
-                     {"Rule", l.rule}});
+  for (const auto& entry : lines) {
+    for_each_shown(entry, [&](const transcript_line& l, std::string_view text) {
+      a.push_back(json{{"Time", rfc3339(l.at)},
+                       {"Direction", direction_name(l.dir)},
+                       {"Text", text},
+                       {"TLS", l.tls},
+                       {"Rule", l.rule}});
+    });
   }
   return a;
 }
@@ -273,9 +275,10 @@ std::optional<session_record> parse_session_json(std::string_view text) try {
     line.tls = l.at("TLS").get<bool>();
     line.rule = l.at("Rule").get<std::string>();
     s.bytes += line_cost(line);
+    s.shown += shown_lines(line);
     s.lines.push_back(std::move(line));
   }
-  s.message_mark = s.lines.size();
+  s.message_mark = s.shown;
   return s;
 } catch (const std::exception&) {
   return std::nullopt;
@@ -283,26 +286,28 @@ std::optional<session_record> parse_session_json(std::string_view text) try {
 
 std::string transcript_text(const session_record& s) {
   std::string out;
-  for (const auto& l : s.lines) {
-    // swaks arrows: client " -> " (" ~> " inside TLS), server "<- " ("<~ "), notes "=== ".
-    switch (l.dir) {
-      case direction::in:
-        out += l.tls ? " ~> " : " -> ";
-        break;
-      case direction::out:
-        out += l.tls ? "<~ " : "<- ";
-        break;
-      case direction::info:
-        out += "=== ";
-        break;
-    }
-    out += escape_text(l.text);
-    if (l.dir == direction::out && !l.rule.empty()) {
-      out += "  [rule: ";
-      out += escape_text(l.rule);
-      out += "]";
-    }
-    out += "\n";
+  for (const auto& entry : s.lines) {
+    for_each_shown(entry, [&](const transcript_line& l, std::string_view text) {
+      // swaks arrows: client " -> " (" ~> " inside TLS), server "<- " ("<~ "), notes "=== ".
+      switch (l.dir) {
+        case direction::in:
+          out += l.tls ? " ~> " : " -> ";
+          break;
+        case direction::out:
+          out += l.tls ? "<~ " : "<- ";
+          break;
+        case direction::info:
+          out += "=== ";
+          break;
+      }
+      out += escape_text(text);
+      if (l.dir == direction::out && !l.rule.empty()) {
+        out += "  [rule: ";
+        out += escape_text(l.rule);
+        out += "]";
+      }
+      out += "\n";
+    });
   }
   return out;
 }

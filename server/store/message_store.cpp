@@ -187,6 +187,14 @@ std::vector<std::string> message_store::spool_warnings() const {
   return spool_warnings_;
 }
 
+std::size_t shown_lines(const transcript_line& line) {
+  std::size_t n = 1;
+  for (std::size_t at = line.text.find("\r\n"); at != std::string::npos;
+       at = line.text.find("\r\n", at + 2))
+    ++n;
+  return n;
+}
+
 std::size_t line_cost(const transcript_line& line) {
   return sizeof(transcript_line) + line.text.size() + line.rule.size();
 }
@@ -198,7 +206,7 @@ void message_store::add_message(stored_message m) {
     std::lock_guard lock(mutex_);
     if (const session_record* it = find_session_locked(m.session_id)) {
       m.transcript_from = it->message_mark;
-      m.transcript_to = it->lines.size();
+      m.transcript_to = it->shown;
     }
   }
   auto msg = std::make_shared<const stored_message>(std::move(m));
@@ -332,12 +340,14 @@ void message_store::append(const std::string& session_id, transcript_line line) 
   if (it == nullptr) return;  // unknown or already evicted
   // A session may send millions of commands; keep the first lines and say that some were lost.
   const std::size_t cost = line_cost(line);
-  if (it->lines.size() >= limits_.max_transcript_lines ||
+  const std::size_t shown = shown_lines(line);
+  if (it->shown + shown > limits_.max_transcript_lines ||
       it->bytes + cost > limits_.max_transcript_bytes) {
     it->truncated = true;
     return;
   }
   it->lines.push_back(std::move(line));
+  it->shown += shown;
   it->bytes += cost;
   transcript_bytes_ += cost;
   if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();

@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,11 +39,13 @@ struct stored_message {
 
 enum class direction { in, out, info };
 
-/// One transcript line: a line in (client), a reply line out (server), or a note.
+/// One transcript entry: a line in (client), a reply out (server), or a note. A multi-line
+/// reply is recorded as one entry, its lines joined by CRLF, and shown as one line each (an
+/// idle session's EHLO reply is one allocation, not ten); every other entry is one line.
 struct transcript_line {
   clock::time_point at;
   direction dir = direction::info;
-  std::string text;  ///< without CRLF; AUTH secrets already masked
+  std::string text;  ///< without a final CRLF; AUTH secrets already masked
   bool tls = false;
   std::string rule;  ///< the scenario rule that shaped this reply, if any
 };
@@ -58,8 +61,23 @@ struct session_record {
   std::vector<std::string> message_ids;
   bool truncated = false;        ///< lines beyond max_transcript_lines or _bytes were dropped
   std::size_t bytes = 0;         ///< what `lines` cost, as counted against the store's byte bounds
-  std::size_t message_mark = 0;  ///< lines.size() when the last message was stored
+  std::size_t shown = 0;         ///< lines as shown (a multi-line reply counts each line)
+  std::size_t message_mark = 0;  ///< `shown` when the last message was stored
 };
+
+/// How many lines `line` is shown as: one, or one per line of a multi-line reply.
+std::size_t shown_lines(const transcript_line& line);
+/// Calls `each(line, text)` for every line `entry` is shown as, in order.
+template <class F>
+void for_each_shown(const transcript_line& entry, F&& each) {
+  std::string_view rest(entry.text);
+  for (;;) {
+    const auto end = rest.find("\r\n");
+    each(entry, rest.substr(0, end));
+    if (end == std::string_view::npos) return;
+    rest.remove_prefix(end + 2);
+  }
+}
 
 /// A session without its transcript, for listings.
 struct session_summary {

@@ -166,3 +166,28 @@ TEST_CASE("unit: transcript text escapes control characters and invalid UTF-8") 
         " -> bad \\xff\\xc3( ok caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\n"
         " -> c1 \\xc2\\x9b2J overlong \\xc0\\xaf surrogate \\xed\\xa0\\x80\n");
 }
+
+TEST_CASE("unit: a multi-line reply entry is listed and printed as one line each") {
+  session_record s;
+  s.id = "S1";
+  s.client_address = "127.0.0.1:1";
+  s.scenario = "default";
+  s.started = clock::now();
+  s.lines = {line(direction::in, "EHLO x"),
+             line(direction::out, "250-mx\r\n250 PIPELINING", false, "ehlo-rule")};
+  s.shown = 3;
+  const auto j = json::parse(session_json(s));
+  REQUIRE(j["Transcript"].size() == 3);
+  CHECK(j["Transcript"][1]["Text"] == "250-mx");
+  CHECK(j["Transcript"][2]["Text"] == "250 PIPELINING");
+  CHECK(j["Transcript"][2]["Rule"] == "ehlo-rule");
+  CHECK(j["Transcript"][2]["Direction"] == "out");
+  CHECK(transcript_text(s) ==
+        " -> EHLO x\n<- 250-mx  [rule: ehlo-rule]\n<- 250 PIPELINING  [rule: ehlo-rule]\n");
+  // Read back from the spool, each shown line is an entry of its own; the count agrees.
+  const auto back = parse_session_json(session_json(s));
+  REQUIRE(back);
+  CHECK(back->lines.size() == 3);
+  CHECK(back->shown == 3);
+  CHECK(back->message_mark == 3);
+}

@@ -577,3 +577,30 @@ TEST_CASE("unit: sessions are found by id after evictions from the front and the
   s.append("a", make_line(direction::in, "gone"));  // an evicted session is ignored
   CHECK_FALSE(s.session("a"));
 }
+
+TEST_CASE("unit: a multi-line reply is one entry, shown and counted as its lines") {
+  message_store s({.max_transcript_lines = 6});
+  s.open_session("s1", "127.0.0.1:40000", "default");
+  s.append("s1", make_line(direction::in, "EHLO c"));
+  s.append("s1", make_line(direction::out, "250-mx\r\n250-PIPELINING\r\n250 SIZE 100", false, "r"));
+  auto rec = s.session("s1");
+  REQUIRE(rec);
+  CHECK(rec->lines.size() == 2);  // two entries in memory
+  CHECK(rec->shown == 4);         // four lines shown
+  CHECK(shown_lines(rec->lines[1]) == 3);
+  std::vector<std::string> shown;
+  for_each_shown(rec->lines[1], [&](const transcript_line& l, std::string_view text) {
+    CHECK(l.rule == "r");
+    shown.emplace_back(text);
+  });
+  CHECK(shown == std::vector<std::string>{"250-mx", "250-PIPELINING", "250 SIZE 100"});
+  // A message's transcript range counts shown lines, as the JSON transcript lists them.
+  s.add_message(make_message("m1", "s1", "a"));
+  CHECK(s.message("m1")->transcript_to == 4);
+  // The line bound counts shown lines too: 4 + 3 would pass 6, so the reply is dropped.
+  s.append("s1", make_line(direction::out, "250-a\r\n250-b\r\n250 c"));
+  s.append("s1", make_line(direction::in, "QUIT"));
+  rec = s.session("s1");
+  CHECK(rec->shown == 5);
+  CHECK(rec->truncated);
+}
