@@ -186,8 +186,16 @@ struct server::impl {
     // the next one back waiting for an ACK the client delays.
     asio::error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);
+    auto ex = socket.get_executor();
+    std::unique_ptr<session_stream> stream;
+    try {
+      stream = tcp_session_stream(std::move(socket));
+    } catch (const std::exception& e) {
+      spdlog::error("session setup failed: {}", quote(e.what()));
+      return;  // the socket was closed with the half-made stream
+    }
     std::size_t live = connections.fetch_add(1) + 1;
-    auto ctl = std::make_shared<session_control>(socket.get_executor());
+    auto ctl = std::make_shared<session_control>(ex);
     {
       std::lock_guard lock(registry_mutex);
       registry.emplace(ctl.get(), ctl);
@@ -205,8 +213,7 @@ struct server::impl {
                           .implicit_tls = l.implicit_tls,
                           .live_connections = &connections,
                           .max_connections = options.max_connections};
-    auto ex = socket.get_executor();
-    asio::co_spawn(ex, run_session(std::move(socket), std::move(params)),
+    asio::co_spawn(ex, run_session(std::move(stream), std::move(params)),
                    [this, ctl](std::exception_ptr) { session_ended(ctl.get()); });
   }
 

@@ -421,7 +421,10 @@ class session final : private effect_host {
     std::string_view text(out);
     if (text.size() >= 2 && text.substr(text.size() - 2) == "\r\n") text.remove_suffix(2);
     record(store::direction::out, std::string(text), rule);
-    pending_ += out;
+    if (pending_.empty())
+      pending_ = std::move(out);  // no copy, and the buffer goes when written (see flush)
+    else
+      pending_ += out;
   }
 
   /// Writes every pending reply; a write that fails or stalls past the idle timeout ends the
@@ -438,11 +441,14 @@ class session final : private effect_host {
     // there and is handled there).
     const std::size_t n = stream_->try_write(pending_);
     if (p_.metrics && n > 0) p_.metrics->bytes_sent(n);
+    if (n == pending_.size()) {
+      pending_ = std::string();  // an idle session keeps no write buffer
+      co_return;
+    }
     pending_.erase(0, n);
-    if (pending_.empty()) co_return;
     arm_write();
     auto result = co_await (stream_->write_all(pending_) || write_timer_.async_wait(use_tuple));
-    pending_.clear();
+    pending_ = std::string();
     if (result.index() == 0) {
       auto [ec, written] = std::get<0>(result);
       if (p_.metrics) p_.metrics->bytes_sent(written);
@@ -607,15 +613,8 @@ asio::awaitable<void> run_session(std::unique_ptr<session_stream> stream, sessio
   co_await s->run();
 }
 
-asio::awaitable<void> run_session(tcp::socket socket, session_params params) {
-  std::unique_ptr<session_stream> stream;
-  try {
-    stream = std::make_unique<basic_session_stream<tcp::socket>>(std::move(socket));
-  } catch (const std::exception& e) {
-    spdlog::error("session setup failed: {}", quote(e.what()));
-    co_return;
-  }
-  co_await run_session(std::move(stream), std::move(params));
+std::unique_ptr<session_stream> tcp_session_stream(tcp::socket socket) {
+  return std::make_unique<basic_session_stream<tcp::socket>>(std::move(socket));
 }
 
 }  // namespace smtpmock::net

@@ -43,7 +43,7 @@ struct session_params {
 
 /// Runs one session to its end. Never throws: failures are logged and end only this session.
 asio::awaitable<void> run_session(std::unique_ptr<session_stream> stream, session_params params);
-/// The same over an accepted TCP socket.
-asio::awaitable<void> run_session(asio::ip::tcp::socket socket, session_params params);
+/// The stream of a session over an accepted TCP socket.
+std::unique_ptr<session_stream> tcp_session_stream(asio::ip::tcp::socket socket);
 
 }  // namespace smtpmock::net

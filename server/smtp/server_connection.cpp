@@ -205,15 +205,15 @@ event server_connection::next_event() {
 
 event server_connection::message_event(std::string data, std::size_t size, reply r, verb by,
                                        std::string line) {
-  message_ = {};
-  message_.id = opts_.new_message_id ? opts_.new_message_id() : std::to_string(errors_);
-  message_.env = tx_.env;
-  message_.data = std::move(data);
-  values_["queue_id"] = message_.id;
+  message_ = std::make_unique<captured_message>();
+  message_->id = opts_.new_message_id ? opts_.new_message_id() : std::to_string(errors_);
+  message_->env = tx_.env;
+  message_->data = std::move(data);
+  values_["queue_id"] = message_->id;
   values_["size"] = std::to_string(size);
   if (r.code == 0) r = configured("message", stock::queued);
   event ev = ask(answering::message, event_kind::message, by, std::move(line), std::move(r), {});
-  ev.message = &message_;
+  ev.message = message_.get();
   return ev;
 }
 
@@ -313,7 +313,7 @@ event server_connection::on_command(const input_line& line) {
     v.proposed = make(stock::improper_pipelining);
   } else if (std::optional<chunk> ck = c.id == verb::bdat ? check_bdat(c) : std::nullopt) {
     ck->line = std::move(shown);
-    chunk_ = std::move(ck);
+    chunk_ = std::make_unique<chunk>(std::move(*ck));
     return next_event();  // the reply comes once the chunk has been read
   } else {
     v = propose_command(c);
@@ -567,7 +567,9 @@ void server_connection::respond(const reply& r) {
       enter_state(state::closed);
       break;
     case answering::message:
-      // RFC 5321 4.1.1.4: whatever the final reply, the transaction is over.
+      // RFC 5321 4.1.1.4: whatever the final reply, the transaction is over; the message was
+      // kept by the driver or refused, and is not held here any longer.
+      message_.reset();
       reset_transaction();
       enter_state(between_commands());
       break;

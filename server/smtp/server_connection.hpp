@@ -129,7 +129,7 @@ class server_connection {
   /// Octets currently buffered but not yet processed.
   std::size_t buffered() const { return input_.size(); }
   /// Whether the session is reading message data (after a 354, or a BDAT chunk).
-  bool in_data() const { return state_ == state::data || chunk_.has_value(); }
+  bool in_data() const { return state_ == state::data || chunk_ != nullptr; }
   /// Whether a mail transaction is open (MAIL accepted, not yet ended).
   bool in_transaction() const { return tx_.open; }
   /// A reply from scenario text lines ("550 5.1.1 <{recipient}> unknown"), templates expanded
@@ -289,7 +289,8 @@ class server_connection {
   std::string output_;
   line_reader lines_;
   std::unique_ptr<data_decoder> data_;
-  std::optional<chunk> chunk_;
+  std::unique_ptr<chunk> chunk_;  ///< the BDAT chunk being read (allocated per chunk: an idle
+                                  ///< session does not carry one)
 
   // The session: its envelope facts (client, HELO/EHLO, AUTH user, TLS; no MAIL or RCPT),
   // the open transaction, and what lasts across transactions.
@@ -303,7 +304,9 @@ class server_connection {
   std::size_t errors_ = 0;
   bool enhanced_ = false;
   template_values values_;
-  captured_message message_;  ///< the message of the pending message event
+  /// The message of the pending message event (allocated at the end of data, so an idle
+  /// session does not carry one).
+  std::unique_ptr<captured_message> message_;
 
   // The SASL exchange in progress (state_ is auth).
   sasl sasl_ = sasl::none;
