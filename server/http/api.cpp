@@ -100,20 +100,49 @@ json body_json(const std::string& body, json empty = json::object()) {
   }
 }
 
-/// Rejects keys of `j` outside `allowed` (a typo such as "Ids" must not mean "everything").
-void only_keys(const json& j, std::initializer_list<std::string_view> allowed, const char* what) {
+/// `j` (an object) with each key replaced by the field of `allowed` it names, matched as Go's
+/// encoding/json (so Mailpit) matches them: exactly, or else case-insensitively (`{"ids": [...]}`
+/// from the Java Testcontainers module means `IDs`). A key naming no field is a 400 naming it
+/// (a typo such as "Idz" must not be dropped and so mean "everything"), and so are two keys
+/// naming the same field (`"IDs"` and `"ids"`), where Go would silently keep the last.
+json canonical_keys(const json& j, std::initializer_list<std::string_view> allowed,
+                    const char* what) {
   if (!j.is_object()) fail(400, std::string(what) + ": expected a JSON object");
+  json out = json::object();
+  std::map<std::string_view, std::string> given;  // field -> the key that named it
   for (const auto& [key, value] : j.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+    std::string_view field;
+    for (auto a : allowed) {
+      if (a == key) field = a;
+    }
+    if (field.empty()) {
+      const std::string folded = ascii_lower(key);
+      for (auto a : allowed) {
+        if (ascii_lower(a) == folded) {
+          field = a;
+          break;
+        }
+      }
+    }
+    if (field.empty()) {
       std::string list;
       for (auto a : allowed)
         list += (list.empty() ? "" : ", ") + std::string(a);
       fail(400, std::string(what) + ": unknown field '" + key + "' (allowed: " + list + ")");
     }
+    if (auto it = given.find(field); it != given.end()) {
+      fail(400, std::string(what) + ": fields '" + it->second + "' and '" + key + "' both name " +
+                    std::string(field) + " (give it once)");
+    }
+    given.emplace(field, key);
+    out[std::string(field)] = value;
   }
+  return out;
 }
 
+/// An array of id strings; null (as Go decodes it) is an empty list.
 std::vector<std::string> id_list(const json& j, const char* what) {
+  if (j.is_null()) return {};
   if (!j.is_array()) fail(400, std::string(what) + ": IDs must be an array of strings");
   std::vector<std::string> ids;
   for (const auto& v : j) {
@@ -158,16 +187,16 @@ json chaos_json(const chaos_triggers& c) {
 /// Mailpit's PUT /api/v1/chaos body (optionally wrapped in {"Triggers": ...}); omitted
 /// triggers are reset to 0 %.
 chaos_triggers parse_chaos(json j) {
-  if (j.is_object() && j.size() == 1 && j.contains("Triggers")) j = j["Triggers"];
-  only_keys(j, {"Authentication", "Recipient", "Sender"}, "chaos triggers");
+  if (j.is_object() && j.size() == 1 && ascii_lower(j.begin().key()) == "triggers")
+    j = json(j.begin().value());
+  j = canonical_keys(j, {"Authentication", "Recipient", "Sender"}, "chaos triggers");
   chaos_triggers out;
   for (auto [name, slot] :
        {std::pair{"Authentication", &out.authentication}, std::pair{"Recipient", &out.recipient},
         std::pair{"Sender", &out.sender}}) {
     if (!j.contains(name) || j[name].is_null()) continue;
-    const json& t = j[name];
     const std::string what = std::string("chaos trigger ") + name;
-    only_keys(t, {"ErrorCode", "Probability"}, what.c_str());
+    const json t = canonical_keys(j[name], {"ErrorCode", "Probability"}, what.c_str());
     if (t.contains("ErrorCode")) {
       const json& code = t["ErrorCode"];
       if (!code.is_number_integer() || code.get<long long>() < 400 || code.get<long long>() > 599)
@@ -196,11 +225,12 @@ json jim_json(const jim_settings& s) {
 }
 
 /// MailHog's Jim JSON over `base`: the fields given replace base's.
-jim_settings parse_jim(const json& j, jim_settings base) {
-  only_keys(j,
-            {"DisconnectChance", "AcceptChance", "LinkSpeedAffect", "LinkSpeedMin", "LinkSpeedMax",
-             "RejectSenderChance", "RejectRecipientChance", "RejectAuthChance"},
-            "jim");
+jim_settings parse_jim(const json& body, jim_settings base) {
+  const json j = canonical_keys(
+      body,
+      {"DisconnectChance", "AcceptChance", "LinkSpeedAffect", "LinkSpeedMin", "LinkSpeedMax",
+       "RejectSenderChance", "RejectRecipientChance", "RejectAuthChance"},
+      "jim");
   for (auto [name, slot] : {std::pair{"DisconnectChance", &base.disconnect_chance},
                             std::pair{"AcceptChance", &base.accept_chance},
                             std::pair{"LinkSpeedAffect", &base.link_speed_affect},
@@ -467,35 +497,40 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
       return json_response(messages_summary_json(box_, all, all, start, limit));
     }
     if (m == "DELETE") {
-      const json body = body_json(r.body);
-      only_keys(body, {"IDs"}, "delete request");
-      if (body.contains("IDs")) {
-        const auto ids = id_list(body["IDs"], "delete request");
-        if (!ids.empty()) box_.remove(ids);  // an empty list deletes nothing
-      } else {
-        box_.remove({});
-      }
+      const json body = canonical_keys(body_json(r.body), {"IDs"}, "delete request");
+      // As Mailpit: an empty or absent IDs deletes all.
+      box_.remove(body.contains("IDs") ? id_list(body["IDs"], "delete request")
+                                       : std::vector<std::string>{});
       // NOTE(compat): Mailpit answers "ok"; an empty body suits both mailpit-api (which reads
       // text) and MailHog's client (which JSON-parses any non-empty body of this route).
       return text_response("");
     }
     if (m == "PUT") {
-      const json body = body_json(r.body);
-      only_keys(body, {"IDs", "Read", "Search"}, "read status request");
+      const json body =
+          canonical_keys(body_json(r.body), {"IDs", "Read", "Search"}, "read status request");
       bool read = false;
       if (body.contains("Read")) {
         if (!body["Read"].is_boolean())
           fail(400, "read status request: Read must be true or false");
         read = body["Read"].get<bool>();
       }
+      const auto ids = body.contains("IDs") ? id_list(body["IDs"], "read status request")
+                                            : std::vector<std::string>{};
+      std::string search;
+      if (body.contains("Search") && !body["Search"].is_null()) {
+        if (!body["Search"].is_string()) fail(400, "read status request: Search must be a string");
+        search = body["Search"].get<std::string>();
+      }
+      if (!ids.empty() && !search.empty())
+        fail(400, "read status request: give IDs or Search, not both");
+      // As Mailpit: a Search marks its matches, else non-empty IDs those, else all.
       std::vector<message_ptr> targets;
-      if (body.contains("IDs")) {
-        for (const auto& id : id_list(body["IDs"], "read status request")) {
+      if (!search.empty()) {
+        targets = filter(parse_query(search));
+      } else if (!ids.empty()) {
+        for (const auto& id : ids) {
           if (auto msg = box_.find(id)) targets.push_back(msg);
         }
-      } else if (body.contains("Search")) {
-        if (!body["Search"].is_string()) fail(400, "read status request: Search must be a string");
-        targets = filter(parse_query(body["Search"].get<std::string>()));
       } else {
         targets = box_.all();
       }

@@ -3,6 +3,7 @@
 #include "http/mailbox.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_set>
 
 namespace smtpmock::http {
@@ -100,6 +101,7 @@ search_fields mailbox::fields(const message_ptr& m) {
   }
   append_addresses(f.cc, p->cc);
   append_addresses(f.bcc, p->bcc);
+  append_addresses(f.reply_to, p->reply_to);
   for (const auto& r : hidden_recipients(m->env, *p)) {
     f.bcc += r;
     f.bcc += ' ';
@@ -110,6 +112,10 @@ search_fields mailbox::fields(const message_ptr& m) {
   f.text = p->text.empty() ? html_to_text(p->html) : p->text;
   f.read = is_read(m->id);
   f.attachments = p->attachments.size();
+  f.inlines = p->inlines.size();
+  f.size = m->data.size();
+  f.received_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(m->received.time_since_epoch()).count();
   return f;
 }
 

@@ -219,3 +219,35 @@ TEST_CASE("api: percent decoding") {
   CHECK_FALSE(percent_decode("%4", false));
   CHECK_FALSE(percent_decode("%zz", false));
 }
+
+TEST_CASE("api: JSON keys match as Go's encoding/json does; empty IDs mean all") {
+  fixture f;
+  f.add("m1", "first", "a@y.example");
+  f.add("m2", "second", "b@y.example");
+  f.add("m3", "third", "c@y.example");
+  CHECK(f.call("DELETE", "/api/v1/messages", "{\"ids\": [\"m1\"]}").status == 200);
+  CHECK(f.store->message_count() == 2);
+  auto dup = f.call("DELETE", "/api/v1/messages", "{\"IDs\": [], \"ids\": []}");
+  check_error(dup, 400);
+  CHECK(body(dup)["Error"].get<std::string>().find("both name IDs") != std::string::npos);
+  auto unknown = f.call("DELETE", "/api/v1/messages", "{\"Idz\": []}");
+  check_error(unknown, 400);
+  CHECK(body(unknown)["Error"].get<std::string>().find("'Idz' (allowed: IDs)") !=
+        std::string::npos);
+  CHECK(f.store->message_count() == 2);
+  CHECK(f.call("PUT", "/api/v1/messages", "{\"iDs\": [], \"read\": true}").status == 200);
+  CHECK(body(f.call("GET", "/api/v1/messages"))["unread"] == 0);
+  CHECK(f.call("PUT", "/api/v1/messages", "{\"Read\": false, \"search\": \"subject:third\"}")
+            .status == 200);
+  CHECK(body(f.call("GET", "/api/v1/messages"))["unread"] == 1);
+  check_error(f.call("PUT", "/api/v1/messages", "{\"IDs\": [\"m2\"], \"Search\": \"x\"}"), 400);
+  check_error(
+      f.call("PUT", "/api/v1/chaos", "{\"sender\": {\"errorcode\": 451, \"ErrorCode\": 452}}"),
+      400);
+  CHECK(f.call("PUT", "/api/v1/chaos", "{\"sender\": {\"errorcode\": 451, \"probability\": 5}}")
+            .status == 200);
+  CHECK(f.control->chaos().sender.error_code == 451);
+  CHECK(f.control->chaos().sender.probability == 5);
+  CHECK(f.call("DELETE", "/api/v1/messages", "{\"IDs\": []}").status == 200);
+  CHECK(f.store->message_count() == 0);
+}

@@ -384,25 +384,158 @@ def test_delete_messages(smtpmock):
     ids = [m["ID"] for m in get_json(smtpmock, "/api/v1/messages")["messages"]]
     # Bad requests delete nothing.
     assert_error(call(smtpmock, "DELETE", "/api/v1/messages", "{not json"), 400, "JSON")
-    assert_error(call(smtpmock, "DELETE", "/api/v1/messages", {"Ids": ids[:1]}), 400,
+    assert_error(call(smtpmock, "DELETE", "/api/v1/messages", {"Idz": ids[:1]}), 400,
                  "unknown field")
     assert_error(call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": "all"}), 400)
     assert_error(call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": [1, 2]}), 400)
     assert_error(call(smtpmock, "DELETE", "/api/v1/messages", [ids[0]]), 400)
     assert get_json(smtpmock, "/api/v1/messages")["total"] == 4
-    # An empty list deletes nothing; unknown ids are ignored.
-    assert call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": []}).status == 200
+    # Unknown ids are ignored.
     assert call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": ["nope"]}).status == 200
     assert get_json(smtpmock, "/api/v1/messages")["total"] == 4
-    r = call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": ids[:2]})
+    # Keys match case-insensitively, as Go's encoding/json (so Mailpit) matches them.
+    assert call(smtpmock, "DELETE", "/api/v1/messages", {"Ids": ids[:1]}).status == 200
+    assert [m["ID"] for m in get_json(smtpmock, "/api/v1/messages")["messages"]] == ids[1:]
+    r = call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": ids[1:2]})
     assert r.status == 200
     left = [m["ID"] for m in get_json(smtpmock, "/api/v1/messages")["messages"]]
     assert left == ids[2:]
     assert_error(call(smtpmock, "GET", f"/api/v1/message/{ids[0]}"), 404)
     info = get_json(smtpmock, "/api/v1/info")
     assert info["Messages"] == 2 and info["RuntimeStats"]["MessagesDeleted"] == 2
+    # An empty list deletes all, as an absent one does (Mailpit's documented semantics).
+    assert call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": []}).status == 200
+    assert get_json(smtpmock, "/api/v1/messages")["total"] == 0
+    send(smtpmock, "del again")
     assert call(smtpmock, "DELETE", "/api/v1/messages").status == 200
     assert get_json(smtpmock, "/api/v1/messages")["total"] == 0
+
+
+# --- Mailpit parity: JSON keys, empty IDs, every search term ----------------------------------
+
+
+def test_json_keys_match_case_insensitively(smtpmock):
+    for i in range(3):
+        send(smtpmock, f"keys {i}")
+    ids = [m["ID"] for m in get_json(smtpmock, "/api/v1/messages")["messages"]]
+    # Java Testcontainers' Mailpit module sends lowercase keys.
+    assert call(smtpmock, "DELETE", "/api/v1/messages", {"ids": ids[:1]}).status == 200
+    assert [m["ID"] for m in get_json(smtpmock, "/api/v1/messages")["messages"]] == ids[1:]
+    # Two keys naming one field are a 400 naming both; nothing changes.
+    body = assert_error(call(smtpmock, "DELETE", "/api/v1/messages", {"IDs": [], "ids": []}),
+                        400, "both name IDs")
+    assert "'IDs'" in body["Error"] and "'ids'" in body["Error"]
+    assert_error(call(smtpmock, "PUT", "/api/v1/messages",
+                      {"read": True, "Read": False}), 400, "both name Read")
+    assert get_json(smtpmock, "/api/v1/messages")["total"] == 2
+    # An unknown key still names itself and the allowed ones.
+    assert_error(call(smtpmock, "DELETE", "/api/v1/messages", {"IDz": ids}), 400,
+                 "unknown field 'IDz' (allowed: IDs)")
+    assert get_json(smtpmock, "/api/v1/messages")["total"] == 2
+    # Read status and chaos too.
+    assert call(smtpmock, "PUT", "/api/v1/messages",
+                {"ids": [ids[1]], "READ": True}).status == 200
+    assert get_json(smtpmock, "/api/v1/messages")["unread"] == 1
+    chaos = call(smtpmock, "PUT", "/api/v1/chaos",
+                 {"triggers": {"sender": {"errorcode": 451, "PROBABILITY": 0}}})
+    assert chaos.status == 200, chaos.text
+    assert chaos.json()["Sender"] == {"ErrorCode": 451, "Probability": 0}
+    assert_error(call(smtpmock, "PUT", "/api/v1/chaos", {"Sender": {"Code": 451}}), 400,
+                 "unknown field 'Code'")
+
+
+def test_empty_ids_mean_all_for_read_status(smtpmock):
+    send(smtpmock, "first")
+    send(smtpmock, "second")
+    assert call(smtpmock, "PUT", "/api/v1/messages", {"IDs": [], "Read": True}).status == 200
+    assert get_json(smtpmock, "/api/v1/messages")["unread"] == 0
+    assert call(smtpmock, "PUT", "/api/v1/messages",
+                {"IDs": [], "Read": False, "Search": "subject:first"}).status == 200
+    assert [m["Subject"] for m in
+            get_json(smtpmock, "/api/v1/search?query=is:unread")["messages"]] == ["first"]
+    assert call(smtpmock, "PUT", "/api/v1/messages", {"IDs": None, "Read": False}).status == 200
+    assert get_json(smtpmock, "/api/v1/messages")["unread"] == 2
+    one = get_json(smtpmock, "/api/v1/messages")["messages"][0]["ID"]
+    assert_error(call(smtpmock, "PUT", "/api/v1/messages",
+                      {"IDs": [one], "Search": "first", "Read": True}), 400, "not both")
+    assert get_json(smtpmock, "/api/v1/messages")["unread"] == 2
+
+
+def test_search_size_and_date_terms_over_smtp(smtpmock):
+    from datetime import datetime, timedelta, timezone
+    from urllib.parse import quote
+
+    send(smtpmock, "small one", body="tiny")
+    send(smtpmock, "big one", body="x" * 5000 + "\n")
+    sizes = {m["Subject"]: m["Size"] for m in get_json(smtpmock, "/api/v1/messages")["messages"]}
+    assert sizes["small one"] < 1024 < 4096 < sizes["big one"] < 8192, sizes
+
+    def subjects(query: str) -> list[str]:
+        r = get_json(smtpmock, "/api/v1/search?query=" + quote(query))
+        assert r["messages_count"] == len(r["messages"])
+        return sorted(m["Subject"] for m in r["messages"])
+
+    assert subjects("larger:4kb") == ["big one"]
+    assert subjects("larger:1k smaller:0.01m") == ["big one"]
+    assert subjects("-larger:4KB") == ["small one"]
+    assert subjects("smaller:1kb") == ["small one"]
+    assert subjects(f"larger:{sizes['big one']}") == []
+    assert subjects(f"!smaller:{sizes['small one'] - 1}") == ["big one", "small one"]
+    both = ["big one", "small one"]
+    now = datetime.now(timezone.utc)
+    tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
+    yesterday = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    assert subjects(f"before:{tomorrow}") == both
+    assert subjects(f"-before:{tomorrow}") == []
+    assert subjects(f"before:{yesterday}") == []
+    assert subjects(f"after:{yesterday} before:{tomorrow}") == both
+    assert subjects(f"!after:{tomorrow}") == both
+    later = (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert subjects(f"before:{later} larger:4kb") == ["big one"]
+    earlier = (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    assert subjects(f'after:"{earlier}"') == both
+    # Every bad value is a 400 naming its term; nothing is silently ignored or empty.
+    for query, named in (("before:yesterday", "before:yesterday"),
+                         ("after:2024-13-01", "after:2024-13-01"),
+                         ("larger:2gb", "larger:2gb"), ("smaller:lots", "smaller:lots"),
+                         ("tag:urgent", "tags are not supported"),
+                         ("is:tagged", "tags are not supported"),
+                         ("has:flowers", "has:flowers")):
+        assert_error(call(smtpmock, "GET", "/api/v1/search?query=" + quote(query)), 400, named)
+    assert_error(call(smtpmock, "GET", "/api/v1/messages/wait?timeout=1&query=" +
+                      quote("before:soon")), 400, "before:soon")
+    # Deleting by a size search deletes exactly its matches.
+    assert call(smtpmock, "DELETE", "/api/v1/search?query=larger:4kb").status == 200
+    assert subjects("") == ["small one"]
+
+
+def test_search_reply_to_addressed_and_inline(smtpmock):
+    from urllib.parse import quote
+
+    send_raw(smtpmock, "From: Juergen <juergen@sender.example>\r\n"
+             "To: bob@dest.example\r\nReply-To: Help Desk <help@support.example>\r\n"
+             "Subject: with reply-to\r\n\r\nhello\r\n", rcpts=("bob@dest.example",))
+    send_raw(smtpmock, "From: juergen@sender.example\r\nTo: bob@dest.example\r\n"
+             "Subject: with inline\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: multipart/related; boundary=b\r\n\r\n"
+             "--b\r\nContent-Type: text/html\r\n\r\n<img src=cid:logo@x>\r\n"
+             "--b\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n"
+             "Content-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+             "iVBORw0KGgo=\r\n--b--\r\n", rcpts=("bob@dest.example",))
+
+    def subjects(query: str) -> list[str]:
+        r = get_json(smtpmock, "/api/v1/search?query=" + quote(query))
+        return sorted(m["Subject"] for m in r["messages"])
+
+    assert subjects("reply-to:support.example") == ["with reply-to"]
+    assert subjects('reply-to:"help desk"') == ["with reply-to"]
+    assert subjects("-reply-to:support.example") == ["with inline"]
+    assert subjects("addressed:help@support") == ["with reply-to"]
+    assert subjects("addressed:bob@dest.example") == ["with inline", "with reply-to"]
+    assert subjects("!addressed:help@support") == ["with inline"]
+    assert subjects("has:inline") == ["with inline"]
+    assert subjects("has:inlines") == ["with inline"]
+    assert subjects("-has:inline") == ["with reply-to"]
 
 
 def test_info(smtpmock):
