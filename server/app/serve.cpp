@@ -72,9 +72,9 @@ int run_serve(const serve_settings& settings) {
     }
   }
 
-  // The certificate for STARTTLS and implicit TLS: the files, or one generated for the
-  // scenario's hostname. Fault certificates (expired, wrong host) are generated either way,
-  // when a session first needs one.
+  // The certificate for STARTTLS and implicit TLS: the files (checked now), or one generated
+  // for the scenario's hostname by the first session that needs it, as are the fault
+  // certificates (expired, wrong host) either way.
   std::shared_ptr<net::tls_contexts> tls;
   try {
     tls = std::make_shared<net::tls_contexts>(

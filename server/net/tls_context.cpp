@@ -236,15 +236,15 @@ struct tls_contexts::impl {
   std::shared_ptr<asio::ssl::context> refusing;
   std::map<std::string, std::shared_ptr<asio::ssl::context>, std::less<>> normal;
   std::map<std::string, std::shared_ptr<asio::ssl::context>, std::less<>> expired;
-  std::string generated_summary;
 
+  /// A context with a certificate for `names` made now (called with the mutex held; the key
+  /// is made by the first call).
   std::shared_ptr<asio::ssl::context> generated(const std::vector<std::string>& names,
-                                                long not_before, long not_after,
-                                                std::string* description = nullptr) {
+                                                long not_before, long not_after) {
+    if (!key) key = generate_key();
     auto cert = make_certificate(key.get(), names, not_before, not_after);
     auto ctx = base_context();
     use(*ctx, cert.get(), key.get());
-    if (description != nullptr) *description = summary(cert.get());
     return ctx;
   }
 
@@ -272,7 +272,6 @@ struct tls_contexts::impl {
 
 tls_contexts::tls_contexts(const tls_settings& settings) : impl_(std::make_unique<impl>()) {
   impl_->default_hostname = settings.hostname.empty() ? "localhost" : settings.hostname;
-  impl_->key = generate_key();
   if (!settings.cert_file.empty() || !settings.key_file.empty()) {
     if (settings.cert_file.empty() || settings.key_file.empty()) {
       throw tls_error("--tls-cert and --tls-key must be given together");
@@ -304,12 +303,9 @@ tls_contexts::tls_contexts(const tls_settings& settings) : impl_(std::make_uniqu
     impl_->files_summary = "file " + settings.cert_file + " (" + summary(cert) + ")";
     impl_->files = std::move(ctx);
   }
-  // Generated now, so a broken OpenSSL fails the start-up, not the first STARTTLS. The fault
-  // certificates (expired, wrong host, refusing) are made by the first session that asks:
-  // most runs never do, and each costs a signature and an SSL_CTX on the way to ready.
-  impl_->normal.emplace(impl_->default_hostname,
-                        impl_->generated(impl::names_for(impl_->default_hostname), -hour, year,
-                                         &impl_->generated_summary));
+  // Every generated certificate, the default one included, is made by the first session that
+  // needs it (about 3 ms: the key, the signature and OpenSSL's first SSL_CTX), so none is on
+  // the way to the ready line; most runs never start TLS.
 }
 
 tls_contexts::~tls_contexts() = default;
@@ -352,7 +348,8 @@ std::string tls_contexts::describe() const {
   std::string san;
   for (const auto& entry : san_entries(impl::names_for(impl_->default_hostname)))
     san += (san.empty() ? "" : ", ") + entry;
-  return "self-signed, generated at start-up (" + impl_->generated_summary + "; SAN " + san + ")";
+  return "self-signed, made at the first TLS handshake (CN=" + impl_->default_hostname +
+         ", valid for a year from then; SAN " + san + ")";
 }
 
 std::string hmac_md5_hex(std::string_view key, std::string_view message) {
