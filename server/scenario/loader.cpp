@@ -336,11 +336,14 @@ class reader {
   }
 
   /// A reply line as written in a scenario: "250 2.1.0 MAIL ok". `klass` (2 or 3) is the
-  /// class the reply must have, 0 for any; templates must be known names.
-  std::string reply_value(const field& f, int klass) const {
+  /// class the reply must have, 0 for any; templates must be known names. A line that is not
+  /// the last of a multi-line reply may be written as on the wire, "250-text" (RFC 5321
+  /// 4.2.1); it is returned as "250 text", the form the serialiser adds the dashes to.
+  std::string reply_value(const field& f, int klass, bool last = true) const {
     std::string text = string_value(f);
-    check_reply(f, text, klass);
+    check_reply(f, text, klass, last);
     check_templates(f.value, text);
+    if (text.size() > 3 && text[3] == '-') text[3] = ' ';
     return text;
   }
 
@@ -393,16 +396,23 @@ class reader {
     }
   }
 
-  void check_reply(const field& f, std::string_view text, int klass) const {
-    // RFC 5321 4.2: Reply-line = Reply-code [ SP textstring ] CRLF, code 2yz to 5yz here.
+  void check_reply(const field& f, std::string_view text, int klass, bool last) const {
+    // RFC 5321 4.2: Reply-line = Reply-code [ SP textstring ] CRLF, code 2yz to 5yz here;
+    // 4.2.1: every line but the last of a multi-line reply has a hyphen after the code.
     const bool digits = text.size() >= 3 && std::all_of(text.begin(), text.begin() + 3, [](char c) {
                           return c >= '0' && c <= '9';
                         });
     const int code = digits ? (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0') : 0;
-    if (!digits || code < 200 || code > 599 || (text.size() > 3 && text[3] != ' ')) {
+    const bool dash = text.size() > 3 && text[3] == '-';
+    if (!digits || code < 200 || code > 599 || (text.size() > 3 && text[3] != ' ' && !dash)) {
       fail(f.value, "bad reply '" + std::string(text) + "' for '" + f.path +
                         "' (expected a code from 200 to 599, a space and a text, as in "
                         "\"250 2.1.0 Ok\")");
+    }
+    if (dash && last) {
+      fail(f.value, "bad reply '" + std::string(text) + "' for '" + f.path +
+                        "': the last line of a reply has a space after the code, not a dash" +
+                        (f.path.ends_with("]") ? "" : " (a one-line reply is its own last line)"));
     }
     check_line(f.value, text, smtp::limits::reply_line - 2);
     if (klass != 0 && code / 100 != klass) {
@@ -715,33 +725,38 @@ pattern pattern_value(const reader& r, const field& f) {
 }
 
 /// A rule's reply: one line, or a list of lines for a multi-line reply (RFC 5321 4.2.1: every
-/// line of a multi-line reply carries the same code; the serialiser adds the dashes).
+/// line of a multi-line reply carries the same code). A line may be written as on the wire,
+/// "550-5.7.1 text" for all but the last, or without the dash ("550 5.7.1 text"), in any mix:
+/// the list is one reply, so the dashes say nothing the list does not, and the serialiser adds
+/// them. The last line has a space after the code. Lines come back in the dash-less form.
+/// When collecting errors, each line's error is recorded; the caller sees them in the count.
 std::vector<std::string> reply_lines_value(const reader& r, const field& f) {
-  const auto check_one = [&](const field& line) {
-    if (line.value.is_scalar() && line.value.scalar().size() > 3 && line.value.scalar()[3] == '-') {
-      r.fail(line.value, "bad reply '" + line.value.scalar() + "' for '" + line.path +
-                             "': write each line as \"CODE text\"; a multi-line reply is a list of "
-                             "lines, and the dashes are added when it is sent");
-    }
-    std::string text = r.reply_value(line, 0);
+  const auto check_one = [&](const field& line, bool last) {
+    std::string text = r.reply_value(line, 0, last);
     if (smtp::reply::parse(text).code == 0) r.fail(line.value, "bad reply '" + text + "'");
     return text;
   };
-  if (f.value.is_scalar()) return {check_one(f)};
+  if (f.value.is_scalar()) return {check_one(f, true)};
   if (!f.value.is_sequence()) {
     r.fail_value(f, "expected a reply line or a list of reply lines for '" + f.path + "'");
   }
   if (f.value.size() == 0) r.fail(f.value, "'" + f.path + "' needs at least one reply line");
   std::vector<std::string> lines;
+  std::optional<std::pair<std::size_t, std::string>> first;  // the first good line and its code
   for (std::size_t i = 0; i < f.value.size(); ++i) {
-    const field line{f.path + "[" + std::to_string(i) + "]", f.key, f.value.item(i)};
-    if (!line.value.is_scalar()) r.fail(line.value, "expected a reply line in '" + f.path + "'");
-    lines.push_back(check_one(line));
-    if (lines.back().substr(0, 3) != lines.front().substr(0, 3)) {
-      r.fail(line.value, "every line of a multi-line reply must have the same code: line 1 has " +
-                             lines.front().substr(0, 3) + ", this line has " +
-                             lines.back().substr(0, 3));
-    }
+    r.attempt([&] {
+      const field line{f.path + "[" + std::to_string(i) + "]", f.key, f.value.item(i)};
+      if (!line.value.is_scalar()) r.fail(line.value, "expected a reply line in '" + f.path + "'");
+      std::string text = check_one(line, i + 1 == f.value.size());
+      const std::string code = text.substr(0, 3);
+      if (!first) first.emplace(i, code);
+      if (code != first->second) {
+        r.fail(line.value, "every line of a multi-line reply must have the same code: line " +
+                               std::to_string(first->first + 1) + " has " + first->second +
+                               ", this line has " + code);
+      }
+      lines.push_back(std::move(text));
+    });
   }
   return lines;
 }
@@ -892,7 +907,9 @@ constexpr row<greylist_draft> greylist_rows[] = {
      }},
     {"reply",
      [](const reader& r, const field& f, greylist_draft& g) {
+       const std::size_t errors_before = r.error_count();
        g.reply = reply_lines_value(r, f);
+       if (r.error_count() != errors_before) return;  // its lines' errors are recorded
        // RFC 6647 2.1: greylisting answers with a temporary failure, so the client retries.
        if (smtp::reply::parse(g.reply->front()).klass() != 4) {
          r.fail(f.value, "'" + f.path +

@@ -553,9 +553,10 @@ TEST_CASE("rules: more impossible values and combinations fail at the offending 
        "duplicate key 'rules[0].delay' (first given on line 2)"},
       // Replies.
       {"rules:\n  - {on: rcpt, reply: \"550-5.1.1 no\"}\n", 2, 23,
-       "write each line as \"CODE text\"; a multi-line reply is a list of lines"},
+       "bad reply '550-5.1.1 no' for 'rules[0].reply': the last line of a reply has a space "
+       "after the code, not a dash"},
       {"rules:\n  - {on: rcpt, reply: [\"550 a\", \"550-b\"]}\n", 2, 33,
-       "bad reply '550-b' for 'rules[0].reply[1]'"},
+       "bad reply '550-b' for 'rules[0].reply[1]': the last line of a reply has a space"},
       {"rules:\n  - {on: rcpt, reply: \"600 no\"}\n", 2, 23, "bad reply '600 no'"},
       {"rules:\n  - {on: rcpt, reply: \"550 4.1.1 no\"}\n", 2, 23,
        "enhanced status code class 4 does not match reply code 550"},

@@ -2,6 +2,8 @@
 // names. Consecutive C: lines are sent in one write (so pipelining is written as it happens);
 // the S: lines that follow must match the reply lines exactly. "S: *" matches any line and
 // "S: * text" a line starting with text; "@stored N" and "@closed" check the session.
+// "@scenario NAME" is a bundled scenario or a file next to the transcript; its rules' replies
+// are sent as the server sends them (other effects, such as delays, are not carried out).
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -10,7 +12,10 @@
 #include <vector>
 
 #include "../smtp/harness.hpp"
+#include "scenario/engine.hpp"
 #include "scenario/loader.hpp"
+#include "scenario/rules.hpp"
+#include "scenario/session_facts.hpp"
 
 namespace fs = std::filesystem;
 using smtpmock::test::harness;
@@ -28,12 +33,55 @@ std::vector<std::string> split_lines(const std::string& out) {
   return lines;
 }
 
+/// The harness with the scenario's rules: a rule's reply replaces the core's proposal, as
+/// net/effects.cpp does.
+struct rule_harness {
+  explicit rule_harness(std::shared_ptr<const smtpmock::scenario::definition> def)
+      : h(*def->personality), rules(def, 1) {}
+
+  std::string run() {
+    for (int guard = 0; guard < 1000000; ++guard) {
+      smtpmock::smtp::event ev = h.conn.next_event();
+      if (ev.kind == smtpmock::smtp::event_kind::need_data ||
+          ev.kind == smtpmock::smtp::event_kind::start_tls) {
+        break;
+      }
+      if (ev.kind == smtpmock::smtp::event_kind::closed) {
+        h.closed = true;
+        break;
+      }
+      smtpmock::smtp::reply answer = ev.proposed;
+      if (const auto type = smtpmock::scenario::rule_event(ev); type && rules.listens(*type)) {
+        const auto act = rules.decide(
+            smtpmock::scenario::facts_for(ev, *type, h.conn, "S1", "127.0.0.1", &counters,
+                                          smtpmock::scenario::steady::time_point{}));
+        if (act && act->then.reply) {
+          smtpmock::smtp::reply custom = h.conn.render(*act->then.reply);
+          if (custom.code != 0) answer = std::move(custom);
+        }
+      }
+      if (ev.kind == smtpmock::smtp::event_kind::message && answer.klass() == 2)
+        h.stored.push_back(*ev.message);
+      h.conn.respond(answer);
+    }
+    return h.conn.take_output();
+  }
+  std::string feed(std::string_view bytes) {
+    h.conn.receive_data(bytes);
+    return run();
+  }
+
+  harness h;
+  smtpmock::scenario::engine rules;
+  smtpmock::scenario::session_counters counters;
+};
+
 void replay(const fs::path& file) {
   std::ifstream in(file);
   std::vector<std::string> script;
   for (std::string line; std::getline(in, line);)
     script.push_back(line);
-  std::unique_ptr<harness> h;
+  std::unique_ptr<rule_harness> h;
   std::vector<std::string> pending_out;
   std::size_t next_out = 0;
   std::string to_send;
@@ -49,9 +97,12 @@ void replay(const fs::path& file) {
     const std::string where = file.filename().string() + ":" + std::to_string(n + 1);
     if (line.empty() || line[0] == '#') continue;
     if (line.rfind("@scenario ", 0) == 0) {
-      const auto p = smtpmock::scenario::load_file(smtpmock::scenario::resolve(line.substr(10)));
-      h = std::make_unique<harness>(*p);
-      pending_out = split_lines(h->start());
+      const std::string name = line.substr(10);
+      const fs::path beside = file.parent_path() / name;
+      const auto def = smtpmock::scenario::load_definition_file(
+          fs::is_regular_file(beside) ? beside : smtpmock::scenario::resolve(name));
+      h = std::make_unique<rule_harness>(def);
+      pending_out = split_lines(h->run());
       next_out = 0;
       continue;
     }
@@ -78,10 +129,10 @@ void replay(const fs::path& file) {
       }
     } else if (line.rfind("@stored ", 0) == 0) {
       flush_send();
-      CHECK_MESSAGE(h->stored.size() == std::stoul(line.substr(8)), where);
+      CHECK_MESSAGE(h->h.stored.size() == std::stoul(line.substr(8)), where);
     } else if (line == "@closed") {
       flush_send();
-      CHECK_MESSAGE(h->conn.closing(), where);
+      CHECK_MESSAGE(h->h.conn.closing(), where);
     } else {
       FAIL_CHECK(where << ": cannot read this line");
     }
