@@ -38,10 +38,15 @@ void fuzz_query(std::string_view text) {
   fixed.subject = "Hello there";
   fixed.text = "body text";
   fixed.attachments = 1;
+  fixed.reply_to = "Replies <r@x.example>";
+  fixed.inlines = 1;
+  fixed.size = 2048;
+  fixed.received_ms = 1'764'547'200'000;  // 2025-12-01T00:00:00Z
   (void)q.matches(fixed);
   http::search_fields self;
   self.from = self.to = self.cc = self.bcc = self.subject = self.message_id = self.session_id =
-      self.text = std::string(text);
+      self.text = self.reply_to = std::string(text);
+  self.size = text.size();
   (void)q.matches(self);
   (void)http::ascii_lower(text);
 }
