@@ -86,6 +86,23 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
           ->type_name("USER:PASSWORD")
           ->check(credentials)
           ->default_str("off"));
+  CLI::Validator cors_origin(
+      [](std::string& value) {
+        // One header value: "*" or an origin such as https://app.example (no list, no path).
+        if (value == "*") return std::string();
+        const auto scheme = value.find("://");
+        if (scheme == std::string::npos || scheme == 0 || value.size() == scheme + 3 ||
+            value.find_first_of(" \t\r\n,/", scheme + 3) != std::string::npos)
+          return std::string("expected * or an origin such as https://app.example:8080");
+        return std::string();
+      },
+      "");
+  add(cmd.add_option("--http-cors", s.http_cors,
+                     "Access-Control-Allow-Origin for the API (* or an origin); OPTIONS "
+                     "preflights are answered without auth")
+          ->type_name("ORIGIN")
+          ->check(cors_origin)
+          ->default_str("off"));
   add(cmd.add_option("--tls-cert", s.tls_cert,
                      "PEM certificate (chain) for STARTTLS and implicit TLS; needs --tls-key")
           ->type_name("FILE")

@@ -173,6 +173,7 @@ int run_serve(const serve_settings& settings) {
   if (enabled(settings.http_listen)) {
     http::api_options api_options;
     api_options.credentials = settings.http_auth;
+    api_options.cors_origin = settings.http_cors;
     api_options.version = version();
     api_options.commit = commit();
     api = std::make_shared<http::api>(store, metrics, control, api_options);

@@ -16,6 +16,8 @@ struct serve_settings {
   std::string smtps_listen;                    ///< empty or "off": no implicit-TLS listener
   std::string http_listen = "127.0.0.1:8025";  ///< empty or "off": no HTTP API
   std::string http_auth;                       ///< "user:password"; empty: no basic auth
+  std::string
+      http_cors;         ///< Access-Control-Allow-Origin of the API ("*" or an origin); empty: none
   std::string tls_cert;  ///< empty (with tls_key): a self-signed certificate is generated
   std::string tls_key;
   std::string scenario = "default";

@@ -175,6 +175,36 @@ bool authorized(const std::string& header, const std::string& credentials) {
   return decoded && constant_time_equal(*decoded, credentials);
 }
 
+/// `html` with each `cid:CONTENT-ID` reference to an inline part of message `id` pointed at
+/// that part's API URL, so the view shows its images (as Mailpit's /view/{ID}.html does).
+std::string link_inline_parts(std::string html, const std::string& id,
+                              const std::vector<attachment_info>& inlines) {
+  for (const auto& part : inlines) {
+    if (part.content_id.empty()) continue;
+    const std::string needle = "cid:" + ascii_lower(part.content_id);
+    const std::string url = "/api/v1/message/" + id + "/part/" + part.part_id;
+    std::string lower = ascii_lower(html);
+    for (std::size_t at = lower.find(needle); at != std::string::npos;
+         at = lower.find(needle, at)) {
+      const std::size_t end = at + needle.size();
+      const char before = at > 0 ? lower[at - 1] : '\0';
+      const char after = end < lower.size() ? lower[end] : '\0';
+      const bool starts = before == '"' || before == '\'' || before == '=';
+      const bool ends = after == '"' || after == '\'' || after == '>' || after == ';' ||
+                        after == '/' || after == ')' || after == ' ' || after == '\t' ||
+                        after == '\r' || after == '\n' || after == '\0';
+      if (!starts || !ends) {
+        at = end;
+        continue;
+      }
+      html.replace(at, needle.size(), url);
+      lower.replace(at, needle.size(), url);
+      at += url.size();
+    }
+  }
+  return html;
+}
+
 json chaos_json(const chaos_triggers& c) {
   auto one = [](const chaos_trigger& t) {
     return json{{"ErrorCode", t.error_code}, {"Probability", t.probability}};
@@ -361,7 +391,43 @@ api::api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::met
       options_(std::move(options)),
       started_(std::chrono::steady_clock::now()) {}
 
+namespace {
+
+/// /api/... and /view/...: the paths --http-cors opens to other origins (as Mailpit's).
+bool cors_path(std::string_view path) {
+  return path.rfind("/api/", 0) == 0 || path.rfind("/view/", 0) == 0;
+}
+
+}  // namespace
+
+void api::add_cors(http_response& resp) const {
+  if (options_.cors_origin.empty()) return;
+  for (const auto& [name, value] : resp.headers) {
+    if (name == "Access-Control-Allow-Origin") return;
+  }
+  resp.headers.emplace_back("Access-Control-Allow-Origin", options_.cors_origin);
+}
+
 outcome api::handle(const http_request& r) {
+  const bool cors = !options_.cors_origin.empty() && cors_path(r.path);
+  if (cors && r.method == "OPTIONS") {
+    // A CORS preflight: browsers send it without credentials, so it needs none, and it
+    // answers the same for every API path (no 404 for an unknown id): it reveals nothing.
+    http_response resp;
+    resp.status = 204;
+    resp.content_type = "text/plain";
+    resp.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+    resp.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization");
+    resp.headers.emplace_back("Access-Control-Max-Age", "600");
+    add_cors(resp);
+    return resp;
+  }
+  outcome out = answer(r);
+  if (auto* resp = std::get_if<http_response>(&out); resp && cors) add_cors(*resp);
+  return out;
+}
+
+outcome api::answer(const http_request& r) {
   try {
     // Health is open to everyone (Docker, Kubernetes probes); everything else may need auth.
     const bool health = r.path == "/livez" || r.path == "/readyz";
@@ -482,6 +548,7 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
     if (m != "GET") return not_allowed("GET");
     return text_response(std::string(index_page), "text/html; charset=utf-8");
   }
+  if (n >= 1 && seg[0] == "view") return view(r, seg, q);
   if (n < 2 || seg[0] != "api") fail(404, "no such endpoint: " + r.path);
 
   // --- Mailpit API v1 ----------------------------------------------------------------------
@@ -731,6 +798,67 @@ http_response api::dispatch(const http_request& r, const std::vector<std::string
   fail(404, "no such endpoint: " + r.path);
 }
 
+http_response api::view(const http_request& r, const std::vector<std::string>& seg,
+                        const route_args& q) {
+  // Mailpit's /view/{ID|latest}.html|.txt (and smtpmock's .raw), for UI tests
+  // (cypress-mailpit). As Mailpit, errors here are plain text, not {"Error"}.
+  auto not_found = [](std::string text) {
+    return text_response(std::move(text) + "\n", "text/plain; charset=utf-8", 404);
+  };
+  if (seg.size() != 2) return not_found("no such view: " + r.path);
+  const std::string& name = seg[1];
+  const auto dot = name.rfind('.');
+  const std::string suffix = dot == std::string::npos ? std::string() : name.substr(dot + 1);
+  if (suffix != "html" && suffix != "txt" && suffix != "raw")
+    return not_found("no such view: " + r.path + " (expected /view/{ID}.html, .txt or .raw)");
+  if (r.method != "GET" && r.method != "HEAD") {
+    auto resp = error_response(
+        405, "method " + r.method + " is not allowed on " + r.path + " (allowed: GET)");
+    resp.headers.emplace_back("Allow", "GET");
+    return resp;
+  }
+  const std::string id = name.substr(0, dot);
+  message_ptr msg;
+  if (id == "latest") {
+    // As Mailpit: `latest` is the newest message, or the newest match of ?query=.
+    const std::string* text = q.get("query");
+    std::string query_text = text ? *text : std::string();
+    query_text.erase(0, query_text.find_first_not_of(" \t"));
+    if (query_text.empty()) {
+      msg = box_.find("latest");
+    } else {
+      search_query query;
+      try {
+        query = search_query::parse(query_text);
+      } catch (const std::invalid_argument& e) {
+        return text_response(std::string(e.what()) + "\n", "text/plain; charset=utf-8", 400);
+      }
+      for (auto& candidate : box_.all()) {
+        if (query.matches(box_.fields(candidate))) {
+          msg = candidate;
+          break;
+        }
+      }
+    }
+    if (!msg)
+      return not_found("message not found: no message" +
+                       (query_text.empty() ? std::string() : " matches \"" + query_text + "\""));
+  } else {
+    msg = id.empty() ? nullptr : box_.find(id);
+    if (!msg) return not_found("message " + id + " not found");
+  }
+  if (suffix == "raw") return text_response(msg->data, "text/plain");
+  const auto parsed = box_.parsed(msg);
+  if (suffix == "txt") return text_response(parsed->text);
+  if (parsed->html.empty())
+    return not_found("message " + msg->id + " does not contain an HTML part");
+  http_response resp = text_response(link_inline_parts(parsed->html, msg->id, parsed->inlines),
+                                     "text/html; charset=utf-8");
+  // Captured HTML is untrusted: it renders, but never runs scripts in the API's origin.
+  resp.headers.emplace_back("Content-Security-Policy", "sandbox");
+  return resp;
+}
+
 std::optional<http_response> api::check_wait(const wait_request& w) {
   try {
     auto all = box_.all();
@@ -743,9 +871,13 @@ std::optional<http_response> api::check_wait(const wait_request& w) {
       }
     }
     if (matches.size() < w.count) return std::nullopt;
-    return json_response(messages_summary_json(box_, all, matches, 0, max_page_size));
+    auto resp = json_response(messages_summary_json(box_, all, matches, 0, max_page_size));
+    add_cors(resp);
+    return resp;
   } catch (const std::exception& e) {
-    return error_response(500, std::string("internal error: ") + e.what());
+    auto resp = error_response(500, std::string("internal error: ") + e.what());
+    add_cors(resp);
+    return resp;
   }
 }
 
@@ -763,7 +895,9 @@ http_response api::wait_timed_out(const wait_request& w) {
                      std::to_string(w.count) + " message(s)";
   if (!w.query_text.empty()) what += " matching \"" + w.query_text + "\"";
   what += " (" + std::to_string(have) + " so far)";
-  return json_response(json{{"Error", what}, {"messages_count", have}}, 408);
+  auto resp = json_response(json{{"Error", what}, {"messages_count", have}}, 408);
+  add_cors(resp);
+  return resp;
 }
 
 http_response api::info() {

@@ -54,7 +54,10 @@ using outcome = std::variant<http_response, wait_request>;
 
 /// Limits and identity of the API.
 struct api_options {
-  std::string credentials;         ///< "user:password" for basic auth; empty: no auth
+  std::string credentials;  ///< "user:password" for basic auth; empty: no auth
+  /// Access-Control-Allow-Origin of /api/ and /view/ answers ("*" or one origin); empty: no
+  /// CORS headers, and OPTIONS is answered as any other unsupported method.
+  std::string cors_origin;
   std::size_t max_body = 1 << 20;  ///< larger request bodies get 413
   std::string version = "0.0.0";   ///< shown by /api/v1/info and smtpmock_build_info
   std::string commit = "unknown";  ///< the git commit, in smtpmock_build_info
@@ -89,8 +92,13 @@ class api {
 
  private:
   struct route_args;
+  outcome answer(const http_request& r);
+  /// Adds Access-Control-Allow-Origin to an answer of an API path when --http-cors is set.
+  void add_cors(http_response& resp) const;
   http_response dispatch(const http_request& r, const std::vector<std::string>& seg,
                          const route_args& q, std::optional<wait_request>& wait);
+  http_response view(const http_request& r, const std::vector<std::string>& seg,
+                     const route_args& q);
   http_response info();
   http_response metrics_text();
 

@@ -251,3 +251,182 @@ TEST_CASE("api: JSON keys match as Go's encoding/json does; empty IDs mean all")
   CHECK(f.call("DELETE", "/api/v1/messages", "{\"IDs\": []}").status == 200);
   CHECK(f.store->message_count() == 0);
 }
+
+namespace {
+
+/// A multipart/alternative message (text and HTML) with an inline image referenced by cid:.
+void add_multipart(fixture& f, const std::string& id) {
+  store::stored_message m;
+  m.id = id;
+  m.session_id = "S" + id;
+  m.received = store::clock::now();
+  m.env.mail_from = "sender@x.example";
+  m.env.recipients = {{"a@y.example", {}}};
+  m.data =
+      "From: sender@x.example\r\nTo: a@y.example\r\nSubject: views\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/related; boundary=\"R\"\r\n\r\n"
+      "--R\r\nContent-Type: multipart/alternative; boundary=\"A\"\r\n\r\n"
+      "--A\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain caf\xc3\xa9\r\n"
+      "--A\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+      "<p>rich <b>caf\xc3\xa9</b><img src=\"cid:logo@x\"></p>\r\n--A--\r\n"
+      "--R\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n"
+      "Content-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "iVBORw0KGgo=\r\n--R--\r\n";
+  f.store->add_message(std::move(m));
+}
+
+std::optional<std::string> header(const http_response& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("api: /view/{ID}.html, .txt and .raw, and latest") {
+  fixture f;
+  add_multipart(f, "m1");
+  f.add("m2", "plain only", "b@y.example");
+
+  auto html = f.call("GET", "/view/m1.html");
+  CHECK(html.status == 200);
+  CHECK(html.content_type == "text/html; charset=utf-8");
+  CHECK(html.body.find("<b>caf\xc3\xa9</b>") != std::string::npos);
+  CHECK(html.body.find("plain caf") == std::string::npos);
+  // The inline image points at its part in the API, as Mailpit links it.
+  CHECK(html.body.find("src=\"/api/v1/message/m1/part/") != std::string::npos);
+  CHECK(html.body.find("cid:") == std::string::npos);
+  CHECK(header(html, "Content-Security-Policy") == "sandbox");
+
+  auto txt = f.call("GET", "/view/m1.txt");
+  CHECK(txt.status == 200);
+  CHECK(txt.content_type == "text/plain; charset=utf-8");
+  CHECK(txt.body.find("plain caf\xc3\xa9") != std::string::npos);
+  CHECK(txt.body.find("<b>") == std::string::npos);
+
+  auto raw = f.call("GET", "/view/m1.raw");
+  CHECK(raw.status == 200);
+  CHECK(raw.content_type == "text/plain");
+  CHECK(raw.body == f.store->message("m1")->data);
+
+  // latest is the newest message (m2, which has no HTML part: a 404 in plain text, as Mailpit).
+  CHECK(f.call("GET", "/view/latest.txt").body.find("body of plain only") != std::string::npos);
+  CHECK(f.call("GET", "/view/latest.raw").body.find("Subject: plain only") != std::string::npos);
+  auto no_html = f.call("GET", "/view/latest.html");
+  CHECK(no_html.status == 404);
+  CHECK(no_html.content_type == "text/plain; charset=utf-8");
+  CHECK(no_html.body.find("does not contain an HTML part") != std::string::npos);
+  // latest?query= is the newest match (Mailpit's LatestID).
+  auto matched = f.call("GET", "/view/latest.html?query=subject:views");
+  CHECK(matched.status == 200);
+  CHECK(matched.body.find("rich") != std::string::npos);
+  CHECK(f.call("GET", "/view/latest.txt?query=subject:nothing").status == 404);
+  CHECK(f.call("GET", "/view/latest.txt?query=is:flagged").status == 400);
+
+  // Viewing is not reading (Mailpit's views leave Read alone).
+  CHECK(body(f.call("GET", "/api/v1/messages"))["unread"] == 2);
+}
+
+TEST_CASE("api: /view/ errors") {
+  fixture f;
+  CHECK(f.call("GET", "/view/latest.html").status == 404);  // empty store
+  CHECK(f.call("GET", "/view/latest.txt").body.find("not found") != std::string::npos);
+  f.add("m1", "one", "a@y.example");
+  for (const char* target :
+       {"/view/zz.html", "/view/zz.txt", "/view/zz.raw", "/view/m1.pdf", "/view/m1", "/view/m1.",
+        "/view/.html", "/view/m1.html/x", "/view", "/view/m1.HTML"}) {
+    CAPTURE(target);
+    auto r = f.call("GET", target);
+    CHECK(r.status == 404);
+    CHECK(r.content_type == "text/plain; charset=utf-8");
+  }
+  auto post = f.call("POST", "/view/m1.txt");
+  check_error(post, 405);
+  CHECK(header(post, "Allow") == "GET");
+  CHECK(f.call("HEAD", "/view/m1.raw").status == 200);
+}
+
+TEST_CASE("api: /view/ needs the same basic auth as the API") {
+  api_options o;
+  o.credentials = "u:p";
+  fixture f(o);
+  f.add("m1", "one", "a@y.example");
+  check_error(f.call("GET", "/view/m1.txt"), 401);
+  check_error(f.call("GET", "/view/latest.raw"), 401);
+  CHECK(f.call("GET", "/view/m1.txt", "", "Basic " + smtp::base64_encode("u:p")).status == 200);
+}
+
+TEST_CASE("api: without --http-cors there are no CORS headers and OPTIONS is a 405") {
+  fixture f;
+  f.add("m1", "one", "a@y.example");
+  auto r = f.call("GET", "/api/v1/messages");
+  CHECK(!header(r, "Access-Control-Allow-Origin"));
+  auto options = f.call("OPTIONS", "/api/v1/messages");
+  check_error(options, 405);
+  CHECK(!header(options, "Access-Control-Allow-Origin"));
+  CHECK(!header(options, "Access-Control-Allow-Methods"));
+  CHECK(f.call("OPTIONS", "/view/m1.txt").status == 405);
+}
+
+TEST_CASE("api: --http-cors adds Access-Control-Allow-Origin and answers preflights") {
+  for (const char* origin : {"https://app.example", "*"}) {
+    CAPTURE(origin);
+    api_options o;
+    o.cors_origin = origin;
+    o.credentials = "u:p";
+    fixture f(o);
+    f.add("m1", "secret subject", "a@y.example");
+    const std::string good = "Basic " + smtp::base64_encode("u:p");
+
+    auto list = f.call("GET", "/api/v1/messages", "", good);
+    CHECK(list.status == 200);
+    CHECK(header(list, "Access-Control-Allow-Origin") == origin);
+    CHECK(header(f.call("GET", "/view/m1.txt", "", good), "Access-Control-Allow-Origin") == origin);
+    // Errors carry it too, so a page can read why (a 401 included).
+    CHECK(header(f.call("GET", "/api/v1/message/zz", "", good), "Access-Control-Allow-Origin") ==
+          origin);
+    auto denied = f.call("GET", "/api/v1/messages");
+    check_error(denied, 401);
+    CHECK(header(denied, "Access-Control-Allow-Origin") == origin);
+    // Only the API: the page, health and metrics are not opened to other origins.
+    CHECK(!header(f.call("GET", "/livez"), "Access-Control-Allow-Origin"));
+    CHECK(!header(f.call("GET", "/metrics", "", good), "Access-Control-Allow-Origin"));
+
+    // A preflight needs no credentials and says nothing about the data: the same answer for
+    // an existing message, an unknown one and an unknown route.
+    for (const char* target : {"/api/v1/messages", "/api/v1/message/m1", "/api/v1/message/zz",
+                               "/api/v1/nope", "/view/latest.html"}) {
+      CAPTURE(target);
+      auto pre = f.call("OPTIONS", target);
+      CHECK(pre.status == 204);
+      CHECK(pre.body.empty());
+      CHECK(header(pre, "Access-Control-Allow-Origin") == origin);
+      CHECK(header(pre, "Access-Control-Allow-Methods") == "GET, POST, PUT, DELETE, OPTIONS");
+      CHECK(header(pre, "Access-Control-Allow-Headers") == "Content-Type, Authorization");
+      CHECK(!header(pre, "WWW-Authenticate"));
+    }
+    // OPTIONS outside the API is not a preflight.
+    CHECK(f.call("OPTIONS", "/metrics", "", good).status == 405);
+    CHECK(f.store->message_count() == 1);
+  }
+}
+
+TEST_CASE("api: long-poll answers carry the CORS header") {
+  api_options o;
+  o.cors_origin = "https://app.example";
+  o.max_wait = std::chrono::milliseconds(1000);
+  fixture f(o);
+  http_request r;
+  r.method = "GET";
+  r.path = "/api/v1/messages/wait";
+  r.query = "timeout=1";
+  auto out = f.a.handle(r);
+  REQUIRE(std::holds_alternative<wait_request>(out));
+  const auto& w = std::get<wait_request>(out);
+  CHECK(header(f.a.wait_timed_out(w), "Access-Control-Allow-Origin") == "https://app.example");
+  f.add("m1", "one", "a@y.example");
+  auto now = f.a.check_wait(w);
+  REQUIRE(now);
+  CHECK(header(*now, "Access-Control-Allow-Origin") == "https://app.example");
+}

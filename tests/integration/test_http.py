@@ -968,6 +968,138 @@ def test_bad_http_auth_flag_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and b"USER:PASSWORD" in r.stderr
 
 
+VIEW_MESSAGE = (
+    "From: Sender <sender@client.example>\r\n"
+    "To: bob@dest.example\r\n"
+    "Subject: {subject}\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/alternative; boundary=\"ALT\"\r\n"
+    "\r\n"
+    "--ALT\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "Plain body of {subject}: café\r\n"
+    "--ALT\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n"
+    "\r\n"
+    "<html><body><p>HTML body of <b>{subject}</b>: café</p></body></html>\r\n"
+    "--ALT--\r\n"
+)
+
+
+def test_view_html_txt_raw_and_latest(smtpmock):
+    # What cypress-mailpit fetches: /view/{ID|latest}.html and .txt (and .raw).
+    assert call(smtpmock, "GET", "/view/latest.html").status == 404  # nothing yet
+    send_raw(smtpmock, VIEW_MESSAGE.format(subject="first"), rcpts=("bob@dest.example",))
+    first = get_json(smtpmock, "/api/v1/messages")["messages"][0]["ID"]
+    raw = VIEW_MESSAGE.format(subject="second")
+    send_raw(smtpmock, raw, rcpts=("bob@dest.example",))
+    second = get_json(smtpmock, "/api/v1/messages")["messages"][0]["ID"]
+    assert first != second
+
+    for ident in (second, "latest"):
+        html = call(smtpmock, "GET", f"/view/{ident}.html")
+        assert html.status == 200, html.text
+        assert html.headers["content-type"] == "text/html; charset=utf-8"
+        assert "HTML body of <b>second</b>: café" in html.text
+        assert "Plain body" not in html.text
+        txt = call(smtpmock, "GET", f"/view/{ident}.txt")
+        assert txt.status == 200
+        assert txt.headers["content-type"] == "text/plain; charset=utf-8"
+        assert txt.text.strip() == "Plain body of second: café"
+        rawv = call(smtpmock, "GET", f"/view/{ident}.raw")
+        assert rawv.status == 200
+        assert rawv.headers["content-type"] == "text/plain"
+        assert rawv.body == raw.encode()
+    assert "first" in call(smtpmock, "GET", f"/view/{first}.html").text
+    assert "first" in call(smtpmock, "GET", "/view/latest.txt?query=subject:first").text
+
+    for path in ("/view/nosuchid.html", "/view/nosuchid.txt", "/view/nosuchid.raw",
+                 f"/view/{second}.pdf", f"/view/{second}", "/view/latest.json"):
+        r = call(smtpmock, "GET", path)
+        assert r.status == 404, (path, r.status)
+        assert r.headers["content-type"].startswith("text/plain")
+
+    # A message without an HTML part: 404 with a plain-text reason, as Mailpit does.
+    send(smtpmock, subject="text only")
+    r = call(smtpmock, "GET", "/view/latest.html")
+    assert r.status == 404 and "HTML part" in r.text
+    assert call(smtpmock, "GET", "/view/latest.txt").status == 200
+    # Viewing does not mark messages read.
+    assert get_json(smtpmock, "/api/v1/messages")["unread"] == 3
+
+
+def test_view_needs_http_auth(smtpmock_factory):
+    server = smtpmock_factory("--http-auth", "admin:pw")
+    send_raw(server, VIEW_MESSAGE.format(subject="guarded"), rcpts=("bob@dest.example",))
+    for suffix in ("html", "txt", "raw"):
+        assert_error(call(server, "GET", f"/view/latest.{suffix}"), 401)
+        r = call(server, "GET", f"/view/latest.{suffix}", headers=basic("admin", "pw"))
+        assert r.status == 200 and b"guarded" in r.body
+
+
+def test_http_cors_preflight_and_headers(smtpmock_factory):
+    origin = "https://app.example"
+    server = smtpmock_factory("--http-cors", origin, "--http-auth", "admin:pw")
+    send_raw(server, VIEW_MESSAGE.format(subject="cors"), rcpts=("bob@dest.example",))
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "DELETE",
+                 "Access-Control-Request-Headers": "authorization, content-type"}
+    for path in ("/api/v1/messages", "/api/v1/message/latest", "/api/v1/message/nosuchid",
+                 "/view/latest.html"):
+        r = call(server, "OPTIONS", path, headers=preflight)  # no credentials, as browsers do
+        assert r.status == 204, (path, r.status, r.text)
+        assert r.body == b""
+        assert r.headers["access-control-allow-origin"] == origin
+        assert r.headers["access-control-allow-methods"] == "GET, POST, PUT, DELETE, OPTIONS"
+        assert r.headers["access-control-allow-headers"] == "Content-Type, Authorization"
+        assert "www-authenticate" not in r.headers
+    good = basic("admin", "pw")
+    r = call(server, "GET", "/api/v1/messages", headers={"Origin": origin, **good})
+    assert r.status == 200 and r.headers["access-control-allow-origin"] == origin
+    r = call(server, "GET", "/view/latest.txt", headers={"Origin": origin, **good})
+    assert r.status == 200 and r.headers["access-control-allow-origin"] == origin
+    r = call(server, "GET", "/api/v1/messages", headers={"Origin": origin})
+    assert_error(r, 401)
+    assert r.headers["access-control-allow-origin"] == origin
+    # The preflight deleted nothing and the messages are still there.
+    assert get_json(server, "/api/v1/messages", headers=good)["total"] == 1
+
+    star = smtpmock_factory("--http-cors", "*")
+    r = call(star, "GET", "/api/v1/info")
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert call(star, "OPTIONS", "/api/v1/info").status == 204
+
+
+def test_http_cors_off_and_bad_values(smtpmock, tmp_path):
+    r = call(smtpmock, "GET", "/api/v1/messages", headers={"Origin": "https://app.example"})
+    assert r.status == 200
+    assert not any(k.startswith("access-control-") for k in r.headers)
+    r = call(smtpmock, "OPTIONS", "/api/v1/messages", headers={"Origin": "https://app.example"})
+    assert_error(r, 405)
+    assert not any(k.startswith("access-control-") for k in r.headers)
+    for bad in ("app.example", "https://a.example,https://b.example", "https://a.example/path"):
+        p = run_binary(["serve", "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                        "--http-cors", bad])
+        assert p.returncode == 2 and b"origin" in p.stderr, (bad, p.stderr)
+    env = {**os.environ, "SMTPMOCK_HTTP_CORS": "nope"}
+    p = run_binary(["serve", "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+                   env=env)
+    assert p.returncode == 2 and b"SMTPMOCK_HTTP_CORS" in p.stderr, p.stderr
+
+
+def test_http_cors_from_env_and_config_file(smtpmock_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("SMTPMOCK_HTTP_CORS", "https://env.example")
+    server = smtpmock_factory()
+    assert call(server, "GET", "/api/v1/info").headers["access-control-allow-origin"] == \
+        "https://env.example"
+    monkeypatch.delenv("SMTPMOCK_HTTP_CORS")
+    config = tmp_path / "cors.yaml"
+    config.write_text('http-cors: "https://file.example"\n')
+    server = smtpmock_factory("--config", str(config))
+    assert call(server, "GET", "/api/v1/info").headers["access-control-allow-origin"] == \
+        "https://file.example"
+
+
 def test_oversized_bodies(smtpmock):
     big = "# " + "x" * (1024 * 1024 + 10) + "\nname: big\n"
     assert_error(call(smtpmock, "PUT", "/api/v1/scenario", big), 413, "limit")
