@@ -59,6 +59,8 @@ void add_send(CLI::App& app, client_cli& c) {
   CLI::App* cmd = app.add_subcommand(
       "send", "Send a message to any SMTP server, swaks-style (--count for a load run)");
   c.send = cmd;
+  // swaks' -h is --helo (see swaks_args.hpp): help is --help only.
+  cmd->set_help_flag("--help", "Print this help message and exit");
   cmd->add_option("-s,--server", s.server, "The server to talk to")
       ->type_name("HOST[:PORT]")
       ->default_str("$SMTPMOCK_SMTP_LISTEN, else 127.0.0.1:1025 (the local smtpmock)");
@@ -69,7 +71,7 @@ void add_send(CLI::App& app, client_cli& c) {
       ->default_str("smtpmock@<hostname>");
   cmd->add_option("-t,--to", s.to, "Recipients: repeat the flag or give a comma list")
       ->type_name("ADDRESS[,ADDRESS...]");
-  cmd->add_option("--ehlo,--helo", s.ehlo, "The EHLO name")
+  cmd->add_option("--ehlo,--helo", s.ehlo, "The EHLO name (swaks' -h)")
       ->type_name("NAME")
       ->default_str("<hostname>");
   c.auth = cmd->add_option("-a,--auth", s.auth_mechanism,
@@ -89,7 +91,7 @@ void add_send(CLI::App& app, client_cli& c) {
   c.data_opt = cmd->add_option("-d,--data", c.data,
                                "The whole message: a FILE, - for stdin, or the text itself")
                    ->type_name("FILE|-|TEXT");
-  cmd->add_option("--header,--h", s.headers, "Add a header, or replace one of the same name")
+  cmd->add_option("--header", s.headers, "Add a header, or replace one of the same name")
       ->type_name("\"Name: value\"");
   c.body_opt = cmd->add_option("--body", c.body, "The body text")->type_name("TEXT");
   cmd->add_option("--quit-after,--qa", s.quit_after,
@@ -115,7 +117,8 @@ void add_send(CLI::App& app, client_cli& c) {
   cmd->footer(
       "Exit codes (swaks'): 0 ok, 2 connect, 21 banner, 22 EHLO/HELO, 23 MAIL, 24 no RCPT "
       "accepted,\n25 DATA, 26 after end of data, 28 AUTH, 29 TLS, 6 connection closed "
-      "unexpectedly.");
+      "unexpectedly.\nswaks' spellings work too: one dash or two (-tls, -from), -h NAME (EHLO),\n"
+      "-au, -ap, -tlsc, -q, -S, -ah, --h-NAME VALUE; swaks options it lacks are refused (exit 2).");
 }
 
 void add_check(CLI::App& app, client_cli& c) {

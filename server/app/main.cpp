@@ -19,6 +19,7 @@
 #include "app/logging.hpp"
 #include "app/scenario_command.hpp"
 #include "app/serve.hpp"
+#include "app/swaks_args.hpp"
 #include "app/version.hpp"
 #include "net/address.hpp"
 #include "scenario/config_file.hpp"
@@ -274,6 +275,28 @@ int main(int argc, char** argv) {
   // `smtpmock` and `smtpmock --smtp-listen ...` mean `smtpmock serve ...`.
   if (args.size() == 1 || (args[1][0] == '-' && !top_level_flag(args[1]))) {
     args.insert(args.begin() + 1, "serve");
+  }
+  // `send` takes swaks' spellings (-tls, -au USER, -h NAME, --h-Subject hi): rewritten to
+  // smtpmock's before CLI11 sees them, which would read -tls as -t ls. Refused: exit 2.
+  std::vector<std::string> send_words;
+  if (args.size() > 1 && std::string_view(args[1]) == "send") {
+    auto swaks = smtpmock::app::normalise_swaks_args({args.begin() + 2, args.end()});
+    if (!swaks.refused.empty()) {
+      const auto start = swaks.refused.find_first_not_of('-');
+      const std::string name = start == std::string::npos ? "" : swaks.refused.substr(start);
+      std::cerr << "smtpmock: "
+                << (swaks.unsupported.empty()
+                        ? "unknown option " + swaks.refused +
+                              suggestion(name, smtpmock::app::swaks_option_names(), "--")
+                        : "send: " + swaks.refused + " (swaks' --" + swaks.unsupported +
+                              ") is not supported yet")
+                << '\n';
+      return smtpmock::app::exit_usage;
+    }
+    send_words = std::move(swaks.args);
+    args.resize(2);
+    for (const std::string& word : send_words)
+      args.push_back(word.c_str());
   }
 
   CLI::App app{"smtpmock: a mock SMTP server for testing SMTP clients", "smtpmock"};

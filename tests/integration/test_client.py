@@ -539,3 +539,99 @@ def test_check_refused(tmp_path):
     assert r.returncode == 2, out(r)
     [h] = json.loads(r.stdout)["hosts"]
     assert h["up"] is False and h["failure"] == "refused"
+
+
+# --- swaks' spellings (one dash or two, short forms) ----------------------------------------
+
+
+def test_send_single_dash_tls_is_starttls_not_a_recipient(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=TLS_SCENARIO)
+    r = send(server.address, "-tls")
+    text = out(r)
+    assert r.returncode == 0, text
+    assert " -> STARTTLS" in text and "=== TLS started with cipher TLSv1." in text
+    assert "<ls>" not in text, text
+    [msg] = server.wait_messages(1)
+    assert msg.recipients == [RECIPIENT]
+    assert msg.envelope["TLSVersion"].startswith("TLSv1.")
+
+
+def test_send_swaks_short_forms(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=AUTH_SCENARIO)
+    r = client("send", "-s", server.address, "-f", SENDER, "-t", "a@dest.example,b@dest.example",
+               "-h", "myhelo", "-au", USER, "-ap", PASSWORD, "--h-Subject", "hi",
+               "-timeout", "10s")
+    text = out(r)
+    assert r.returncode == 0, text
+    assert " -> EHLO myhelo" in text, text
+    assert "<-  235" in text, text
+    [msg] = server.wait_messages(1)
+    assert msg.envelope["AuthUser"] == USER
+    assert msg.recipients == ["a@dest.example", "b@dest.example"]
+    assert b"\r\nSubject: hi\r\n" in b"\r\n" + msg.headers + b"\r\n"
+
+
+def test_send_quit_after_short_form(smtpmock):
+    r = send(smtpmock.address, "-q", "RCPT")
+    assert r.returncode == 0, out(r)
+    assert " -> DATA" not in out(r) and smtpmock.message_count() == 0
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["-tlso"], "smtpmock: send: -tlso (swaks' --tls-optional) is not supported yet"),
+    (["-n"], "smtpmock: send: -n (swaks' --suppress-data) is not supported yet"),
+    (["--attach", "f.txt"], "smtpmock: send: --attach (swaks' --attach) is not supported yet"),
+    (["-bogus"], "smtpmock: unknown option -bogus"),
+    (["-tlz"], "smtpmock: unknown option -tlz; did you mean --tls?"),
+    (["-fro", "a@x"], "smtpmock: unknown option -fro; did you mean --from?"),
+])
+def test_send_refuses_what_it_does_not_support(args, expected):
+    r = client("send", "--server", "127.0.0.1:1", *args)  # refused before any connection
+    assert r.returncode == 2, out(r)
+    lines = r.stderr.decode().strip().splitlines()
+    assert lines == [expected], out(r)
+
+
+def test_send_h_is_helo_and_help_is_long():
+    assert client("send", "--help").returncode == 0
+    r = client("send", "--server", "127.0.0.1:1", "-h")  # -h NAME without its NAME
+    assert r.returncode == 2, out(r)
+
+
+SIDE_BY_SIDE = [
+    (TLS_SCENARIO, ["-tls", "-f", SENDER, "-t", RECIPIENT, "--h-Subject", "one"]),
+    (None, ["-h", "myhelo", "-f", SENDER, "-t", "a@dest.example,b@dest.example",
+            "--header", "Subject: two"]),
+    (AUTH_SCENARIO, ["-a", "LOGIN", "-au", USER, "-ap", PASSWORD, "-f", SENDER, "-t", RECIPIENT,
+                     "--header-Subject", "three"]),
+    (None, ["-q", "RCPT", "-f", SENDER, "-t", RECIPIENT]),
+    # (not `-t a -t b`: swaks keeps only the last -t, smtpmock sends to both)
+    (None, ["-S", "-f", SENDER, "-t", f"{RECIPIENT},c@dest.example", "-ah", "X-Extra: 1",
+            "-h-Subject", "five"]),
+]
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
+@pytest.mark.parametrize("scenario, args", SIDE_BY_SIDE)
+def test_send_matches_swaks_side_by_side(smtpmock_factory, scenario, args):
+    server = smtpmock_factory(scenario_yaml=scenario)
+
+    def run(command: list[str]) -> tuple[int, list[tuple[str, list[str], str | None]]]:
+        before = server.message_count()
+        r = subprocess.run([*command, "-s", server.address, *args], capture_output=True,
+                           timeout=RUN_TIMEOUT, input=b"")
+        got = []
+        if r.returncode == 0 and "-q" not in args:
+            new = server.wait_messages(before + 1)[before:]
+            for m in new:
+                subject = [line[len(b"Subject: "):].decode() for line in m.headers.split(b"\r\n")
+                           if line.startswith(b"Subject: ")]
+                got.append((m.mail_from, m.recipients, subject[0] if subject else None))
+        return r.returncode, got
+
+    theirs = run(["swaks"])
+    ours = run([str(BINARY), "send"])
+    assert ours == theirs
+    assert theirs[0] == 0
+    if "-q" in args:
+        assert server.message_count() == 0

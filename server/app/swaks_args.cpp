@@ -1,0 +1,203 @@
+// swaks' option spellings for `smtpmock send`; see swaks_args.hpp. The table follows swaks'
+// own option list (its names and aliases), plus smtpmock's options that swaks lacks.
+#include "app/swaks_args.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+namespace smtpmock::app {
+namespace {
+
+enum class arg { none, required, optional, level };  // level: swaks' `-S [1|2|3]`, dropped
+
+struct option {
+  std::array<std::string_view, 4> names;  ///< swaks' long name first, then aliases ("": none)
+  std::string_view target;                ///< smtpmock's name; empty: not supported yet
+  arg value;
+};
+
+// clang-format off
+const std::array options = {
+    // Supported: swaks' names and short forms, and smtpmock's own options.
+    option{{"server", "s"}, "server", arg::required},
+    option{{"port", "p"}, "port", arg::required},
+    option{{"from", "f"}, "from", arg::required},
+    option{{"to", "t"}, "to", arg::required},
+    option{{"helo", "ehlo", "h"}, "ehlo", arg::required},
+    option{{"auth", "a"}, "auth", arg::optional},
+    option{{"auth-user", "au"}, "auth-user", arg::required},
+    option{{"auth-password", "ap"}, "auth-password", arg::required},
+    option{{"tls"}, "tls", arg::none},
+    option{{"tls-on-connect", "tlsc"}, "tls-on-connect", arg::none},
+    option{{"tls-verify"}, "tls-verify", arg::none},
+    option{{"pipeline"}, "pipeline", arg::none},
+    option{{"data", "d"}, "data", arg::required},
+    option{{"header", "add-header", "ah"}, "header", arg::required},
+    option{{"body"}, "body", arg::required},
+    option{{"quit-after", "quit", "q", "qa"}, "quit-after", arg::required},
+    option{{"timeout"}, "timeout", arg::required},
+    option{{"silent", "S"}, "silent", arg::level},
+    option{{"hide-all", "ha"}, "silent", arg::none},
+    option{{"help"}, "help", arg::none},
+    option{{"version"}, "version", arg::none},
+    option{{"json"}, "json", arg::none},
+    option{{"count"}, "count", arg::required},
+    option{{"concurrency"}, "concurrency", arg::required},
+    option{{"per-connection"}, "per-connection", arg::required},
+    option{{"no-progress"}, "no-progress", arg::none},
+    // swaks' options smtpmock send does not support yet: refused, never misread.
+    option{{"config"}, "", arg::none}, option{{"4"}, "", arg::none}, option{{"6"}, "", arg::none},
+    option{{"lhlo"}, "", arg::none}, option{{"copy-routing"}, "", arg::none},
+    option{{"protocol"}, "", arg::none}, option{{"dump-as-body", "dab"}, "", arg::none},
+    option{{"dump-as-body-shows-password", "dabsp"}, "", arg::none},
+    option{{"drop-after", "drop", "da"}, "", arg::none},
+    option{{"drop-after-send", "das"}, "", arg::none}, option{{"suppress-data", "n"}, "", arg::none},
+    option{{"auth-map", "am"}, "", arg::none}, option{{"auth-extra", "ae"}, "", arg::none},
+    option{{"auth-hide-password", "ahp"}, "", arg::none},
+    option{{"auth-plaintext", "apt"}, "", arg::none}, option{{"auth-optional", "ao"}, "", arg::none},
+    option{{"auth-optional-strict", "aos"}, "", arg::none}, option{{"support"}, "", arg::none},
+    option{{"local-interface", "li"}, "", arg::none},
+    option{{"local-port", "lport", "lp"}, "", arg::none},
+    option{{"tls-optional", "tlso"}, "", arg::none},
+    option{{"tls-optional-strict", "tlsos"}, "", arg::none}, option{{"tls-cert"}, "", arg::none},
+    option{{"tls-key"}, "", arg::none}, option{{"tls-protocol", "tlsp"}, "", arg::none},
+    option{{"tls-cipher"}, "", arg::none}, option{{"tls-get-peer-cert"}, "", arg::none},
+    option{{"tls-sni"}, "", arg::none}, option{{"tls-ca-path"}, "", arg::none},
+    option{{"no-strip-from", "nsf"}, "", arg::none}, option{{"no-hints", "nth"}, "", arg::none},
+    option{{"no-send-hints", "nsh"}, "", arg::none},
+    option{{"no-receive-hints", "nrh"}, "", arg::none},
+    option{{"no-info-hints", "nih"}, "", arg::none}, option{{"hide-receive", "hr"}, "", arg::none},
+    option{{"hide-send", "hs"}, "", arg::none}, option{{"protect-prompt", "pp"}, "", arg::none},
+    option{{"hide-informational", "hi"}, "", arg::none},
+    option{{"show-time-lapse", "stl"}, "", arg::none},
+    option{{"no-data-fixup", "ndf"}, "", arg::none}, option{{"show-raw-text", "raw"}, "", arg::none},
+    option{{"output", "output-file"}, "", arg::none}, option{{"output-file-stdout"}, "", arg::none},
+    option{{"output-file-stderr"}, "", arg::none}, option{{"pipe"}, "", arg::none},
+    option{{"socket"}, "", arg::none}, option{{"attach"}, "", arg::none},
+    option{{"attach-name"}, "", arg::none}, option{{"attach-type"}, "", arg::none},
+    option{{"attach-body"}, "", arg::none}, option{{"dump"}, "", arg::none},
+    option{{"dump-mail"}, "", arg::none}, option{{"prdr"}, "", arg::none},
+    option{{"force-getpwuid"}, "", arg::none}, option{{"xclient"}, "", arg::none},
+    option{{"xclient-name"}, "", arg::none}, option{{"xclient-addr"}, "", arg::none},
+    option{{"xclient-port"}, "", arg::none}, option{{"xclient-proto"}, "", arg::none},
+    option{{"xclient-destaddr"}, "", arg::none}, option{{"xclient-destport"}, "", arg::none},
+    option{{"xclient-helo"}, "", arg::none}, option{{"xclient-login"}, "", arg::none},
+    option{{"xclient-reverse-name"}, "", arg::none}, option{{"xclient-delim"}, "", arg::none},
+    option{{"xclient-optional"}, "", arg::none},
+    option{{"xclient-optional-strict"}, "", arg::none},
+    option{{"xclient-before-starttls"}, "", arg::none},
+};
+// clang-format on
+
+const option* find(std::string_view name) {
+  if (name.empty()) return nullptr;
+  for (const option& o : options)
+    if (std::find(o.names.begin(), o.names.end(), name) != o.names.end()) return &o;
+  return nullptr;
+}
+
+/// swaks' `--h-NAME` / `--header-NAME` (a trailing colon allowed): NAME, else "".
+std::string_view header_name(std::string_view name) {
+  for (std::string_view prefix : {"header-", "h-"}) {
+    if (name.size() > prefix.size() && name.starts_with(prefix)) {
+      std::string_view header = name.substr(prefix.size());
+      if (header.ends_with(':')) header.remove_suffix(1);
+      if (!header.empty() && header.find(':') == std::string_view::npos) return header;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+swaks_args normalise_swaks_args(const std::vector<std::string>& words) {
+  swaks_args out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& word = words[i];
+    if (word == "--") {  // the end of options: the rest is kept as it is
+      out.args.insert(out.args.end(), words.begin() + static_cast<std::ptrdiff_t>(i), words.end());
+      break;
+    }
+    if (word.size() < 2 || word[0] != '-') {  // not an option: CLI11 says what is wrong
+      out.args.push_back(word);
+      continue;
+    }
+    // "--name=value" and "-name=value" (as swaks splits them first).
+    const std::size_t dashes = word[1] == '-' ? 2 : 1;
+    const std::size_t eq = word.find('=', dashes);
+    const std::string typed = word.substr(0, eq);
+    const std::string_view name = std::string_view(typed).substr(dashes);
+    const bool inline_value = eq != std::string::npos;
+    const std::string value = inline_value ? word.substr(eq + 1) : std::string();
+
+    if (const option* o = find(name)) {
+      if (o->target.empty()) {
+        out.refused = typed;
+        out.unsupported = *o->names.begin();
+        return out;
+      }
+      const std::string target = "--" + std::string(o->target);
+      switch (o->value) {
+        case arg::none:
+          out.args.push_back(inline_value ? target + "=" + value : target);
+          break;
+        case arg::level:  // swaks' silence level: smtpmock has one (no output at all)
+          out.args.push_back(target);
+          if (!inline_value && i + 1 < words.size() &&
+              (words[i + 1] == "1" || words[i + 1] == "2" || words[i + 1] == "3"))
+            ++i;
+          break;
+        case arg::required:
+          if (inline_value) {
+            out.args.push_back(target + "=" + value);
+          } else {
+            out.args.push_back(target);
+            if (i + 1 < words.size()) out.args.push_back(words[++i]);  // the value, as it is
+          }
+          break;
+        case arg::optional:  // the next word is the value unless it is an option
+          if (inline_value) {
+            out.args.push_back(target + "=" + value);
+          } else {
+            out.args.push_back(target);
+            if (i + 1 < words.size() && (words[i + 1] == "-" || !words[i + 1].starts_with('-')))
+              out.args.push_back(words[++i]);
+          }
+          break;
+      }
+      continue;
+    }
+    if (std::string_view header = header_name(name); !header.empty()) {
+      out.args.push_back("--header");
+      if (inline_value) {
+        out.args.push_back(std::string(header) + ": " + value);
+      } else if (i + 1 < words.size()) {
+        out.args.push_back(std::string(header) + ": " + words[++i]);
+      }
+      continue;
+    }
+    // swaks' negations (--no-tls, --no-header-Foo) undo an earlier option or a config file's.
+    if (name.starts_with("no-") &&
+        (find(name.substr(3)) != nullptr || !header_name(name.substr(3)).empty())) {
+      out.refused = typed;
+      out.unsupported = std::string(name);
+      return out;
+    }
+    out.refused = typed;  // unknown: never guessed at
+    return out;
+  }
+  return out;
+}
+
+std::vector<std::string> swaks_option_names() {
+  std::vector<std::string> names;
+  for (const option& o : options) {
+    if (o.target.empty()) continue;
+    for (std::string_view n : o.names)
+      if (n.size() > 2) names.emplace_back(n);  // not -h, -au, nor the unused ("")
+  }
+  return names;
+}
+
+}  // namespace smtpmock::app

@@ -1,0 +1,103 @@
+// normalise_swaks_args: swaks' spellings of send's options become smtpmock's `--` names.
+#include "app/swaks_args.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using smtpmock::app::normalise_swaks_args;
+using words = std::vector<std::string>;
+
+namespace {
+words normalised(const words& in) {
+  auto r = normalise_swaks_args(in);
+  REQUIRE_MESSAGE(r.refused.empty(), r.refused);
+  return r.args;
+}
+}  // namespace
+
+TEST_CASE("one-dash long names get two dashes; two-dash names stay") {
+  CHECK(normalised({"-tls"}) == words{"--tls"});
+  CHECK(normalised({"-from", "a@x", "-ehlo", "me", "-quit-after", "RCPT"}) ==
+        words{"--from", "a@x", "--ehlo", "me", "--quit-after", "RCPT"});
+  CHECK(normalised({"--to", "b@x", "--tls-verify", "--pipeline"}) ==
+        words{"--to", "b@x", "--tls-verify", "--pipeline"});
+  CHECK(normalised({"-json", "-count", "5"}) == words{"--json", "--count", "5"});
+}
+
+TEST_CASE("swaks' short forms map to smtpmock's options") {
+  CHECK(normalised({"-t", "a@x", "-t", "b@x", "-f", "c@x", "-s", "h:25", "-p", "26"}) ==
+        words{"--to", "a@x", "--to", "b@x", "--from", "c@x", "--server", "h:25", "--port", "26"});
+  CHECK(normalised({"-t", "a@x,b@x"}) == words{"--to", "a@x,b@x"});
+  CHECK(normalised({"-h", "myhelo"}) == words{"--ehlo", "myhelo"});
+  CHECK(normalised({"--helo", "x", "--h", "y"}) == words{"--ehlo", "x", "--ehlo", "y"});
+  CHECK(normalised({"-au", "u", "-ap", "p"}) == words{"--auth-user", "u", "--auth-password", "p"});
+  CHECK(normalised({"-tlsc"}) == words{"--tls-on-connect"});
+  CHECK(normalised({"-q", "MAIL", "-quit", "RCPT"}) ==
+        words{"--quit-after", "MAIL", "--quit-after", "RCPT"});
+  CHECK(normalised({"-ah", "X-A: 1", "--add-header", "X-B: 2"}) ==
+        words{"--header", "X-A: 1", "--header", "X-B: 2"});
+  CHECK(normalised({"-ha"}) == words{"--silent"});
+  CHECK(normalised({"--help"}) == words{"--help"});
+  CHECK(normalised({"-help"}) == words{"--help"});
+}
+
+TEST_CASE("-S takes swaks' optional level, which smtpmock drops") {
+  CHECK(normalised({"-S"}) == words{"--silent"});
+  CHECK(normalised({"-S", "2", "-tls"}) == words{"--silent", "--tls"});
+  CHECK(normalised({"-S", "-tls"}) == words{"--silent", "--tls"});
+}
+
+TEST_CASE("-a takes an optional mechanism") {
+  CHECK(normalised({"-a", "-tls"}) == words{"--auth", "--tls"});
+  CHECK(normalised({"-a", "LOGIN", "-tls"}) == words{"--auth", "LOGIN", "--tls"});
+  CHECK(normalised({"-a"}) == words{"--auth"});
+}
+
+TEST_CASE("--h-NAME and --header-NAME become --header \"NAME: VALUE\"") {
+  CHECK(normalised({"--h-Subject", "hi"}) == words{"--header", "Subject: hi"});
+  CHECK(normalised({"-h-Subject", "hi there"}) == words{"--header", "Subject: hi there"});
+  CHECK(normalised({"--header-X-Test:", "v"}) == words{"--header", "X-Test: v"});
+  CHECK(normalised({"--h-Subject=hi"}) == words{"--header", "Subject: hi"});
+}
+
+TEST_CASE("values are never rewritten, nor anything after --") {
+  CHECK(normalised({"--body", "-tls"}) == words{"--body", "-tls"});
+  CHECK(normalised({"-d", "-"}) == words{"--data", "-"});
+  CHECK(normalised({"-d", "-h"}) == words{"--data", "-h"});
+  CHECK(normalised({"--h-Subject", "-tls"}) == words{"--header", "Subject: -tls"});
+  CHECK(normalised({"-tls", "--", "-tls"}) == words{"--tls", "--", "-tls"});
+  CHECK(normalised({"-from=-x", "-tls=true"}) == words{"--from=-x", "--tls=true"});
+}
+
+TEST_CASE("swaks options smtpmock lacks are refused by name") {
+  for (const auto& [word, name] :
+       std::vector<std::pair<std::string, std::string>>{{"-tlso", "tls-optional"},
+                                                        {"-n", "suppress-data"},
+                                                        {"-4", "4"},
+                                                        {"-6", "6"},
+                                                        {"-li", "local-interface"},
+                                                        {"-ahp", "auth-hide-password"},
+                                                        {"--attach", "attach"},
+                                                        {"--protocol", "protocol"},
+                                                        {"--protocol=LMTP", "protocol"},
+                                                        {"--no-tls", "no-tls"},
+                                                        {"--no-h-Subject", "no-h-Subject"}}) {
+    auto r = normalise_swaks_args({"-t", "a@x", word, "x"});
+    CHECK(r.refused == word.substr(0, word.find('=')));
+    CHECK(r.unsupported == name);
+  }
+}
+
+TEST_CASE("an unknown word in option position is refused, never guessed at") {
+  for (const std::string word : {"-bogus", "--bogus", "-tb@x", "-tl"}) {
+    auto r = normalise_swaks_args({"-t", "a@x", word});
+    CHECK(r.refused == word);
+    CHECK(r.unsupported.empty());
+  }
+  auto names = smtpmock::app::swaks_option_names();
+  CHECK(std::find(names.begin(), names.end(), "tls") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "tls-optional") == names.end());
+}
