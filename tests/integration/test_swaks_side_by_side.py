@@ -19,11 +19,13 @@ Every difference of a row is collected and reported at once, so a failing row sa
 that differs, not only the first thing. A row whose feature has not landed in `smtpmock send`
 yet fails (usually with exit 2 and "not supported yet"); it is kept as it is, never skipped.
 
-Fixture files (body, data, attachments, a client certificate) are in tests/integration/swaks/;
-they are copied to a per-test directory that is both clients' working directory, so argv names
-them by their plain names, as a user at a shell would. Placeholders in argv: {server} is
-127.0.0.1:PORT, {port} the SMTP port alone, {smtps} and {smtps_port} the implicit-TLS listener,
-{closed} an address where nothing listens.
+Fixture files (bodies, a DATA file, attachments) are in tests/integration/swaks/; they are
+copied to a per-test directory that is both clients' working directory, so argv names them by
+their plain names, as a user at a shell would. The TLS rows' certificates are made there with the
+openssl tool at the start of the row that uses them (as test_tls.py does): server.pem/server.key
+(CN=localhost, SAN IP:127.0.0.1) and client.pem/client.key. Placeholders in argv (and in a row's
+`serve` flags): {server} is 127.0.0.1:PORT, {port} the SMTP port alone, {smtps} and {smtps_port}
+the implicit-TLS listener, {closed} an address where nothing listens, {work} that directory.
 
 Only 127.0.0.1 is used; every subprocess and every HTTP call has a timeout.
 """
@@ -237,6 +239,11 @@ TABLE: list[Row] = [
         "a client certificate offered (the server does not ask for one)"),
     Row("tls-ca-path", f"{STD} -tls --tls-ca-path /etc/ssl/certs",
         "--tls-ca-path without --tls-verify: nothing is verified"),
+    Row("tls-verify-ca-path", f"{STD} -tls --tls-verify --tls-ca-path server.pem",
+        "the server's own certificate (serve --tls-cert) verified against it as the CA",
+        serve=("--tls-cert", "{work}/server.pem", "--tls-key", "{work}/server.key")),
+    Row("tls-verify-self-signed", f"{STD} -tls --tls-verify",
+        "smtpmock's generated self-signed certificate does not verify: exit 29", exit=29),
     # --- AUTH ----------------------------------------------------------------------------------
     Row("auth-plain", f"{STD} -a PLAIN -au {USER} -ap {PASSWORD}", "AUTH PLAIN",
         scenario=AUTH_USERS),
@@ -401,6 +408,21 @@ def client_env(home: Path) -> dict[str, str]:
     return env
 
 
+def make_certificates(work: Path) -> None:
+    """server.pem/.key (CN=localhost, SAN IP:127.0.0.1) and client.pem/.key, in `work`."""
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is not installed")
+    for name, subject, ext in (
+            ("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+            ("client", "/CN=swaks-client.example", "subjectAltName=DNS:swaks-client.example")):
+        p = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(work / f"{name}.key"), "-out", str(work / f"{name}.pem"),
+             "-days", "2", "-subj", subject, "-addext", ext],
+            capture_output=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -527,8 +549,11 @@ def test_swaks_side_by_side(row: Row, smtpmock_factory, tmp_path: Path):
     home.mkdir()
     env = client_env(home)
 
-    server = smtpmock_factory(*row.serve, scenario_yaml=row.scenario)
-    subst = {"server": server.address, "port": str(server.port), "closed": f"127.0.0.1:{free_port()}"}
+    if ".pem" in row.argv or any(".pem" in a for a in row.serve):
+        make_certificates(work)
+    serve = [a.replace("{work}", str(work)) for a in row.serve]
+    server = smtpmock_factory(*serve, scenario_yaml=row.scenario)
+    subst = {"work": str(work), "server": server.address, "port": str(server.port), "closed": f"127.0.0.1:{free_port()}"}
     if server.smtps_port is not None:
         subst["smtps"] = f"127.0.0.1:{server.smtps_port}"
         subst["smtps_port"] = str(server.smtps_port)
