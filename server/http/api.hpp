@@ -5,7 +5,6 @@
 // Thread-safe: handle() may run on several I/O threads at once.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "http/mailbox.hpp"
+#include "http/router.hpp"
 #include "http/scenario_control.hpp"
 #include "http/search.hpp"
 #include "store/message_store.hpp"
@@ -74,10 +74,15 @@ inline constexpr std::size_t max_listing_bytes = 16u << 20;
 inline constexpr int status_ok = 200;
 inline constexpr int status_service_unavailable = 503;
 
+struct api_state;
+
 class api {
  public:
   api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
       std::shared_ptr<scenario_control> control, api_options options);
+  ~api();
+  api(const api&) = delete;
+  api& operator=(const api&) = delete;
 
   /// Answers one request (or returns the wait it asks for).
   outcome handle(const http_request& request);
@@ -87,34 +92,19 @@ class api {
   http_response wait_timed_out(const wait_request& w);
 
   /// /readyz answers 200 from now on (every listener is bound).
-  void set_ready() { ready_ = true; }
-  mailbox& messages() { return box_; }
+  void set_ready();
+  mailbox& messages();
 
  private:
-  struct route_args;
   outcome answer(const http_request& r);
   /// Adds Access-Control-Allow-Origin to an answer of an API path when --http-cors is set.
   void add_cors(http_response& resp) const;
-  http_response dispatch(const http_request& r, const std::vector<std::string>& seg,
-                         const route_args& q, std::optional<wait_request>& wait);
-  http_response view(const http_request& r, const std::vector<std::string>& seg,
-                     const route_args& q);
-  http_response info();
-  http_response metrics_text();
 
-  mailbox box_;
-  std::shared_ptr<store::metrics> metrics_;
-  std::shared_ptr<scenario_control> control_;
-  api_options options_;
-  std::atomic<bool> ready_{false};
-  std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<api_state> state_;  ///< shared with the route tables (routes.hpp)
 };
 
 /// {"Error": message} with `status`.
 http_response error_response(int status, const std::string& message);
-
-/// Decodes %XX escapes (and '+' as space when `plus_space`); nullopt for a bad escape.
-std::optional<std::string> percent_decode(std::string_view s, bool plus_space);
 
 /// Prometheus text exposition of the counters and the store's size (prometheus_text.cpp).
 std::string prometheus_text(const store::metrics::snapshot& s, std::size_t messages_stored,

@@ -141,4 +141,17 @@ std::size_t mailbox::deleted() const {
   return deleted_;
 }
 
+std::vector<message_ptr> mailbox::matching(const search_query& query,
+                                           const std::vector<message_ptr>& among, std::size_t max) {
+  if (query.terms().empty())
+    return {among.begin(),
+            among.begin() + static_cast<std::ptrdiff_t>(std::min(max, among.size()))};
+  std::vector<message_ptr> out;
+  for (const auto& msg : among) {
+    if (out.size() >= max) break;
+    if (query.matches(fields(msg))) out.push_back(msg);
+  }
+  return out;
+}
+
 }  // namespace smtpmock::http

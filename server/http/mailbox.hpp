@@ -35,6 +35,10 @@ class mailbox {
   void set_read(const std::string& id, bool read);
   /// The fields a search query looks at.
   search_fields fields(const message_ptr& m);
+  /// The messages of `among` (newest first) that `query` matches, at most `max` of them.
+  std::vector<message_ptr> matching(const search_query& query,
+                                    const std::vector<message_ptr>& among,
+                                    std::size_t max = static_cast<std::size_t>(-1));
   /// Unread messages among `messages`.
   std::size_t unread(const std::vector<message_ptr>& messages) const;
   /// Deletes all (ids empty) or the given messages; returns how many went.

@@ -1,0 +1,213 @@
+// Routes: health, metrics, the index page, sessions and their transcripts, the scenario and
+// Mailpit's chaos triggers (smtpmock's control of the SMTP side). See routes.hpp.
+#include "http/routes.hpp"
+#include "scenario/loader.hpp"
+#include "scenario/rules.hpp"
+#include "store/json.hpp"
+
+namespace smtpmock::http {
+
+namespace {
+
+json chaos_json(const chaos_triggers& c) {
+  auto one = [](const chaos_trigger& t) {
+    return json{{"ErrorCode", t.error_code}, {"Probability", t.probability}};
+  };
+  return json{{"Authentication", one(c.authentication)},
+              {"Recipient", one(c.recipient)},
+              {"Sender", one(c.sender)}};
+}
+
+/// Mailpit's PUT /api/v1/chaos body (optionally wrapped in {"Triggers": ...}); omitted
+/// triggers are reset to 0 %.
+chaos_triggers parse_chaos(json j) {
+  if (j.is_object() && j.size() == 1 && ascii_lower(j.begin().key()) == "triggers")
+    j = json(j.begin().value());
+  j = canonical_keys(j, {"Authentication", "Recipient", "Sender"}, "chaos triggers");
+  chaos_triggers out;
+  for (auto [name, slot] :
+       {std::pair{"Authentication", &out.authentication}, std::pair{"Recipient", &out.recipient},
+        std::pair{"Sender", &out.sender}}) {
+    if (!j.contains(name) || j[name].is_null()) continue;
+    const std::string what = std::string("chaos trigger ") + name;
+    const json t = canonical_keys(j[name], {"ErrorCode", "Probability"}, what.c_str());
+    if (t.contains("ErrorCode")) {
+      const json& code = t["ErrorCode"];
+      if (!code.is_number_integer() || code.get<long long>() < 400 || code.get<long long>() > 599)
+        fail(400, what + ": ErrorCode must be a whole number from 400 to 599");
+      slot->error_code = code.get<int>();
+    }
+    if (t.contains("Probability")) {
+      const json& p = t["Probability"];
+      if (!p.is_number_integer() || p.get<long long>() < 0 || p.get<long long>() > 100)
+        fail(400, what + ": Probability must be a whole number from 0 to 100 (percent)");
+      slot->probability = p.get<int>();
+    }
+  }
+  return out;
+}
+
+json scenario_json(const scenario_control::state& s) {
+  const auto& def = s.engine->scenario();
+  const auto& p = *def.personality;
+  json rules = json::array();
+  const std::size_t overlays = def.rules.size() - s.base->rules.size();
+  for (std::size_t i = 0; i < def.rules.size(); ++i) {
+    const auto& r = def.rules[i];
+    const char* source = i >= overlays                  ? "scenario"
+                         : r.name.rfind("jim-", 0) == 0 ? "jim"
+                                                        : "chaos";
+    rules.push_back(json{
+        {"Name", r.name}, {"On", std::string(scenario::event_name(r.on))}, {"Source", source}});
+  }
+  json extensions = json::array();
+  for (const auto& e : p.extensions)
+    extensions.push_back(e);
+  return json{{"Name", p.name},
+              {"Description", p.description},
+              {"Hostname", p.hostname},
+              {"Origin", s.origin},
+              {"Seed", s.engine->seed()},
+              {"Extensions", std::move(extensions)},
+              {"Rules", std::move(rules)},
+              {"Chaos", chaos_json(s.chaos)},
+              {"Jim", s.jim ? jim_json(*s.jim) : json(nullptr)},
+              {"YAML", s.source}};
+}
+
+constexpr std::string_view index_page = R"html(<!doctype html>
+<html><head><meta charset="utf-8"><title>smtpmock</title>
+<style>body{font:14px system-ui,sans-serif;margin:1em 2em}table{border-collapse:collapse}
+td,th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}pre{background:#f6f6f6;padding:8px}
+</style></head><body><h1>smtpmock</h1>
+<p>API: <a href="/api/v1/messages">messages</a> · <a href="/api/v1/sessions">sessions</a> ·
+<a href="/api/v1/scenario">scenario</a> · <a href="/metrics">metrics</a></p>
+<h2>Sessions</h2><table id="s"></table><pre id="t"></pre><h2>Messages</h2><table id="m"></table>
+<script>
+const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
+async function load() {
+  const s = await (await fetch("/api/v1/sessions")).json();
+  document.getElementById("s").innerHTML = "<tr><th>session</th><th>client</th><th>scenario</th><th>started</th><th>live</th></tr>" +
+    s.sessions.map(x => `<tr><td><a href="#" data-id="${esc(x.ID)}">${esc(x.ID)}</a></td><td>${esc(x.ClientAddress)}</td><td>${esc(x.Scenario)}</td><td>${esc(x.Started)}</td><td>${x.Live ? "yes" : ""}</td></tr>`).join("");
+  const m = await (await fetch("/api/v1/messages?limit=100")).json();
+  document.getElementById("m").innerHTML = "<tr><th>received</th><th>from</th><th>to</th><th>subject</th></tr>" +
+    m.messages.map(x => `<tr><td>${esc(x.Created)}</td><td>${esc(x.From && x.From.Address)}</td><td>${esc(x.To.map(t => t.Address).join(", "))}</td><td>${esc(x.Subject)}</td></tr>`).join("");
+}
+document.addEventListener("click", async e => {
+  const id = e.target.dataset && e.target.dataset.id;
+  if (!id) return;
+  e.preventDefault();
+  const r = await fetch(`/api/v1/session/${encodeURIComponent(id)}/transcript`, {headers: {Accept: "text/plain"}});
+  document.getElementById("t").textContent = await r.text();
+});
+load(); setInterval(load, 3000);
+</script></body></html>
+)html";
+
+http_response livez(request_context&) {
+  return text_response("ok\n");
+}
+
+http_response readyz(request_context& c) {
+  if (!c.state.ready) return text_response("starting\n", "text/plain; charset=utf-8", 503);
+  return text_response("ok\n");
+}
+
+http_response metrics_page(request_context& c) {
+  const auto snap = c.state.metrics ? c.state.metrics->snap() : store::metrics::snapshot{};
+  const auto& store = c.state.box.store();
+  return text_response(prometheus_text(snap, store.message_count(), store.session_count(),
+                                       c.state.options.version, c.state.options.commit),
+                       "text/plain; version=0.0.4; charset=utf-8");
+}
+
+http_response home_page(request_context&) {
+  return text_response(std::string(index_page), "text/html; charset=utf-8");
+}
+
+http_response list_sessions(request_context& c) {
+  const auto [start, limit] = c.paging(1000);
+  const auto sessions = c.state.box.store().session_summaries();
+  json list = json::array();
+  for (std::size_t i = start; i < sessions.size() && i - start < limit; ++i)
+    list.push_back(session_summary_json(sessions[i]));
+  const std::size_t count = list.size();
+  return json_response(json{{"total", sessions.size()},
+                            {"start", start},
+                            {"count", count},
+                            {"sessions", std::move(list)}});
+}
+
+store::session_record session_or_404(request_context& c) {
+  const std::string& id = c.param("id");
+  auto s = c.state.box.store().session(id);
+  if (!s) fail(404, "session " + id + " not found");
+  return std::move(*s);
+}
+
+http_response get_session(request_context& c) {
+  return json_response(json::parse(store::session_json(session_or_404(c))));
+}
+
+http_response get_transcript(request_context& c) {
+  const auto s = session_or_404(c);
+  if (accepts(c.request.accept, "text/plain")) return text_response(store::transcript_text(s));
+  json full = json::parse(store::session_json(s));
+  return json_response(json{{"SessionID", s.id},
+                            {"Truncated", s.truncated},
+                            {"Transcript", std::move(full["Transcript"])}});
+}
+
+http_response get_scenario(request_context& c) {
+  const auto state = c.state.control->current();
+  if (accepts(c.request.accept, "yaml")) return text_response(state.source, "application/yaml");
+  return json_response(scenario_json(state));
+}
+
+http_response put_scenario(request_context& c) {
+  const std::string& body = c.request.body;
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos)
+    fail(400, "empty scenario: send the scenario's YAML as the request body");
+  try {
+    c.state.control->replace_text(body, "request", "PUT /api/v1/scenario");
+  } catch (const scenario::load_error& e) {
+    return json_response(json{{"Error", e.what()},
+                              {"File", e.file()},
+                              {"Line", e.line()},
+                              {"Column", e.column()},
+                              {"Message", e.message()}},
+                         400);
+  }
+  return json_response(scenario_json(c.state.control->current()));
+}
+
+http_response get_chaos(request_context& c) {
+  return json_response(chaos_json(c.state.control->chaos()));
+}
+
+http_response put_chaos(request_context& c) {
+  c.state.control->set_chaos(parse_chaos(body_json(c.request.body)));
+  return json_response(chaos_json(c.state.control->chaos()));
+}
+
+const route table[] = {
+    {"GET", "/livez", livez},
+    {"GET", "/readyz", readyz},
+    {"GET", "/metrics", metrics_page},
+    {"GET", "/", home_page},
+    {"GET", "/api/v1/sessions", list_sessions},
+    {"GET", "/api/v1/session/:id", get_session},
+    {"GET", "/api/v1/session/:id/transcript", get_transcript},
+    {"GET", "/api/v1/scenario", get_scenario},
+    {"PUT", "/api/v1/scenario", put_scenario},
+    {"GET", "/api/v1/chaos", get_chaos},
+    {"PUT", "/api/v1/chaos", put_chaos},
+};
+
+}  // namespace
+
+std::span<const route> control_routes() {
+  return table;
+}
+
+}  // namespace smtpmock::http
