@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "app/version.hpp"
 #include "client/check.hpp"
 #include "client/record.hpp"
 #include "client/send.hpp"
@@ -45,6 +46,17 @@ struct client_cli {
   std::string body;
   CLI::Option* data_opt = nullptr;
   CLI::Option* body_opt = nullptr;
+  // --attach*: CLI11 keeps each option's values; parse_order() gives their interleaving.
+  std::vector<std::string> attach;
+  std::vector<std::string> attach_type;
+  std::vector<std::string> attach_name;
+  std::vector<std::string> attach_body;
+  bool attach_no_name = false;
+  CLI::Option* attach_opt = nullptr;
+  CLI::Option* attach_type_opt = nullptr;
+  CLI::Option* attach_name_opt = nullptr;
+  CLI::Option* attach_no_name_opt = nullptr;
+  CLI::Option* attach_body_opt = nullptr;
   bool no_progress = false;
   bool check_no_tls = false;
 };
@@ -88,12 +100,46 @@ void add_send(CLI::App& app, client_cli& c) {
                 "Verify the server certificate and host name (off by default, as in swaks)");
   cmd->add_flag("--pipeline", s.pipeline,
                 "Pipeline MAIL, RCPT and DATA (RFC 2920) when the server advertises PIPELINING");
-  c.data_opt = cmd->add_option("-d,--data", c.data,
-                               "The whole message: a FILE, - for stdin, or the text itself")
-                   ->type_name("FILE|-|TEXT");
-  cmd->add_option("--header", s.headers, "Add a header, or replace one of the same name")
+  c.data_opt =
+      cmd->add_option(
+             "-d,--data", c.data,
+             "The whole message (its template: %TOKENS%, --header and --body apply): @FILE, - for "
+             "stdin, or the text itself with \\n for line breaks (a one-line TEXT is a file, as in "
+             "swaks)")
+          ->type_name("@FILE|-|TEXT");
+  cmd->add_option("--header", s.headers, "Replace the header of that name, or add it")
       ->type_name("\"Name: value\"");
-  c.body_opt = cmd->add_option("--body", c.body, "The body text")->type_name("TEXT");
+  cmd->add_option("--add-header,--ah", s.add_headers, "Add a header (swaks' -ah)")
+      ->type_name("\"Name: value\"");
+  c.body_opt = cmd->add_option("--body", c.body, "The body: TEXT, @FILE or - for stdin")
+                   ->type_name("TEXT|@FILE|-");
+  c.attach_opt = cmd->add_option("--attach", c.attach,
+                                 "Attach TEXT, @FILE or - (stdin); repeatable; makes the message "
+                                 "multipart/mixed")
+                     ->type_name("TEXT|@FILE|-")
+                     ->expected(1)
+                     ->take_all();
+  c.attach_type_opt =
+      cmd->add_option("--attach-type", c.attach_type,
+                      "The MIME type of the --attach parts after it (application/octet-stream)")
+          ->type_name("TYPE")
+          ->expected(1)
+          ->take_all();
+  c.attach_name_opt = cmd->add_option("--attach-name", c.attach_name,
+                                      "The file name of the next --attach part; without NAME, "
+                                      "none")
+                          ->type_name("[NAME]")
+                          ->expected(1)
+                          ->take_all();
+  c.attach_no_name_opt = cmd->add_flag("--attach-no-name", c.attach_no_name)->group("");
+  c.attach_body_opt = cmd->add_option("--attach-body", c.attach_body,
+                                      "A body part (first in the message; several make "
+                                      "multipart/alternative)")
+                          ->type_name("TEXT|@FILE|-")
+                          ->expected(1)
+                          ->take_all();
+  cmd->add_flag("--no-data-fixup,--ndf", s.no_data_fixup,
+                "Send --data exactly as given (no tokens, headers or body)");
   cmd->add_option("--quit-after,--qa", s.quit_after,
                   "Stop after CONNECT, FIRST-EHLO, TLS, EHLO, AUTH, MAIL or RCPT (exit 0)")
       ->type_name("STAGE");
@@ -201,6 +247,22 @@ std::optional<int> run_client_command() {
     s.auth = c.auth->count() > 0;
     if (c.data_opt->count() > 0) s.data = c.data;
     if (c.body_opt->count() > 0) s.body = c.body;
+    s.version = version();
+    std::size_t next_attach = 0, next_type = 0, next_name = 0, next_body = 0;
+    using kind = client::attach_item::kind;
+    for (const CLI::Option* o : c.send->parse_order()) {
+      if (o == c.attach_opt && next_attach < c.attach.size()) {
+        s.attach.push_back({kind::attach, c.attach[next_attach++]});
+      } else if (o == c.attach_type_opt && next_type < c.attach_type.size()) {
+        s.attach.push_back({kind::type, c.attach_type[next_type++]});
+      } else if (o == c.attach_name_opt && next_name < c.attach_name.size()) {
+        s.attach.push_back({kind::name, c.attach_name[next_name++]});
+      } else if (o == c.attach_no_name_opt) {
+        s.attach.push_back({kind::name, ""});
+      } else if (o == c.attach_body_opt && next_body < c.attach_body.size()) {
+        s.attach.push_back({kind::body, c.attach_body[next_body++]});
+      }
+    }
     s.progress = !c.no_progress;
     if (s.server.empty() && s.port == 0) s.server = local_server();
     return client::run_send(s);

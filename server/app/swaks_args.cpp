@@ -9,7 +9,9 @@
 namespace smtpmock::app {
 namespace {
 
-enum class arg { none, required, optional, level };  // level: swaks' `-S [1|2|3]`, dropped
+// level: swaks' `-S [1|2|3]`, dropped; optional_name: `--attach-name [NAME]`, without NAME
+// the flag `--attach-no-name` (CLI11 would need a value).
+enum class arg { none, required, optional, level, optional_name };
 
 struct option {
   std::array<std::string_view, 4> names;  ///< swaks' long name first, then aliases ("": none)
@@ -33,8 +35,14 @@ const std::array options = {
     option{{"tls-verify"}, "tls-verify", arg::none},
     option{{"pipeline"}, "pipeline", arg::none},
     option{{"data", "d"}, "data", arg::required},
-    option{{"header", "add-header", "ah"}, "header", arg::required},
+    option{{"header"}, "header", arg::required},
+    option{{"add-header", "ah"}, "add-header", arg::required},
     option{{"body"}, "body", arg::required},
+    option{{"attach"}, "attach", arg::required},
+    option{{"attach-type"}, "attach-type", arg::required},
+    option{{"attach-name"}, "attach-name", arg::optional_name},
+    option{{"attach-body"}, "attach-body", arg::required},
+    option{{"no-data-fixup", "ndf"}, "no-data-fixup", arg::none},
     option{{"quit-after", "quit", "q", "qa"}, "quit-after", arg::required},
     option{{"timeout"}, "timeout", arg::required},
     option{{"silent", "S"}, "silent", arg::level},
@@ -71,12 +79,10 @@ const std::array options = {
     option{{"hide-send", "hs"}, "", arg::none}, option{{"protect-prompt", "pp"}, "", arg::none},
     option{{"hide-informational", "hi"}, "", arg::none},
     option{{"show-time-lapse", "stl"}, "", arg::none},
-    option{{"no-data-fixup", "ndf"}, "", arg::none}, option{{"show-raw-text", "raw"}, "", arg::none},
+    option{{"show-raw-text", "raw"}, "", arg::none},
     option{{"output", "output-file"}, "", arg::none}, option{{"output-file-stdout"}, "", arg::none},
     option{{"output-file-stderr"}, "", arg::none}, option{{"pipe"}, "", arg::none},
-    option{{"socket"}, "", arg::none}, option{{"attach"}, "", arg::none},
-    option{{"attach-name"}, "", arg::none}, option{{"attach-type"}, "", arg::none},
-    option{{"attach-body"}, "", arg::none}, option{{"dump"}, "", arg::none},
+    option{{"socket"}, "", arg::none}, option{{"dump"}, "", arg::none},
     option{{"dump-mail"}, "", arg::none}, option{{"prdr"}, "", arg::none},
     option{{"force-getpwuid"}, "", arg::none}, option{{"xclient"}, "", arg::none},
     option{{"xclient-name"}, "", arg::none}, option{{"xclient-addr"}, "", arg::none},
@@ -154,6 +160,16 @@ swaks_args normalise_swaks_args(const std::vector<std::string>& words) {
           } else {
             out.args.push_back(target);
             if (i + 1 < words.size()) out.args.push_back(words[++i]);  // the value, as it is
+          }
+          break;
+        case arg::optional_name:
+          if (inline_value) {
+            out.args.push_back(target + "=" + value);
+          } else if (i + 1 < words.size() && !words[i + 1].starts_with('-')) {
+            out.args.push_back(target);
+            out.args.push_back(words[++i]);
+          } else {
+            out.args.push_back("--attach-no-name");
           }
           break;
         case arg::optional:  // the next word is the value unless it is an option

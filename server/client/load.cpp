@@ -131,12 +131,8 @@ int run_load(const send_settings& s) {
     o.continue_after_failure = true;
     o.report_message_lines = false;
     const std::size_t first = session * per;
-    if (p.message.has_data) {
-      o.message = p.message.data;
-    } else {
-      const message_spec* spec = &p.message;
-      o.make_message = [spec, first](std::size_t i) { return compose_message(*spec, first + i); };
-    }
+    const message_spec* spec = &p.message;
+    o.make_message = [spec, first](std::size_t i) { return compose_message(*spec, first + i); };
     return o;
   };
   const bool show_progress = s.progress && !s.json && isatty(STDERR_FILENO) == 1;

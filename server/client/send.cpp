@@ -76,6 +76,70 @@ nlohmann::json tls_json(const session_report& r) {
           {"verified", t.verified},   {"verify_error", t.verify_error}};
 }
 
+/// Reads --data, --body and the --attach* list as swaks does and fills `m`; false after
+/// printing the problem.
+bool compose(const send_settings& s, const smtp::client_options& o, const std::string& host_name,
+             message_spec& m) {
+  m.from = o.mail_from;
+  for (const auto& t : s.to)
+    m.to += (m.to.empty() ? "" : ",") + t;
+  m.headers = s.headers;
+  m.add_headers = s.add_headers;
+  m.hostname = host_name;
+  m.version = s.version;
+  m.no_data_fixup = s.no_data_fixup;
+  stdin_cache in;
+  std::string error;
+  auto read = [&](const std::string& arg, argument_kind kind,
+                  const char* option) -> std::optional<read_result> {
+    auto r = read_argument(arg, kind, in, error);
+    if (!r) std::cerr << "smtpmock send: " << option << ": " << error << '\n';
+    return r;
+  };
+  if (s.data) {
+    auto r = read(*s.data, argument_kind::data, "--data");
+    if (!r) return false;
+    m.data = std::move(r->content);
+  }
+  if (s.body) {
+    auto r = read(*s.body, argument_kind::text, "--body");
+    if (!r) return false;
+    m.body = std::move(r->content);
+  }
+  // swaks: --attach-type applies to every part after it until a body part resets it; a body
+  // part without one is text/plain; --attach-name names the next --attach only.
+  std::optional<std::string> type;
+  std::optional<std::string> next_name;
+  for (const auto& item : s.attach) {
+    switch (item.what) {
+      case attach_item::kind::type:
+        type = item.value;
+        break;
+      case attach_item::kind::name:
+        next_name = item.value;
+        break;
+      case attach_item::kind::body: {
+        auto r = read(item.value, argument_kind::text, "--attach-body");
+        if (!r) return false;
+        m.body_parts.push_back({std::move(r->content), type.value_or("text/plain"), ""});
+        type.reset();
+        next_name.reset();
+        break;
+      }
+      case attach_item::kind::attach: {
+        auto r = read(item.value, argument_kind::text, "--attach");
+        if (!r) return false;
+        std::string name = next_name ? *next_name : r->file_name;
+        next_name.reset();
+        m.attachments.push_back(
+            {std::move(r->content), type.value_or("application/octet-stream"), std::move(name)});
+        break;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
@@ -157,21 +221,7 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
   o.pipeline = s.pipeline;
   o.hmac_md5 = &hmac_md5_hex;
 
-  p.message.from = o.mail_from;
-  p.message.to = o.recipients;
-  p.message.headers = s.headers;
-  p.message.body = s.body;
-  p.message.hostname = host_name;
-  if (s.data) {
-    std::string error;
-    auto data = read_data_argument(*s.data, error);
-    if (!data) {
-      std::cerr << "smtpmock send: --data: " << error << '\n';
-      return std::nullopt;
-    }
-    p.message.data = std::move(*data);
-    p.message.has_data = true;
-  }
+  if (!compose(s, o, host_name, p.message)) return std::nullopt;
   return p;
 }
 

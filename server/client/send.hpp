@@ -20,6 +20,14 @@ namespace smtpmock::client {
 /// Exit code for bad usage (an unreadable --data file, a bad --server), as CLI11's.
 inline constexpr int exit_usage = 1;
 
+/// One of --attach-type, --attach-name, --attach-body, --attach: their order matters (a type
+/// applies to the parts after it, a name to the next --attach), so they are kept in one list.
+struct attach_item {
+  enum class kind { type, name, body, attach };
+  kind what = kind::attach;
+  std::string value;  ///< --attach-name without a value: "" (no file name for the next part)
+};
+
 /// Everything `smtpmock send` takes (swaks' long flag names).
 struct send_settings {
   std::string server;      ///< HOST[:PORT]; empty: 127.0.0.1:1025 (the local smtpmock)
@@ -35,9 +43,13 @@ struct send_settings {
   bool tls_on_connect = false;
   bool tls_verify = false;
   bool pipeline = false;
-  std::optional<std::string> data;  ///< --data FILE|-|TEXT
-  std::vector<std::string> headers;
-  std::optional<std::string> body;
+  std::optional<std::string> data;       ///< --data @FILE|-|TEXT (swaks: a one-line TEXT is a file)
+  std::vector<std::string> headers;      ///< --header: replaces a header of that name, or adds
+  std::vector<std::string> add_headers;  ///< --add-header: always adds
+  std::optional<std::string> body;       ///< --body TEXT|@FILE|-
+  std::vector<attach_item> attach;       ///< --attach* in command-line order
+  bool no_data_fixup = false;            ///< --no-data-fixup: --data sent as given
+  std::string version = "0";             ///< %SWAKS_VERSION%
   std::string quit_after;
   std::chrono::milliseconds timeout{30000};
   bool json = false;

@@ -38,7 +38,7 @@ TEST_CASE("swaks' short forms map to smtpmock's options") {
   CHECK(normalised({"-q", "MAIL", "-quit", "RCPT"}) ==
         words{"--quit-after", "MAIL", "--quit-after", "RCPT"});
   CHECK(normalised({"-ah", "X-A: 1", "--add-header", "X-B: 2"}) ==
-        words{"--header", "X-A: 1", "--header", "X-B: 2"});
+        words{"--add-header", "X-A: 1", "--add-header", "X-B: 2"});
   CHECK(normalised({"-ha"}) == words{"--silent"});
   CHECK(normalised({"--help"}) == words{"--help"});
   CHECK(normalised({"-help"}) == words{"--help"});
@@ -63,6 +63,17 @@ TEST_CASE("--h-NAME and --header-NAME become --header \"NAME: VALUE\"") {
   CHECK(normalised({"--h-Subject=hi"}) == words{"--header", "Subject: hi"});
 }
 
+TEST_CASE("--attach and its companions keep their order; --attach-name may have no value") {
+  CHECK(normalised({"--attach-type", "text/html", "--attach", "@f", "-attach-name", "n", "--attach",
+                    "-", "--attach-body", "b"}) == words{"--attach-type", "text/html", "--attach",
+                                                         "@f", "--attach-name", "n", "--attach",
+                                                         "-", "--attach-body", "b"});
+  CHECK(normalised({"--attach-name", "--attach", "x"}) ==
+        words{"--attach-no-name", "--attach", "x"});
+  CHECK(normalised({"--attach-name"}) == words{"--attach-no-name"});
+  CHECK(normalised({"-ndf", "--no-data-fixup"}) == words{"--no-data-fixup", "--no-data-fixup"});
+}
+
 TEST_CASE("values are never rewritten, nor anything after --") {
   CHECK(normalised({"--body", "-tls"}) == words{"--body", "-tls"});
   CHECK(normalised({"-d", "-"}) == words{"--data", "-"});
@@ -80,7 +91,6 @@ TEST_CASE("swaks options smtpmock lacks are refused by name") {
                                                         {"-6", "6"},
                                                         {"-li", "local-interface"},
                                                         {"-ahp", "auth-hide-password"},
-                                                        {"--attach", "attach"},
                                                         {"--protocol", "protocol"},
                                                         {"--protocol=LMTP", "protocol"},
                                                         {"--no-tls", "no-tls"},

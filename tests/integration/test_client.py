@@ -8,8 +8,11 @@ teardown. Every client run has a timeout; only 127.0.0.1 is ever used.
 
 from __future__ import annotations
 
+import email
+import email.message
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -183,7 +186,8 @@ def test_send_to_smtpmock(smtpmock_factory, pipeline):
     assert msg.mail_from == SENDER
     assert msg.recipients == [RECIPIENT]
     assert b"\r\nSubject: hello\r\n" in msg.headers + b"\r\n"
-    assert msg.body == b"first line\r\n"
+    # swaks' body ends with two empty lines (its emptied %NEW_HEADERS% line, its CRLF before ".")
+    assert msg.body == b"first line\r\n\r\n\r\n"
 
 
 def test_send_dot_stuffing_and_line_ends_reach_the_store_intact(smtpmock, tmp_path):
@@ -194,13 +198,15 @@ def test_send_dot_stuffing_and_line_ends_reach_the_store_intact(smtpmock, tmp_pa
     assert r.returncode == 0, out(r)
     assert " -> ..leading" in out(r) and " -> ..." in out(r)
     [msg] = smtpmock.wait_messages(1)
-    assert msg.raw == b"Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nmiddle . dot\r\n.\r\n"
+    # the final "." line goes, as in swaks ("Closing dot is not required but is allowed")
+    assert msg.raw == b"Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nmiddle . dot\r\n"
 
 
 def test_send_data_from_stdin(smtpmock):
     r = send(smtpmock.address, "--data", "-", stdin=b"Subject: stdin\n\nbody\n")
     assert r.returncode == 0, out(r)
-    assert smtpmock.wait_messages(1)[0].raw == b"Subject: stdin\r\n\r\nbody\r\n"
+    # swaks writes its own CRLF before the final dot: a message ending in a line end gets one more
+    assert smtpmock.wait_messages(1)[0].raw == b"Subject: stdin\r\n\r\nbody\r\n\r\n"
 
 
 @pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5"])
@@ -580,7 +586,7 @@ def test_send_quit_after_short_form(smtpmock):
 @pytest.mark.parametrize("args, expected", [
     (["-tlso"], "smtpmock: send: -tlso (swaks' --tls-optional) is not supported yet"),
     (["-n"], "smtpmock: send: -n (swaks' --suppress-data) is not supported yet"),
-    (["--attach", "f.txt"], "smtpmock: send: --attach (swaks' --attach) is not supported yet"),
+    (["--dump"], "smtpmock: send: --dump (swaks' --dump) is not supported yet"),
     (["-bogus"], "smtpmock: unknown option -bogus"),
     (["-tlz"], "smtpmock: unknown option -tlz; did you mean --tls?"),
     (["-fro", "a@x"], "smtpmock: unknown option -fro; did you mean --from?"),
@@ -635,3 +641,129 @@ def test_send_matches_swaks_side_by_side(smtpmock_factory, scenario, args):
     assert theirs[0] == 0
     if "-q" in args:
         assert server.message_count() == 0
+
+
+# --- the message: swaks' template, tokens, --body forms, --attach (MIME built with GMime) ----
+
+
+def mime_shape(raw: bytes) -> list[tuple]:
+    """Each MIME part: type, disposition, filename, name=, transfer encoding, description,
+    decoded content (None for a multipart)."""
+    msg = email.message_from_bytes(raw)
+    return [(p.get_content_type(), p.get_content_disposition(), p.get_filename(),
+             p.get_param("name"), (p.get("Content-Transfer-Encoding") or "").lower(),
+             p.get("Content-Description"),
+             None if p.is_multipart() else p.get_payload(decode=True)) for p in msg.walk()]
+
+
+def test_send_default_message_is_swaks_template(smtpmock):
+    r = send(smtpmock.address, "--to", "c@dest.example")
+    assert r.returncode == 0, out(r)
+    [msg] = smtpmock.wait_messages(1)
+    headers = msg.headers.decode()
+    assert re.search(r"^Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r?$", headers, re.M)
+    assert f"\r\nTo: {RECIPIENT},c@dest.example\r\n" in "\r\n" + headers + "\r\n"
+    assert f"\r\nFrom: {SENDER}\r\n" in "\r\n" + headers + "\r\n"
+    date = re.search(r"^Date: (.*)$", headers, re.M).group(1).strip()
+    assert f"Subject: test {date}" in headers
+    assert re.search(r"^Message-Id: <\d{14}\.\d{6,}@[^>]+>", headers, re.M), headers
+    assert re.search(r"^X-Mailer: smtpmock send v\d", headers, re.M), headers
+    assert msg.body == b"This is a test mailing\r\n\r\n\r\n"
+
+
+def test_send_tokens_in_header_body_and_data(smtpmock, tmp_path):
+    r = send(smtpmock.address, "--header", "X-Who: %FROM_ADDRESS% to %TO_ADDRESS%",
+             "--header", "Subject: at %DATE%", "--body", "id %MESSAGEID%%NEWLINE%v %SWAKS_VERSION%")
+    assert r.returncode == 0, out(r)
+    [msg] = smtpmock.wait_messages(1)
+    text = msg.raw.decode()
+    assert f"X-Who: {SENDER} to {RECIPIENT}\r\n" in text
+    assert "%" not in text, text
+    mid = re.search(r"^Message-Id: <([^>]+)>", text, re.M).group(1)
+    version = client("--version").stdout.decode().split()[1]
+    assert msg.body.startswith(f"id {mid}\r\nv {version}\r\n".encode()), text
+    data = send(smtpmock.address, "--data", "Subject: %TO_ADDRESS%\\nX-Id: <%MESSAGEID%>\\n\\n%BODY%",
+                "--body", "b1")
+    assert data.returncode == 0, out(data)
+    raw = smtpmock.wait_messages(2)[1].raw
+    assert raw.startswith(f"Subject: {RECIPIENT}\r\nX-Id: <".encode()), raw
+    assert raw.endswith(b"\r\n\r\nb1\r\n"), raw
+
+
+def test_send_body_from_file_and_stdin_and_add_header(smtpmock, tmp_path):
+    f = tmp_path / "body.txt"
+    f.write_bytes(b"from a file\n")
+    r = send(smtpmock.address, "--body", f"@{f}", "-ah", "Subject: added")
+    assert r.returncode == 0, out(r)
+    r = send(smtpmock.address, "--body", "-", stdin=b"from stdin\n")
+    assert r.returncode == 0, out(r)
+    first, second = smtpmock.wait_messages(2)
+    assert first.body.startswith(b"from a file\r\n")
+    # -ah adds a header even when one of that name exists (swaks' --add-header)
+    assert first.headers.count(b"Subject: ") == 2
+    assert second.body.startswith(b"from stdin\r\n")
+    bad = send(smtpmock.address, "--body", f"@{tmp_path}/missing.txt")
+    assert bad.returncode == 1 and "cannot read" in out(bad)
+    one_line = send(smtpmock.address, "--data", "Subject: no line break")  # a file name in swaks
+    assert one_line.returncode == 1 and "--data" in out(one_line)
+    assert smtpmock.message_count() == 2
+
+
+def test_send_attach_builds_swaks_mime(smtpmock, tmp_path):
+    f = tmp_path / "report.pdf"
+    f.write_bytes(b"%PDF-1.4 not really\n")
+    r = send(smtpmock.address, "--body", "see attached", "--attach", f"@{f}",
+             "--attach-type", "text/html", "--attach", "<b>hi</b>", "--attach-name", "data.bin",
+             "--attach", "-", stdin=b"stdin bytes\x00\x01")
+    assert r.returncode == 0, out(r)
+    [msg] = smtpmock.wait_messages(1)
+    assert b"\r\nMIME-Version: 1.0\r\n" in msg.headers
+    assert mime_shape(msg.raw) == [
+        ("multipart/mixed", None, None, None, "", None, None),
+        ("text/plain", None, None, None, "", None, b"see attached"),
+        ("application/octet-stream", "attachment", "report.pdf",
+         "report.pdf", "base64", "report.pdf", b"%PDF-1.4 not really\n"),
+        ("text/html", "attachment", None, None, "base64", None, b"<b>hi</b>"),
+        ("text/html", "attachment", "data.bin", "data.bin", "base64", "data.bin",
+         b"stdin bytes\x00\x01"),
+    ]
+
+
+def test_send_attach_body_alternative(smtpmock):
+    r = send(smtpmock.address, "--attach-body", "plain", "--attach-type", "text/html",
+             "--attach-body", "<p>html</p>")
+    assert r.returncode == 0, out(r)
+    assert mime_shape(smtpmock.wait_messages(1)[0].raw) == [
+        ("multipart/alternative", None, None, None, "", None, None),
+        ("text/plain", None, None, None, "", None, b"plain"),
+        ("text/html", None, None, None, "base64", None, b"<p>html</p>"),
+    ]
+
+
+ATTACH_SIDE_BY_SIDE = [
+    ["--attach", "@{file}"],
+    ["--body", "my body", "--attach", "{file}", "--attach-type", "image/png", "--attach",
+     "@@literal"],
+    ["--attach-body", "p", "--attach-type", "text/html", "--attach-body", "<p>h</p>"],
+    ["--attach-body", "p", "--attach-type", "text/html", "--attach-body", "<p>h</p>",
+     "--attach", "@@lit", "--attach-name", "x.png", "--attach", "-"],
+    ["--attach-type", "text/plain; charset=utf-8", "--attach-body", "caf\u00e9", "--attach-name",
+     "--attach", "@{file}"],
+    ["--attach-type", "text/plain", "--attach-name", "n.txt", "--attach", "hi there"],
+]
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
+@pytest.mark.parametrize("args", ATTACH_SIDE_BY_SIDE)
+def test_send_attach_matches_swaks_mime_structure(smtpmock, tmp_path, args):
+    f = tmp_path / "a.txt"
+    f.write_bytes(b"hello\n")
+    args = [a.replace("{file}", str(f)) for a in args]
+    shapes = []
+    for command in (["swaks"], [str(BINARY), "send"]):
+        before = smtpmock.message_count()
+        r = subprocess.run([*command, "-s", smtpmock.address, "-f", SENDER, "-t", RECIPIENT,
+                            *args], capture_output=True, timeout=RUN_TIMEOUT, input=b"stdin\n")
+        assert r.returncode == 0, out(r)
+        shapes.append(mime_shape(smtpmock.wait_messages(before + 1)[before].raw))
+    assert shapes[1] == shapes[0]
