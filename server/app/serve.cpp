@@ -20,6 +20,7 @@
 #include "http/healthcheck.hpp"
 #include "http/http_server.hpp"
 #include "http/scenario_control.hpp"
+#include "net/ids.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "scenario/loader.hpp"
@@ -176,6 +177,7 @@ int run_serve(const serve_settings& settings) {
     api_options.cors_origin = settings.http_cors;
     api_options.version = version();
     api_options.commit = commit();
+    api_options.new_message_id = &net::new_message_id;
     api = std::make_shared<http::api>(store, metrics, control, api_options);
     http_listener = std::make_unique<http::http_server>(store, api, settings.http_listen);
     try {

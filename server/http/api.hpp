@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,8 @@ struct api_options {
   std::size_t max_body = 1 << 20;  ///< larger request bodies get 413
   std::string version = "0.0.0";   ///< shown by /api/v1/info and smtpmock_build_info
   std::string commit = "unknown";  ///< the git commit, in smtpmock_build_info
+  /// Ids for messages POST /api/v1/send stores (the SMTP side's generator); unset: a 500.
+  std::function<std::string()> new_message_id;
   std::chrono::milliseconds default_wait{30'000};
   std::chrono::milliseconds max_wait{300'000};
 };

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,6 +40,19 @@ class mailbox {
   std::vector<message_ptr> matching(const search_query& query,
                                     const std::vector<message_ptr>& among,
                                     std::size_t max = static_cast<std::size_t>(-1));
+  /// The message's tags, sorted: Mailpit's first tags (its X-Tags header and the +tag of
+  /// plus-addresses in From, To, Cc and Bcc) until the API sets them.
+  std::vector<std::string> tags(const message_ptr& m);
+  /// Replaces the message's tags with `tags`, cleaned as Mailpit cleans them (clean_tag),
+  /// case-insensitive duplicates and invalid names dropped.
+  void set_tags(const message_ptr& m, const std::vector<std::string>& tags);
+  /// Every tag on a stored message with how many messages have it, sorted by name.
+  std::vector<std::pair<std::string, std::size_t>> tag_counts();
+  enum class tag_change { done, not_found, invalid, exists };
+  /// Renames tag `from` (as spelled) to `to` on every message.
+  tag_change rename_tag(const std::string& from, const std::string& to);
+  /// Removes tag `name` (as spelled) from every message; false when no message has it.
+  bool delete_tag(const std::string& name);
   /// Unread messages among `messages`.
   std::size_t unread(const std::vector<message_ptr>& messages) const;
   /// Deletes all (ids empty) or the given messages; returns how many went.
@@ -51,6 +65,7 @@ class mailbox {
     std::weak_ptr<const store::stored_message> message;
     std::shared_ptr<const parsed_message> parsed;
     bool read = false;
+    std::optional<std::vector<std::string>> tags;  ///< nullopt: not yet read from the message
   };
   entry& entry_locked(const message_ptr& m);
   void sweep_locked();
@@ -60,6 +75,11 @@ class mailbox {
   std::unordered_map<std::string, entry> entries_;
   std::size_t deleted_ = 0;
 };
+
+/// A tag name as Mailpit cleans it: characters other than letters, digits, '-', '_', '.',
+/// '@' and space become spaces, runs of spaces one, trimmed, at most 100 octets; nullopt
+/// when nothing is left.
+std::optional<std::string> clean_tag(std::string_view name);
 
 /// The envelope recipients that no To, Cc or Bcc header names (Mailpit shows them as Bcc).
 std::vector<std::string> hidden_recipients(const smtp::envelope& env, const parsed_message& p);

@@ -485,4 +485,109 @@ std::optional<part_content> find_part(std::string_view raw, std::string_view par
   return found;
 }
 
+namespace {
+
+/// A leaf part holding `bytes`, base64 unless it is text that fits 7bit or quoted-printable.
+GMimePart* leaf_part(const std::string& type, std::string_view bytes) {
+  GMimeContentType* ct = g_mime_content_type_parse(nullptr, type.c_str());
+  GMimePart* part = g_mime_part_new_with_type(g_mime_content_type_get_media_type(ct),
+                                              g_mime_content_type_get_media_subtype(ct));
+  g_mime_object_set_content_type(GMIME_OBJECT(part), ct);
+  g_object_unref(ct);
+  ref<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size()));
+  ref<GMimeDataWrapper> content(
+      g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+  g_mime_part_set_content(part, content.get());
+  return part;
+}
+
+GMimeObject* text_part(const char* subtype, const std::string& text) {
+  GMimeTextPart* part = g_mime_text_part_new_with_subtype(subtype);
+  g_mime_text_part_set_text(part, text.c_str());  // sets charset=utf-8 when not ASCII
+  if (!g_mime_text_part_get_charset(part)) g_mime_text_part_set_charset(part, "utf-8");
+  g_mime_part_set_content_encoding(
+      GMIME_PART(part),
+      g_mime_part_get_best_content_encoding(GMIME_PART(part), GMIME_ENCODING_CONSTRAINT_7BIT));
+  return GMIME_OBJECT(part);
+}
+
+/// `type` as given, else what GLib's content-type database guesses from the name and bytes.
+std::string attachment_type(const compose_request::attachment& a) {
+  if (!a.content_type.empty()) return a.content_type;
+  gboolean uncertain = FALSE;
+  gstring guessed(g_content_type_guess(a.file_name.empty() ? nullptr : a.file_name.c_str(),
+                                       reinterpret_cast<const guchar*>(a.content.data()),
+                                       a.content.size(), &uncertain));
+  gstring mime(guessed.p ? g_content_type_get_mime_type(guessed.p) : nullptr);
+  const std::string out = mime.str();
+  return out.empty() ? "application/octet-stream" : out;
+}
+
+GMimeObject* attachment_part(const compose_request::attachment& a, bool inline_part) {
+  GMimePart* part = leaf_part(attachment_type(a), a.content);
+  g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+  g_mime_object_set_disposition(GMIME_OBJECT(part), inline_part ? "inline" : "attachment");
+  if (!a.file_name.empty()) g_mime_part_set_filename(part, a.file_name.c_str());
+  if (inline_part) g_mime_object_set_content_id(GMIME_OBJECT(part), a.content_id.c_str());
+  return GMIME_OBJECT(part);
+}
+
+/// `first` and `rest` under a new multipart/`subtype` (takes the references).
+GMimeObject* wrap(const char* subtype, GMimeObject* first, const std::vector<GMimeObject*>& rest) {
+  if (rest.empty()) return first;
+  GMimeMultipart* mp = g_mime_multipart_new_with_subtype(subtype);
+  for (GMimeObject* o : {first}) {
+    g_mime_multipart_add(mp, o);
+    g_object_unref(o);
+  }
+  for (GMimeObject* o : rest) {
+    g_mime_multipart_add(mp, o);
+    g_object_unref(o);
+  }
+  return GMIME_OBJECT(mp);
+}
+
+}  // namespace
+
+std::string compose_message(const compose_request& r) {
+  init_gmime();
+  ref<GMimeMessage> msg(g_mime_message_new(TRUE));
+  g_mime_message_add_mailbox(msg.get(), GMIME_ADDRESS_TYPE_FROM, r.from.name.c_str(),
+                             r.from.address.c_str());
+  for (auto [type, list] :
+       {std::pair{GMIME_ADDRESS_TYPE_TO, &r.to}, std::pair{GMIME_ADDRESS_TYPE_CC, &r.cc},
+        std::pair{GMIME_ADDRESS_TYPE_REPLY_TO, &r.reply_to}}) {
+    for (const auto& a : *list)
+      g_mime_message_add_mailbox(msg.get(), type, a.name.c_str(), a.address.c_str());
+  }
+  g_mime_message_set_subject(msg.get(), r.subject.c_str(), "utf-8");
+  GDateTime* date = g_date_time_new_from_unix_utc(r.date_unix);
+  g_mime_message_set_date(msg.get(), date);
+  g_date_time_unref(date);
+  if (!r.message_id.empty()) g_mime_message_set_message_id(msg.get(), r.message_id.c_str());
+  for (const auto& [name, value] : r.headers)
+    g_mime_object_append_header(GMIME_OBJECT(msg.get()), name.c_str(), value.c_str(), "utf-8");
+
+  GMimeObject* body = text_part("plain", r.text);
+  if (!r.html.empty()) body = wrap("alternative", body, {text_part("html", r.html)});
+  std::vector<GMimeObject*> inlines, attachments;
+  for (const auto& a : r.attachments) {
+    if (a.content_id.empty()) {
+      attachments.push_back(attachment_part(a, false));
+    } else {
+      inlines.push_back(attachment_part(a, true));
+    }
+  }
+  body = wrap("related", body, inlines);
+  body = wrap("mixed", body, attachments);
+  g_mime_message_set_mime_part(msg.get(), body);
+  g_object_unref(body);
+
+  GMimeFormatOptions* format = g_mime_format_options_clone(nullptr);
+  g_mime_format_options_set_newline_format(format, GMIME_NEWLINE_FORMAT_DOS);
+  gstring text(g_mime_object_to_string(GMIME_OBJECT(msg.get()), format));
+  g_mime_format_options_free(format);
+  return text.str();
+}
+
 }  // namespace smtpmock::http

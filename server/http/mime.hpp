@@ -79,4 +79,28 @@ std::string make_snippet(std::string_view text, std::size_t max_chars = 250);
 /// decoded. Good enough for snippets and free-text search, not a renderer.
 std::string html_to_text(std::string_view html);
 
+/// A message to build (Mailpit's POST /api/v1/send). Strings are UTF-8.
+struct compose_request {
+  mail_address from;
+  std::vector<mail_address> to, cc, reply_to;  ///< headers (Bcc makes none)
+  std::string subject;
+  std::string text;
+  std::string html;
+  struct attachment {
+    std::string content;  ///< decoded bytes
+    std::string file_name;
+    std::string content_type;  ///< empty: guessed from the name and the bytes
+    std::string content_id;    ///< set: an inline part (multipart/related with the HTML)
+  };
+  std::vector<attachment> attachments;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers, in order
+  std::string message_id;                                    ///< without angle brackets
+  std::int64_t date_unix = 0;                                ///< the Date header
+};
+
+/// The RFC 5322 message (CRLF line ends), built with GMime: text/plain, text/html or
+/// multipart/alternative of both; inline parts make a multipart/related around the body, and
+/// attachments a multipart/mixed around that.
+std::string compose_message(const compose_request& r);
+
 }  // namespace smtpmock::http

@@ -3,10 +3,12 @@
 // routes.hpp; the JSON shapes are in views.cpp.
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "http/routes.hpp"
 #include "http/views.hpp"
+#include "smtp/base64.hpp"
 
 namespace smtpmock::http {
 
@@ -28,6 +30,9 @@ http_response info(request_context& c) {
   for (const auto& rc : snap.replies) {
     if (rc.verb == "message" && rc.code >= 400) rejected += rc.count;
   }
+  json tag_counts = json::object();
+  for (const auto& [name, n] : box.tag_counts())
+    tag_counts[name] = n;
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::steady_clock::now() - c.state.started)
                           .count();
@@ -37,7 +42,7 @@ http_response info(request_context& c) {
                             {"DatabaseSize", 0},
                             {"Messages", all.size()},
                             {"Unread", box.unread(all)},
-                            {"Tags", json::object()},
+                            {"Tags", tag_counts},
                             {"RuntimeStats", json{{"Uptime", uptime},
                                                   {"Memory", resident_memory()},
                                                   {"MessagesDeleted", box.deleted()},
@@ -170,6 +175,196 @@ http_response delete_search(request_context& c) {
   return text_response("ok");
 }
 
+// --- POST /api/v1/send ------------------------------------------------------------------
+
+/// "a@b.example" with a local part and a domain and nothing that could break a header.
+bool plausible_address(const std::string& a) {
+  const auto at = a.rfind('@');
+  if (at == std::string::npos || at == 0 || at + 1 == a.size()) return false;
+  return a.find_first_of(" \t\r\n<>,;\"") == std::string::npos;
+}
+
+mail_address address_field(const json& j, const char* what) {
+  const json a = canonical_keys(j, {"Email", "Name"}, what);
+  mail_address out;
+  for (auto [name, slot] : {std::pair{"Email", &out.address}, std::pair{"Name", &out.name}}) {
+    if (!a.contains(name) || a[name].is_null()) continue;
+    if (!a[name].is_string()) fail(400, std::string(what) + ": " + name + " must be a string");
+    *slot = a[name].get<std::string>();
+  }
+  if (!plausible_address(out.address))
+    fail(400, std::string("invalid ") + what + " address: '" + out.address + "'");
+  if (out.name.find_first_of("\r\n") != std::string::npos)
+    fail(400, std::string(what) + ": Name must be one line");
+  return out;
+}
+
+std::vector<mail_address> address_list_field(const json& body, const char* field,
+                                             const char* what) {
+  if (!body.contains(field) || body[field].is_null()) return {};
+  if (!body[field].is_array()) fail(400, std::string("send: ") + field + " must be an array");
+  std::vector<mail_address> out;
+  for (const auto& a : body[field])
+    out.push_back(address_field(a, what));
+  return out;
+}
+
+std::string string_field(const json& body, const char* field) {
+  if (!body.contains(field) || body[field].is_null()) return {};
+  if (!body[field].is_string()) fail(400, std::string("send: ") + field + " must be a string");
+  return body[field].get<std::string>();
+}
+
+/// Mailpit's headers a request may not set (Mailpit builds them), compared case-insensitively.
+bool restricted_header(const std::string& name, bool tags) {
+  const std::string n = ascii_lower(name);
+  for (const char* r :
+       {"to", "from", "cc", "bcc", "reply-to", "date", "subject", "content-type", "mime-version"}) {
+    if (n == r) return true;
+  }
+  return tags && n == "x-tags";
+}
+
+http_response send_message(request_context& c) {
+  const json body = canonical_keys(body_json(c.request.body, nullptr),
+                                   {"From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Text", "HTML",
+                                    "Attachments", "Tags", "Headers"},
+                                   "send");
+  if (!body.contains("From") || body["From"].is_null()) fail(400, "send: From is required");
+  compose_request r;
+  r.from = address_field(body["From"], "From");
+  r.to = address_list_field(body, "To", "To");
+  r.cc = address_list_field(body, "Cc", "Cc");
+  r.reply_to = address_list_field(body, "ReplyTo", "Reply-To");
+  const auto bcc =
+      body.contains("Bcc") ? string_list(body["Bcc"], "send", "Bcc") : std::vector<std::string>{};
+  for (const auto& b : bcc) {
+    if (!plausible_address(b)) fail(400, "invalid Bcc address: '" + b + "'");
+  }
+  r.subject = string_field(body, "Subject");
+  r.text = string_field(body, "Text");
+  r.html = string_field(body, "HTML");
+  if (r.subject.find_first_of("\r\n") != std::string::npos)
+    fail(400, "send: Subject must be one line");
+  const auto tags = body.contains("Tags") ? string_list(body["Tags"], "send", "Tags")
+                                          : std::vector<std::string>{};
+  if (!tags.empty()) {
+    std::string joined;
+    for (const auto& t : tags)
+      joined += (joined.empty() ? "" : ", ") + t;
+    if (joined.find_first_of("\r\n") != std::string::npos)
+      fail(400, "send: a tag must be one line");
+    r.headers.emplace_back("X-Tags", joined);
+  }
+  if (body.contains("Headers") && !body["Headers"].is_null()) {
+    if (!body["Headers"].is_object())
+      fail(400, "send: Headers must be an object of header names to values");
+    for (const auto& [name, value] : body["Headers"].items()) {
+      if (!value.is_string()) fail(400, "send: header " + name + " must be a string");
+      if (restricted_header(name, !tags.empty()))
+        fail(400, "cannot overwrite header: \"" + name + "\"");
+      const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+        return ch > 32 && ch < 127 && ch != ':';
+      });
+      if (!token) fail(400, "send: bad header name '" + name + "'");
+      const std::string v = value.get<std::string>();
+      if (v.find_first_of("\r\n") != std::string::npos)
+        fail(400, "send: header " + name + " must be one line");
+      r.headers.emplace_back(name, v);
+    }
+  }
+  if (body.contains("Attachments") && !body["Attachments"].is_null()) {
+    if (!body["Attachments"].is_array()) fail(400, "send: Attachments must be an array");
+    for (const auto& item : body["Attachments"]) {
+      const json a =
+          canonical_keys(item, {"Content", "Filename", "ContentType", "ContentID"}, "attachment");
+      compose_request::attachment out;
+      out.file_name = string_field(a, "Filename");
+      out.content_type = string_field(a, "ContentType");
+      out.content_id = string_field(a, "ContentID");
+      std::string content = string_field(a, "Content");
+      // A data: URL ("data:image/png;base64,iVBOR...") carries its base64 after the comma.
+      if (const auto comma = content.rfind(','); comma != std::string::npos)
+        content.erase(0, comma + 1);
+      auto decoded = smtp::base64_decode(content);
+      if (!decoded)
+        fail(400, "error decoding base64 attachment \"" + out.file_name + "\": not base64");
+      out.content = std::move(*decoded);
+      for (const auto* v : {&out.file_name, &out.content_type, &out.content_id}) {
+        if (v->find_first_of("\r\n\"") != std::string::npos)
+          fail(400, "attachment \"" + out.file_name + "\": names and types must be one line");
+      }
+      r.attachments.push_back(std::move(out));
+    }
+  }
+  if (!c.state.options.new_message_id) fail(500, "this server cannot make message ids");
+
+  store::stored_message m;
+  m.id = c.state.options.new_message_id();
+  m.received = store::clock::now();
+  r.message_id = m.id + "@smtpmock";
+  r.date_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(m.received.time_since_epoch()).count();
+  m.env.mail_from = r.from.address;
+  for (const auto* list : {&r.to, &r.cc}) {
+    for (const auto& a : *list)
+      m.env.recipients.push_back({a.address, {}});
+  }
+  for (const auto& b : bcc)
+    m.env.recipients.push_back({b, {}});
+  m.data = compose_message(r);
+  const std::string id = m.id;
+  c.state.box.store().add_message(std::move(m));
+  return json_response(json{{"ID", id}});
+}
+
+// --- tags ------------------------------------------------------------------------------------
+
+http_response list_tags(request_context& c) {
+  json names = json::array();
+  for (const auto& [name, n] : c.state.box.tag_counts())
+    names.push_back(name);
+  return json_response(names);
+}
+
+http_response set_tags(request_context& c) {
+  const json body = canonical_keys(body_json(c.request.body), {"IDs", "Tags"}, "set tags request");
+  const auto ids = body.contains("IDs") ? string_list(body["IDs"], "set tags request", "IDs")
+                                        : std::vector<std::string>{};
+  const auto tags = body.contains("Tags") ? string_list(body["Tags"], "set tags request", "Tags")
+                                          : std::vector<std::string>{};
+  // Check, then proceed: an unknown id changes no message.
+  std::vector<message_ptr> targets;
+  for (const auto& id : ids)
+    targets.push_back(c.message_or_404(id));
+  for (const auto& m : targets)
+    c.state.box.set_tags(m, tags);
+  return text_response("ok");
+}
+
+http_response rename_tag(request_context& c) {
+  const std::string& tag = c.param("tag");
+  const json body = canonical_keys(body_json(c.request.body), {"Name"}, "rename tag request");
+  const std::string name = string_field(body, "Name");
+  switch (c.state.box.rename_tag(tag, name)) {
+    case mailbox::tag_change::done:
+      return text_response("ok");
+    case mailbox::tag_change::invalid:
+      fail(400, "invalid tag name: '" + name + "'");
+    case mailbox::tag_change::exists:
+      fail(400, "tag already exists: " + *clean_tag(name));
+    case mailbox::tag_change::not_found:
+      break;
+  }
+  fail(404, "tag not found: " + tag);
+}
+
+http_response delete_tag(request_context& c) {
+  const std::string& tag = c.param("tag");
+  if (!c.state.box.delete_tag(tag)) fail(404, "tag not found: " + tag);
+  return text_response("ok");
+}
+
 const route table[] = {
     {"GET", "/api/v1/info", info},
     {"GET", "/api/v1/messages", list_messages},
@@ -182,6 +377,11 @@ const route table[] = {
     {"GET", "/api/v1/message/:id/part/:part", get_part},
     {"GET", "/api/v1/search", search},
     {"DELETE", "/api/v1/search", delete_search},
+    {"POST", "/api/v1/send", send_message},
+    {"GET", "/api/v1/tags", list_tags},
+    {"PUT", "/api/v1/tags", set_tags},
+    {"PUT", "/api/v1/tags/:tag", rename_tag},
+    {"DELETE", "/api/v1/tags/:tag", delete_tag},
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 // free-text term may itself contain a colon ("re:", "10:30").
 #include "http/search.hpp"
 
+#include <algorithm>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -200,11 +202,10 @@ search_query search_query::parse(std::string_view text) {
         } else if (value == "unread") {
           t.on = field::is_unread;
         } else if (value == "tagged") {
-          throw std::invalid_argument("unsupported search term " + token +
-                                      ": tags are not supported yet");
+          t.on = field::is_tagged;
         } else {
           throw std::invalid_argument("unsupported search term is:" + value +
-                                      " (smtpmock knows is:read and is:unread)");
+                                      " (smtpmock knows is:read, is:unread and is:tagged)");
         }
       } else if (key == "has") {
         known = true;
@@ -218,8 +219,9 @@ search_query search_query::parse(std::string_view text) {
                                       " (smtpmock knows has:attachment and has:inline)");
         }
       } else if (key == "tag") {
-        throw std::invalid_argument("unsupported search term " + token +
-                                    ": tags are not supported yet");
+        known = true;
+        t.on = field::tag;
+        t.value = value;
       } else if (key == "after" || key == "before") {
         known = true;
         t.on = key == "after" ? field::after : field::before;
@@ -299,6 +301,12 @@ bool search_query::matches(const search_fields& m) const {
         break;
       case field::is_unread:
         hit = !m.read;
+        break;
+      case field::is_tagged:
+        hit = !m.tags.empty();
+        break;
+      case field::tag:
+        hit = std::find(m.tags.begin(), m.tags.end(), t.value) != m.tags.end();
         break;
       case field::has_attachment:
         hit = m.attachments > 0;

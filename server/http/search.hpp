@@ -29,9 +29,10 @@ struct search_fields {
   std::string text;  ///< body text (text part, or the HTML's text)
   bool read = false;
   std::size_t attachments = 0;
-  std::size_t inlines = 0;       ///< inline MIME parts (Mailpit's `Inline`)
-  std::size_t size = 0;          ///< message size in octets
-  std::int64_t received_ms = 0;  ///< when the message was received, Unix milliseconds
+  std::size_t inlines = 0;        ///< inline MIME parts (Mailpit's `Inline`)
+  std::size_t size = 0;           ///< message size in octets
+  std::int64_t received_ms = 0;   ///< when the message was received, Unix milliseconds
+  std::vector<std::string> tags;  ///< the message's tags, lower-cased
 };
 
 /// One term of a query.
@@ -49,6 +50,8 @@ struct search_term {
     session,
     is_read,
     is_unread,
+    is_tagged,  ///< has a tag
+    tag,        ///< has the tag `value` (case-insensitive, whole name)
     has_attachment,
     has_inline,
     after,    ///< received at or after `number` (Unix ms)

@@ -131,7 +131,7 @@ json message_summary_json(mailbox& box, const message_ptr& m) {
               {"Subject", p->subject},
               {"Created", store::rfc3339(m->received)},
               {"Username", m->env.auth_user},
-              {"Tags", json::array()},
+              {"Tags", box.tags(m)},
               {"Size", m->data.size()},
               {"Attachments", p->attachments.size()},
               {"Snippet", p->snippet},
@@ -155,7 +155,7 @@ json message_json(mailbox& box, const message_ptr& m) {
                                        {"Errors", ""},
                                        {"HeaderPost", p->list_unsubscribe_post}}},
               {"Date", date_of(m, *p)},
-              {"Tags", json::array()},
+              {"Tags", box.tags(m)},
               {"Username", m->env.auth_user},
               {"Text", p->text},
               {"HTML", p->html},
@@ -173,13 +173,16 @@ json messages_summary_json(mailbox& box, const std::vector<message_ptr>& all,
   for (std::size_t i = start; i < matches.size() && i - start < limit; ++i)
     items.push_back(message_summary_json(box, matches[i]));
   const std::size_t count = items.size();
+  json tags = json::array();
+  for (const auto& [name, n] : box.tag_counts())
+    tags.push_back(name);
   return json{{"total", all.size()},
               {"unread", box.unread(all)},
               {"count", count},
               {"messages_count", matches.size()},
               {"messages_unread", box.unread(matches)},
               {"start", start},
-              {"tags", json::array()},
+              {"tags", std::move(tags)},
               {"messages", std::move(items)}};
 }
 

@@ -7,67 +7,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api_fixture.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/rules.hpp"
 #include "smtp/base64.hpp"
 
 using namespace smtpmock;
 using namespace smtpmock::http;
+using api_testing::body;
+using api_testing::check_error;
+using api_testing::fixture;
 using nlohmann::json;
-
-namespace {
-
-struct fixture {
-  std::shared_ptr<store::message_store> store = std::make_shared<store::message_store>();
-  std::shared_ptr<store::metrics> metrics = std::make_shared<store::metrics>();
-  std::shared_ptr<scenario_control> control = std::make_shared<scenario_control>(
-      scenario::load_definition_text("name: base\nhostname: base.example\n", "base.yaml"),
-      "name: base\nhostname: base.example\n", "base.yaml", 7);
-  std::shared_ptr<scenario::engine> applied;
-  api a;
-
-  explicit fixture(api_options o = {}) : a(store, metrics, control, o) {
-    control->set_apply([this](std::shared_ptr<scenario::engine> e) { applied = std::move(e); });
-  }
-
-  void add(const std::string& id, const std::string& subject, const std::string& to) {
-    store::stored_message m;
-    m.id = id;
-    m.session_id = "S" + id;
-    m.received = store::clock::now();
-    m.env.mail_from = "sender@x.example";
-    m.env.recipients = {{to, {}}};
-    m.data = "From: Sender <sender@x.example>\r\nTo: " + to + "\r\nSubject: " + subject +
-             "\r\n\r\nbody of " + subject + "\r\n";
-    store->add_message(std::move(m));
-  }
-
-  http_response call(const std::string& method, const std::string& target,
-                     const std::string& body = "", const std::string& auth = "") {
-    http_request r;
-    r.method = method;
-    const auto q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.query = target.substr(q + 1);
-    r.body = body;
-    r.authorization = auth;
-    auto out = a.handle(r);
-    REQUIRE(std::holds_alternative<http_response>(out));
-    return std::get<http_response>(out);
-  }
-};
-
-json body(const http_response& r) {
-  return json::parse(r.body);
-}
-
-void check_error(const http_response& r, int status) {
-  CHECK(r.status == status);
-  CHECK(r.content_type == "application/json");
-  CHECK(body(r)["Error"].is_string());
-}
-
-}  // namespace
 
 TEST_CASE("api: lists, gets and deletes messages in Mailpit's shapes") {
   fixture f;

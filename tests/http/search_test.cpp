@@ -243,11 +243,18 @@ TEST_CASE("search: a bad size is a 400 naming the term") {
   CHECK(e.find("1024") != std::string::npos);
 }
 
-TEST_CASE("search: tag: and is:tagged are a 400 until there are tags") {
-  for (const char* q : {"tag:urgent", "-tag:urgent", "is:tagged", "!is:tagged", "TAG:x"}) {
-    const auto e = parse_error(q);
-    CHECK_MESSAGE(e.find("tags are not supported yet") != std::string::npos, q);
-  }
-  CHECK(parse_error("tag:urgent").find("tag:urgent") != std::string::npos);
-  CHECK(parse_error("is:tagged").find("is:tagged") != std::string::npos);
+TEST_CASE("search: tag: is a whole tag name, is:tagged any tag") {
+  search_fields m;
+  m.tags = {"red one", "urgent"};
+  CHECK(search_query::parse("tag:urgent").matches(m));
+  CHECK(search_query::parse("TAG:Urgent").matches(m));
+  CHECK(search_query::parse("tag:\"red one\"").matches(m));
+  CHECK_FALSE(search_query::parse("tag:red").matches(m));  // not a substring
+  CHECK_FALSE(search_query::parse("-tag:urgent").matches(m));
+  CHECK(search_query::parse("is:tagged").matches(m));
+  CHECK_FALSE(search_query::parse("!is:tagged").matches(m));
+  m.tags.clear();
+  CHECK_FALSE(search_query::parse("is:tagged").matches(m));
+  CHECK(search_query::parse("-is:tagged").matches(m));
+  CHECK(parse_error("tag:").find("needs a value") != std::string::npos);
 }
