@@ -58,6 +58,14 @@ struct client_cli {
   CLI::Option* attach_no_name_opt = nullptr;
   CLI::Option* attach_body_opt = nullptr;
   bool no_progress = false;
+  CLI::Option* silent = nullptr;
+  std::string silent_value;
+  bool hide_all = false;
+  CLI::Option* time_lapse = nullptr;
+  std::string time_lapse_value;
+  CLI::Option* hide_password = nullptr;
+  std::string hide_password_value;
+  bool no_hints = false;
   bool check_no_tls = false;
 };
 
@@ -147,7 +155,44 @@ void add_send(CLI::App& app, client_cli& c) {
       ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_flag("--json", s.json, "Print a JSON transcript with timings (or the load summary)");
-  cmd->add_flag("--silent", s.silent, "No transcript; only the exit code tells");
+  c.silent = cmd->add_option("--silent", c.silent_value,
+                             "swaks' -S: 1 (no value) nothing until an error, then everything; "
+                             "2 errors only; 3 nothing")
+                 ->type_name("[1|2|3]")
+                 ->expected(0, 1)
+                 ->check(CLI::IsMember({"1", "2", "3"}));
+  cmd->add_flag("--hide-all", c.hide_all, "No output at all (swaks' -ha; --silent 3)");
+  cmd->add_flag("--suppress-data", s.output.suppress_data,
+                "Show the message as \"N lines sent\" (swaks' -n)");
+  c.time_lapse = cmd->add_option("--show-time-lapse", c.time_lapse_value,
+                                 "Show the time each reply took (swaks' -stl; i: whole seconds)")
+                     ->type_name("[i]")
+                     ->expected(0, 1);
+  c.hide_password =
+      cmd->add_option("--auth-hide-password", c.hide_password_value,
+                      "Show the password in AUTH PLAIN/LOGIN lines as STRING (default "
+                      "PROVIDED_BUT_REMOVED; swaks' -ahp)")
+          ->type_name("[STRING]")
+          ->expected(0, 1);
+  cmd->add_flag("--hide-send", s.output.hide_send, "Do not show the lines sent (swaks' -hs)");
+  cmd->add_flag("--hide-receive", s.output.hide_receive,
+                "Do not show the lines received (swaks' -hr)");
+  cmd->add_flag("--hide-informational", s.output.hide_informational,
+                "Do not show the === lines (swaks' -hi)");
+  cmd->add_flag("--no-send-hints", s.output.no_send_hints, "No -> before sent lines (-nsh)");
+  cmd->add_flag("--no-receive-hints", s.output.no_receive_hints,
+                "No <- before received lines (-nrh)");
+  cmd->add_flag("--no-info-hints", s.output.no_info_hints, "No === before information (-nih)");
+  cmd->add_flag("--no-hints", c.no_hints, "--no-send-hints and --no-receive-hints (-nth)");
+  cmd->add_option("--output-file", s.output_file,
+                  "Write the output (errors too) to FILE instead of stdout and stderr")
+      ->type_name("FILE");
+  cmd->add_option("--output-file-stdout", s.output_file_stdout,
+                  "Write the transcript to FILE (&STDERR: to stderr)")
+      ->type_name("FILE");
+  cmd->add_option("--output-file-stderr", s.output_file_stderr,
+                  "Write the errors to FILE (&STDOUT: to stdout)")
+      ->type_name("FILE");
   cmd->add_option("--count", s.count, "Load mode: send N messages")
       ->type_name("N")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
@@ -248,6 +293,24 @@ std::optional<int> run_client_command() {
     if (c.data_opt->count() > 0) s.data = c.data;
     if (c.body_opt->count() > 0) s.body = c.body;
     s.version = version();
+    if (c.silent->count() > 0)
+      s.output.silent = c.silent_value.empty() ? 1 : c.silent_value[0] - '0';
+    if (c.hide_all) s.output.silent = 3;
+    if (c.no_hints) s.output.no_send_hints = s.output.no_receive_hints = true;
+    if (c.time_lapse->count() > 0) {
+      // swaks: no value is thousandths of a second; a value must start with "i" (integer).
+      if (!c.time_lapse_value.empty() && c.time_lapse_value[0] != 'i' &&
+          c.time_lapse_value[0] != 'I') {
+        std::cerr << "smtpmock send: --show-time-lapse: unknown argument '" << c.time_lapse_value
+                  << "' (give none, or i)\n";
+        return usage_error;
+      }
+      s.output.time_lapse = c.time_lapse_value.empty() ? client::output_options::lapse::hires
+                                                       : client::output_options::lapse::integer;
+    }
+    if (c.hide_password->count() > 0)
+      s.output.hide_password =
+          c.hide_password_value.empty() ? "PROVIDED_BUT_REMOVED" : c.hide_password_value;
     std::size_t next_attach = 0, next_type = 0, next_name = 0, next_body = 0;
     using kind = client::attach_item::kind;
     for (const CLI::Option* o : c.send->parse_order()) {

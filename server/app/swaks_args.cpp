@@ -9,8 +9,8 @@
 namespace smtpmock::app {
 namespace {
 
-// level: swaks' `-S [1|2|3]`, dropped; optional_name: `--attach-name [NAME]`, without NAME
-// the flag `--attach-no-name` (CLI11 would need a value).
+// level: swaks' `-S [1|2|3]` (only a digit is its value); optional_name: `--attach-name [NAME]`,
+// without NAME the flag `--attach-no-name` (CLI11 would need a value).
 enum class arg { none, required, optional, level, optional_name };
 
 struct option {
@@ -46,7 +46,20 @@ const std::array options = {
     option{{"quit-after", "quit", "q", "qa"}, "quit-after", arg::required},
     option{{"timeout"}, "timeout", arg::required},
     option{{"silent", "S"}, "silent", arg::level},
-    option{{"hide-all", "ha"}, "silent", arg::none},
+    option{{"hide-all", "ha"}, "hide-all", arg::none},
+    option{{"suppress-data", "n"}, "suppress-data", arg::none},
+    option{{"show-time-lapse", "stl"}, "show-time-lapse", arg::optional},
+    option{{"auth-hide-password", "ahp"}, "auth-hide-password", arg::optional},
+    option{{"hide-send", "hs"}, "hide-send", arg::none},
+    option{{"hide-receive", "hr"}, "hide-receive", arg::none},
+    option{{"hide-informational", "hi"}, "hide-informational", arg::none},
+    option{{"no-hints", "nth"}, "no-hints", arg::none},
+    option{{"no-send-hints", "nsh"}, "no-send-hints", arg::none},
+    option{{"no-receive-hints", "nrh"}, "no-receive-hints", arg::none},
+    option{{"no-info-hints", "nih"}, "no-info-hints", arg::none},
+    option{{"output-file", "output"}, "output-file", arg::required},
+    option{{"output-file-stdout"}, "output-file-stdout", arg::required},
+    option{{"output-file-stderr"}, "output-file-stderr", arg::required},
     option{{"help"}, "help", arg::none},
     option{{"version"}, "version", arg::none},
     option{{"json"}, "json", arg::none},
@@ -60,9 +73,8 @@ const std::array options = {
     option{{"protocol"}, "", arg::none}, option{{"dump-as-body", "dab"}, "", arg::none},
     option{{"dump-as-body-shows-password", "dabsp"}, "", arg::none},
     option{{"drop-after", "drop", "da"}, "", arg::none},
-    option{{"drop-after-send", "das"}, "", arg::none}, option{{"suppress-data", "n"}, "", arg::none},
+    option{{"drop-after-send", "das"}, "", arg::none}, option{{"no-strip-from", "nsf"}, "", arg::none},
     option{{"auth-map", "am"}, "", arg::none}, option{{"auth-extra", "ae"}, "", arg::none},
-    option{{"auth-hide-password", "ahp"}, "", arg::none},
     option{{"auth-plaintext", "apt"}, "", arg::none}, option{{"auth-optional", "ao"}, "", arg::none},
     option{{"auth-optional-strict", "aos"}, "", arg::none}, option{{"support"}, "", arg::none},
     option{{"local-interface", "li"}, "", arg::none},
@@ -72,16 +84,9 @@ const std::array options = {
     option{{"tls-key"}, "", arg::none}, option{{"tls-protocol", "tlsp"}, "", arg::none},
     option{{"tls-cipher"}, "", arg::none}, option{{"tls-get-peer-cert"}, "", arg::none},
     option{{"tls-sni"}, "", arg::none}, option{{"tls-ca-path"}, "", arg::none},
-    option{{"no-strip-from", "nsf"}, "", arg::none}, option{{"no-hints", "nth"}, "", arg::none},
-    option{{"no-send-hints", "nsh"}, "", arg::none},
-    option{{"no-receive-hints", "nrh"}, "", arg::none},
-    option{{"no-info-hints", "nih"}, "", arg::none}, option{{"hide-receive", "hr"}, "", arg::none},
-    option{{"hide-send", "hs"}, "", arg::none}, option{{"protect-prompt", "pp"}, "", arg::none},
-    option{{"hide-informational", "hi"}, "", arg::none},
-    option{{"show-time-lapse", "stl"}, "", arg::none},
+    option{{"protect-prompt", "pp"}, "", arg::none},
     option{{"show-raw-text", "raw"}, "", arg::none},
-    option{{"output", "output-file"}, "", arg::none}, option{{"output-file-stdout"}, "", arg::none},
-    option{{"output-file-stderr"}, "", arg::none}, option{{"pipe"}, "", arg::none},
+    option{{"pipe"}, "", arg::none},
     option{{"socket"}, "", arg::none}, option{{"dump"}, "", arg::none},
     option{{"dump-mail"}, "", arg::none}, option{{"prdr"}, "", arg::none},
     option{{"force-getpwuid"}, "", arg::none}, option{{"xclient"}, "", arg::none},
@@ -148,11 +153,15 @@ swaks_args normalise_swaks_args(const std::vector<std::string>& words) {
         case arg::none:
           out.args.push_back(inline_value ? target + "=" + value : target);
           break;
-        case arg::level:  // swaks' silence level: smtpmock has one (no output at all)
-          out.args.push_back(target);
-          if (!inline_value && i + 1 < words.size() &&
-              (words[i + 1] == "1" || words[i + 1] == "2" || words[i + 1] == "3"))
-            ++i;
+        case arg::level:  // swaks' `-S [1|2|3]`: only a digit is its value
+          if (inline_value) {
+            out.args.push_back(target + "=" + value);
+          } else if (i + 1 < words.size() &&
+                     (words[i + 1] == "1" || words[i + 1] == "2" || words[i + 1] == "3")) {
+            out.args.push_back(target + "=" + words[++i]);
+          } else {
+            out.args.push_back(target);
+          }
           break;
         case arg::required:
           if (inline_value) {

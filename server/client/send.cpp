@@ -2,6 +2,7 @@
 #include "client/send.hpp"
 
 #include <charconv>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -10,30 +11,39 @@
 namespace smtpmock::client {
 namespace {
 
-/// Swaks' transcript: "===" information, " -> " sent, "<-  " received, "<** " an unexpected
-/// reply, " ~> " and "<~  " inside TLS; errors as "*** ".
-class transcript_printer : public session_observer {
- public:
-  explicit transcript_printer(std::ostream& out) : out_(out) {}
-  void info(std::string_view text) override { out_ << "=== " << text << '\n'; }
-  void event(const timed_event& t) override {
-    const auto& ev = t.event;
-    if (ev.kind == smtp::client_event_kind::sent) {
-      const char* arrow = ev.tls ? " ~> " : " -> ";
-      for (const auto& line : ev.lines)
-        out_ << arrow << line << '\n';
-      if (ev.lines.empty() && ev.octets > 0)
-        out_ << arrow << "<" << ev.octets << " octets of message data>\n";
-    } else {
-      const char* arrow = ev.unexpected ? "<** " : ev.tls ? "<~  " : "<-  ";
-      for (const auto& line : ev.lines)
-        out_ << arrow << line << '\n';
-    }
-    out_.flush();
-  }
+/// Where the transcript goes: stdout and stderr, or swaks' --output-file* files.
+struct output_streams {
+  std::ostream* out = &std::cout;
+  std::ostream* err = &std::cerr;
+  std::ofstream out_file;
+  std::ofstream err_file;
 
- private:
-  std::ostream& out_;
+  /// Opens the files; false after printing why one cannot be written.
+  bool open(const send_settings& s) {
+    std::string out_name = !s.output_file_stdout.empty() ? s.output_file_stdout : s.output_file;
+    std::string err_name = !s.output_file_stderr.empty() ? s.output_file_stderr : s.output_file;
+    auto pick = [&](const std::string& name, std::ofstream& file, std::ostream*& stream,
+                    const char* option) {
+      if (name.empty()) return true;
+      if (name == "&STDOUT") {
+        stream = &std::cout;
+      } else if (name == "&STDERR") {
+        stream = &std::cerr;
+      } else if (name == out_name && &file == &err_file && out_file.is_open()) {
+        stream = &out_file;  // one file for both, opened once
+      } else {
+        file.open(name, std::ios::binary | std::ios::trunc);
+        if (!file) {
+          std::cerr << "smtpmock send: " << option << ": cannot write " << name << '\n';
+          return false;
+        }
+        stream = &file;
+      }
+      return true;
+    };
+    return pick(out_name, out_file, out, "--output-file") &&
+           pick(err_name, err_file, err, "--output-file");
+  }
 };
 
 /// Collects the transcript with timings for --json.
@@ -231,6 +241,8 @@ int run_send(const send_settings& s) {
   if (!prepared) return exit_usage;
   auto& p = *prepared;
   p.options.message = compose_message(p.message, 0);
+  output_streams streams;
+  if (!streams.open(s)) return exit_usage;
 
   if (s.json) {
     json_recorder rec;
@@ -265,15 +277,17 @@ int run_send(const send_settings& s) {
     }
     out["messages"] = std::move(txns);
     out["transcript"] = std::move(rec.lines);
-    std::cout << out.dump(2) << '\n';
+    *streams.out << out.dump(2) << '\n';
     return r.exit_code();
   }
 
-  transcript_printer printer(std::cout);
-  session_observer quiet;
-  session_report r = run_one(p.where, p.options, s.silent ? quiet : printer);
-  if (r.exit_code() != 0 && !s.silent) std::cout << "*** " << r.result.error << '\n';
-  std::cout.flush();
+  output_options o = s.output;
+  o.auth_user = s.auth_user;
+  o.auth_password = s.auth_password;
+  transcript_printer printer(*streams.out, *streams.err, std::move(o));
+  session_report r = run_one(p.where, p.options, printer);
+  if (r.exit_code() != 0) printer.error(r.result.error);
+  streams.out->flush();
   return r.exit_code();
 }
 

@@ -13,6 +13,7 @@
 
 #include "client/driver.hpp"
 #include "client/message.hpp"
+#include "client/transcript.hpp"
 #include "smtp/client_connection.hpp"
 
 namespace smtpmock::client {
@@ -53,7 +54,12 @@ struct send_settings {
   std::string quit_after;
   std::chrono::milliseconds timeout{30000};
   bool json = false;
-  bool silent = false;  ///< no transcript (the exit code says it all)
+  output_options output;  ///< swaks' --silent, -n, -stl, -ahp, --hide-*, --no-*-hints
+  /// --output-file (both streams), --output-file-stdout, --output-file-stderr; "&STDOUT" and
+  /// "&STDERR" name the process's own. Empty: unchanged.
+  std::string output_file;
+  std::string output_file_stdout;
+  std::string output_file_stderr;
   // Load mode (--count > 0).
   std::size_t count = 0;
   std::size_t concurrency = 1;

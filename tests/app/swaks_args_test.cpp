@@ -39,15 +39,23 @@ TEST_CASE("swaks' short forms map to smtpmock's options") {
         words{"--quit-after", "MAIL", "--quit-after", "RCPT"});
   CHECK(normalised({"-ah", "X-A: 1", "--add-header", "X-B: 2"}) ==
         words{"--add-header", "X-A: 1", "--add-header", "X-B: 2"});
-  CHECK(normalised({"-ha"}) == words{"--silent"});
+  CHECK(normalised({"-ha"}) == words{"--hide-all"});
+  CHECK(normalised({"-n", "-stl", "-ahp", "-hr", "-hs", "-hi", "-nth", "-nsh", "-nrh", "-nih"}) ==
+        words{"--suppress-data", "--show-time-lapse", "--auth-hide-password", "--hide-receive",
+              "--hide-send", "--hide-informational", "--no-hints", "--no-send-hints",
+              "--no-receive-hints", "--no-info-hints"});
+  CHECK(normalised({"-stl", "i", "-ahp", "XX", "--output", "f", "--output-file-stderr",
+                    "&STDOUT"}) == words{"--show-time-lapse", "i", "--auth-hide-password", "XX",
+                                         "--output-file", "f", "--output-file-stderr", "&STDOUT"});
   CHECK(normalised({"--help"}) == words{"--help"});
   CHECK(normalised({"-help"}) == words{"--help"});
 }
 
-TEST_CASE("-S takes swaks' optional level, which smtpmock drops") {
+TEST_CASE("-S takes swaks' optional level: only 1, 2 or 3 is one") {
   CHECK(normalised({"-S"}) == words{"--silent"});
-  CHECK(normalised({"-S", "2", "-tls"}) == words{"--silent", "--tls"});
+  CHECK(normalised({"-S", "2", "-tls"}) == words{"--silent=2", "--tls"});
   CHECK(normalised({"-S", "-tls"}) == words{"--silent", "--tls"});
+  CHECK(normalised({"--silent=3"}) == words{"--silent=3"});
 }
 
 TEST_CASE("-a takes an optional mechanism") {
@@ -86,11 +94,10 @@ TEST_CASE("values are never rewritten, nor anything after --") {
 TEST_CASE("swaks options smtpmock lacks are refused by name") {
   for (const auto& [word, name] :
        std::vector<std::pair<std::string, std::string>>{{"-tlso", "tls-optional"},
-                                                        {"-n", "suppress-data"},
                                                         {"-4", "4"},
                                                         {"-6", "6"},
                                                         {"-li", "local-interface"},
-                                                        {"-ahp", "auth-hide-password"},
+                                                        {"-apt", "auth-plaintext"},
                                                         {"--protocol", "protocol"},
                                                         {"--protocol=LMTP", "protocol"},
                                                         {"--no-tls", "no-tls"},

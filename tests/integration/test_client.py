@@ -8,6 +8,7 @@ teardown. Every client run has a timeout; only 127.0.0.1 is ever used.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.message
 import json
@@ -585,7 +586,7 @@ def test_send_quit_after_short_form(smtpmock):
 
 @pytest.mark.parametrize("args, expected", [
     (["-tlso"], "smtpmock: send: -tlso (swaks' --tls-optional) is not supported yet"),
-    (["-n"], "smtpmock: send: -n (swaks' --suppress-data) is not supported yet"),
+    (["-apt"], "smtpmock: send: -apt (swaks' --auth-plaintext) is not supported yet"),
     (["--dump"], "smtpmock: send: --dump (swaks' --dump) is not supported yet"),
     (["-bogus"], "smtpmock: unknown option -bogus"),
     (["-tlz"], "smtpmock: unknown option -tlz; did you mean --tls?"),
@@ -767,3 +768,93 @@ def test_send_attach_matches_swaks_mime_structure(smtpmock, tmp_path, args):
         assert r.returncode == 0, out(r)
         shapes.append(mime_shape(smtpmock.wait_messages(before + 1)[before].raw))
     assert shapes[1] == shapes[0]
+
+
+# --- output options: --silent levels, -n, -stl, -ahp, --hide-*, --output-file* ---------------
+
+
+def test_send_silent_levels_as_swaks(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml="""\
+name: t-silent
+rules:
+  - {name: no-rcpt, on: rcpt, reply: "550 5.1.1 unknown user"}
+""")
+    ok = smtpmock_factory()
+    quiet = send(ok.address, "-S")
+    assert quiet.returncode == 0 and quiet.stdout == b"" and quiet.stderr == b"", out(quiet)
+    one = send(server.address, "-S", "1")  # nothing until the first error, then everything
+    assert one.returncode == 24
+    text = one.stdout.decode()
+    assert text.startswith("<** 550 5.1.1 unknown user\n"), text
+    assert " -> QUIT" in text and "EHLO" not in text
+    assert one.stderr.decode().startswith("*** "), out(one)  # swaks' errors go to stderr
+    two = send(server.address, "--silent", "2")  # errors only
+    assert two.stdout.decode() == "<** 550 5.1.1 unknown user\n", out(two)
+    assert two.stderr.decode().startswith("*** ")
+    for args in (["-S", "3"], ["-ha"], ["--hide-all"]):
+        none = send(server.address, *args)
+        assert none.returncode == 24 and none.stdout == b"" and none.stderr == b"", out(none)
+
+
+def test_send_suppress_data_and_time_lapse(smtpmock):
+    r = send(smtpmock.address, "-n", "-stl")
+    text = out(r)
+    assert r.returncode == 0, text
+    assert " -> 11 lines sent" in text and "This is a test mailing" not in text
+    assert re.search(r"^=== response in \d+\.\d{3}s$", text, re.M), text
+    lines = text.splitlines()
+    assert lines[lines.index(" -> QUIT") + 1].startswith("=== response in "), text
+    i = send(smtpmock.address, "-stl", "i")
+    assert re.search(r"^=== response in \d+s$", out(i), re.M), out(i)
+    bad = send(smtpmock.address, "-stl", "x")
+    assert bad.returncode == 1 and "--show-time-lapse" in out(bad)
+
+
+def test_send_auth_hide_password(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=AUTH_SCENARIO)
+    for mech in ("PLAIN", "LOGIN"):
+        shown = send(server.address, "-a", mech, "-au", USER, "-ap", PASSWORD)
+        hidden = send(server.address, "-a", mech, "-au", USER, "-ap", PASSWORD, "-ahp")
+        custom = send(server.address, "-a", mech, "-au", USER, "-ap", PASSWORD, "-ahp", "XX")
+        assert shown.returncode == hidden.returncode == custom.returncode == 0, out(hidden)
+        secret = base64.b64encode(PASSWORD.encode()).decode()
+        plain = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()
+        assert (secret if mech == "LOGIN" else plain) in out(shown)
+        for r, replacement in ((hidden, "PROVIDED_BUT_REMOVED"), (custom, "XX")):
+            assert secret not in out(r) and plain not in out(r)
+            if mech == "PLAIN":
+                b = base64.b64encode(f"\0{USER}\0{replacement}".encode()).decode()
+                assert f" -> AUTH PLAIN {b}" in out(r), out(r)
+            else:
+                assert f" -> {base64.b64encode(replacement.encode()).decode()}" in out(r)
+    assert len(server.wait_messages(6)) == 6
+
+
+def test_send_hide_and_hint_options(smtpmock):
+    r = send(smtpmock.address, "-hr", "-hi", "-nsh", "-n")
+    assert r.returncode == 0, out(r)
+    assert r.stdout.decode().splitlines()[:2] == [f"EHLO {socket.gethostname()}",
+                                                 f"MAIL FROM:<{SENDER}>"], out(r)
+    assert "<-" not in out(r) and "===" not in out(r)
+
+
+def test_send_output_files(smtpmock_factory, tmp_path):
+    server = smtpmock_factory(scenario_yaml="""\
+name: t-out
+rules:
+  - {name: no-mail, on: mail, reply: "550 5.7.1 no"}
+""")
+    both = tmp_path / "both.txt"
+    r = send(server.address, "--output-file", str(both))
+    assert r.returncode == 23 and r.stdout == b"" and r.stderr == b"", out(r)
+    text = both.read_text()
+    assert "<** 550 5.7.1 no" in text and "*** " in text
+    so, se = tmp_path / "out.txt", tmp_path / "err.txt"
+    r = send(server.address, "--output-file-stdout", str(so), "--output-file-stderr", str(se))
+    assert r.stdout == b"" and r.stderr == b""
+    assert "<** 550" in so.read_text() and "***" not in so.read_text()
+    assert se.read_text().startswith("*** ")
+    r = send(server.address, "--output-file-stderr", "&STDOUT")
+    assert r.stderr == b"" and "*** " in r.stdout.decode()
+    bad = send(server.address, "--output-file", str(tmp_path / "no" / "such" / "dir"))
+    assert bad.returncode == 1 and "cannot write" in out(bad)
