@@ -1,5 +1,6 @@
 // Routes: health, metrics, the index page, sessions and their transcripts, the scenario and
 // Mailpit's chaos triggers (smtpmock's control of the SMTP side). See routes.hpp.
+#include "http/openapi.hpp"
 #include "http/routes.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/rules.hpp"
@@ -190,11 +191,16 @@ http_response put_chaos(request_context& c) {
   return json_response(chaos_json(c.state.control->chaos()));
 }
 
+http_response openapi_document(request_context&) {
+  return text_response(openapi_json(), "application/json");
+}
+
 const route table[] = {
     {"GET", "/livez", livez},
     {"GET", "/readyz", readyz},
     {"GET", "/metrics", metrics_page},
     {"GET", "/", home_page},
+    {"GET", "/api/v1/openapi.json", openapi_document},
     {"GET", "/api/v1/sessions", list_sessions},
     {"GET", "/api/v1/session/:id", get_session},
     {"GET", "/api/v1/session/:id/transcript", get_transcript},

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "http/routes.hpp"
+#include "http/thumbnail.hpp"
 #include "http/views.hpp"
 #include "smtp/base64.hpp"
 
@@ -134,6 +135,14 @@ http_response get_headers(request_context& c) {
   return json_response(headers_json(*c.state.box.parsed(c.message_or_404(c.param("id")))));
 }
 
+/// `filename="NAME"` for Content-Disposition, with quotes, backslashes and controls as '_'.
+std::string file_name_param(const part_content& part) {
+  std::string safe;
+  for (char ch : part.file_name)
+    safe.push_back(ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20 ? '_' : ch);
+  return "filename=\"" + safe + "\"";
+}
+
 http_response get_part(request_context& c) {
   const auto msg = c.message_or_404(c.param("id"));
   const std::string& part_id = c.param("part");
@@ -142,12 +151,23 @@ http_response get_part(request_context& c) {
   http_response resp = text_response(std::move(part->data), part->content_type);
   // A captured attachment is untrusted content: never let it run in the API's origin.
   resp.headers.emplace_back("Content-Security-Policy", "sandbox");
-  if (!part->file_name.empty()) {
-    std::string safe;
-    for (char ch : part->file_name)
-      safe.push_back(ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20 ? '_' : ch);
-    resp.headers.emplace_back("Content-Disposition", "inline; filename=\"" + safe + "\"");
-  }
+  if (!part->file_name.empty())
+    resp.headers.emplace_back("Content-Disposition", "inline; " + file_name_param(*part));
+  return resp;
+}
+
+http_response get_thumbnail(request_context& c) {
+  const auto msg = c.message_or_404(c.param("id"));
+  const std::string& part_id = c.param("part");
+  auto part = find_part(msg->data, part_id);
+  if (!part) fail(404, "message " + msg->id + " has no part " + part_id);
+  // As Mailpit: a part that is not an image, or does not decode, gets a blank thumbnail.
+  std::optional<thumbnail_image> thumb;
+  if (ascii_lower(part->content_type).rfind("image/", 0) == 0) thumb = make_thumbnail(part->data);
+  if (!thumb) thumb = blank_thumbnail();
+  http_response resp = text_response(std::move(thumb->data), thumb->content_type);
+  if (!part->file_name.empty())
+    resp.headers.emplace_back("Content-Disposition", file_name_param(*part));
   return resp;
 }
 
@@ -375,6 +395,7 @@ const route table[] = {
     {"GET", "/api/v1/message/:id/raw", get_raw},
     {"GET", "/api/v1/message/:id/headers", get_headers},
     {"GET", "/api/v1/message/:id/part/:part", get_part},
+    {"GET", "/api/v1/message/:id/part/:part/thumb", get_thumbnail},
     {"GET", "/api/v1/search", search},
     {"DELETE", "/api/v1/search", delete_search},
     {"POST", "/api/v1/send", send_message},

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "api_fixture.hpp"
+#include "http/thumbnail.hpp"
 #include "smtp/base64.hpp"
 
 using namespace api_testing;
@@ -163,4 +164,54 @@ TEST_CASE("api: clean_tag follows Mailpit's rule") {
   CHECK_FALSE(clean_tag("!!!"));
   CHECK_FALSE(clean_tag(""));
   CHECK(clean_tag(std::string(150, 'a'))->size() == 100);
+}
+
+TEST_CASE("api: thumbnails of image parts, a blank one for other parts, as Mailpit") {
+  fixture f;
+  // A 4x2 red PNG, made with the thumbnail module's encoder.
+  rgba_image red;
+  red.width = 4;
+  red.height = 2;
+  for (int i = 0; i < 8; ++i)
+    red.pixels.insert(red.pixels.end(), {255, 0, 0, 255});
+  const std::string png = encode_image(red, "png");
+  REQUIRE(!png.empty());
+  const std::string send =
+      json{{"From", {{"Email", "a@x.example"}}},
+           {"Text", "t"},
+           {"Attachments",
+            json::array({{{"Content", smtp::base64_encode(png)}, {"Filename", "red.png"}},
+                         {{"Content", smtp::base64_encode("just text")}, {"Filename", "a.txt"}}})}}
+          .dump();
+  REQUIRE(f.call("POST", "/api/v1/send", send).status == 200);
+  const auto msg = body(f.call("GET", "/api/v1/message/sent1"));
+  REQUIRE(msg["Attachments"].size() == 2);
+  auto thumb = [&](const json& a) {
+    return f.call("GET", "/api/v1/message/sent1/part/" + a["PartID"].get<std::string>() + "/thumb");
+  };
+  const auto image = thumb(msg["Attachments"][0]);
+  CHECK(image.status == 200);
+  CHECK(image.content_type == "image/jpeg");
+  const auto decoded = decode_image(image.body);
+  REQUIRE(decoded);
+  CHECK(decoded->width == 180);
+  CHECK(decoded->height == 120);
+  // A smaller image is centred on white, never enlarged: the corner is white.
+  CHECK(decoded->pixels[0] > 200);
+  const auto blank = thumb(msg["Attachments"][1]);
+  CHECK(blank.status == 200);
+  CHECK(blank.content_type == "image/jpeg");
+  CHECK(blank.body == blank_thumbnail().data);
+  check_error(f.call("GET", "/api/v1/message/sent1/part/9/thumb"), 404);
+  check_error(f.call("GET", "/api/v1/message/zz/part/1/thumb"), 404);
+}
+
+TEST_CASE("api: GET /api/v1/openapi.json is the document") {
+  fixture f;
+  const auto r = f.call("GET", "/api/v1/openapi.json");
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  const auto doc = body(r);
+  CHECK(doc["openapi"].get<std::string>().rfind("3.", 0) == 0);
+  CHECK(doc["paths"].contains("/api/v1/send"));
 }

@@ -124,6 +124,78 @@ test('mailpit-api: list, get by id and latest, headers, raw, search, wait, delet
   assert.equal((await mailpit.listMessages()).total, 0);
 });
 
+test('mailpit-api: send, tags, read all, view, thumbnails and delete all', async () => {
+  await mailpit.deleteMessages();
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
+    'base64');
+  const { ID } = await mailpit.sendMessage({
+    From: { Email: 'shop@node.example', Name: 'The Shop' },
+    To: [{ Email: 'bob+orders@dest.example', Name: 'Bob' }],
+    Bcc: ['audit@dest.example'],
+    Subject: 'Your order ✓',
+    Text: 'order text',
+    HTML: '<p>order <img src="cid:logo"></p>',
+    Tags: ['Receipts'],
+    Headers: { 'X-Order': '42' },
+    Attachments: [
+      { Content: Buffer.from('a,b\n1,2\n').toString('base64'), Filename: 'order.csv',
+        ContentType: 'text/csv' },
+      { Content: png.toString('base64'), Filename: 'logo.png', ContentID: 'logo' },
+    ],
+  });
+  assert.match(ID, /^[A-Za-z0-9]{22}$/);
+  const sent = await mailpit.getMessageSummary(ID);
+  assert.equal(sent.Subject, 'Your order ✓');
+  assert.deepEqual(sent.From, { Name: 'The Shop', Address: 'shop@node.example' });
+  assert.deepEqual(sent.Bcc, [{ Name: '', Address: 'audit@dest.example' }]);
+  assert.deepEqual(sent.Tags, ['Receipts', 'orders']);
+  assert.equal(sent.Attachments[0].FileName, 'order.csv');
+  assert.equal(sent.Inline[0].ContentType, 'image/png');
+  assert.deepEqual((await mailpit.getMessageHeaders(ID))['X-Order'], ['42']);
+  const csv = await mailpit.getMessageAttachment(ID, sent.Attachments[0].PartID);
+  assert.equal(csv.type.split(';')[0], 'text/csv');
+  assert.equal(await csv.text(), 'a,b\n1,2\n');
+
+  // The thumbnail of the inline PNG is a JPEG.
+  const thumb = Buffer.from(await (await mailpit.getAttachmentThumbnail(
+    ID, sent.Inline[0].PartID)).arrayBuffer());
+  assert.equal(thumb[0], 0xff);
+  assert.equal(thumb[1], 0xd8);
+
+  // Views: the cid: image points at its part.
+  const html = await mailpit.renderMessageHTML(ID);
+  assert.match(html, new RegExp(`/api/v1/message/${ID}/part/${sent.Inline[0].PartID}`));
+  assert.equal((await mailpit.renderMessageText()).trim(), 'order text');
+
+  // Tags: set, list, search, rename, delete.
+  await send('plain one');
+  const plain = (await mailpit.searchMessages({ query: 'subject:"plain one"' })).messages[0];
+  assert.deepEqual(plain.Tags, []);
+  assert.equal(await mailpit.setTags({ IDs: [plain.ID], Tags: ['Receipts', 'Second'] }), 'ok');
+  assert.deepEqual(await mailpit.getTags(), ['Receipts', 'Second', 'orders']);
+  assert.equal((await mailpit.searchMessages({ query: 'tag:receipts' })).messages_count, 2);
+  assert.equal((await mailpit.searchMessages({ query: 'tag:second' })).messages_count, 1);
+  assert.equal(await mailpit.renameTag('Second', 'Runner up'), 'ok');
+  assert.deepEqual((await mailpit.getMessageSummary(plain.ID)).Tags, ['Receipts', 'Runner up']);
+  assert.equal(await mailpit.deleteTag('Receipts'), 'ok');
+  assert.deepEqual(await mailpit.getTags(), ['Runner up', 'orders']);
+  await mailpit.setTags({ IDs: [plain.ID] });  // no Tags: removes them all
+  assert.deepEqual(await mailpit.getTags(), ['orders']);
+
+  // Read all, unread all (an empty request), as Mailpit's UI and cypress-mailpit do.
+  assert.equal((await mailpit.listMessages()).unread, 0);  // getMessageSummary reads
+  await mailpit.setReadStatus({});
+  assert.equal((await mailpit.listMessages()).unread, 2);
+  await mailpit.setReadStatus({ IDs: [], Read: true });
+  assert.equal((await mailpit.listMessages()).unread, 0);
+
+  // Delete all with an empty list, as Mailpit documents.
+  await mailpit.deleteMessages({ IDs: [] });
+  assert.equal((await mailpit.listMessages()).total, 0);
+  await assert.rejects(mailpit.sendMessage({ To: [{ Email: 'x@y.example' }] }), /400|From/);
+});
+
 test('mailpit-api: chaos triggers get and set, and they change the SMTP replies', async () => {
   const defaults = await mailpit.getChaosTriggers();
   assert.deepEqual(defaults.Recipient, { ErrorCode: 451, Probability: 0 });
