@@ -42,11 +42,13 @@ void fuzz_query(std::string_view text) {
   fixed.inlines = 1;
   fixed.size = 2048;
   fixed.received_ms = 1'764'547'200'000;  // 2025-12-01T00:00:00Z
+  fixed.tags = {"orders", "red one"};
   (void)q.matches(fixed);
   http::search_fields self;
   self.from = self.to = self.cc = self.bcc = self.subject = self.message_id = self.session_id =
       self.text = self.reply_to = std::string(text);
   self.size = text.size();
+  self.tags = {http::ascii_lower(text)};
   (void)q.matches(self);
   (void)http::ascii_lower(text);
 }
@@ -102,6 +104,7 @@ void fuzz_request(std::string_view input) {
   r.path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
   http::api_options options;
+  options.new_message_id = [n = 0]() mutable { return "sent" + std::to_string(++n); };
   while (!rest.empty()) {
     const std::string_view line = take_line(rest);
     if (line.empty()) break;

@@ -169,6 +169,14 @@ def main() -> None:
         "metrics": "GET /metrics\n\n",
         "scenario-get": "GET /api/v1/scenario\nAccept: application/yaml\n\n",
         "page": "GET /\nAccept: text/html\n\n",
+        "send": "POST /api/v1/send\n\n{\"From\":{\"Email\":\"a@x.example\"},\"To\":[{\"Email\":"
+                "\"b+t@y.example\"}],\"Subject\":\"s\",\"Text\":\"t\",\"HTML\":\"<p>h</p>\",\"Tags\":"
+                "[\"x\"],\"Attachments\":[{\"Content\":\"aGk=\",\"Filename\":\"a.txt\"}]}",
+        "tags-set": "PUT /api/v1/tags\n\n{\"IDs\":[\"m1\"],\"Tags\":[\"Red\",\"blue one\"]}",
+        "tags-rename": "PUT /api/v1/tags/promo\n\n{\"Name\":\"other\"}",
+        "tags-search": "GET /api/v1/search?query=tag%3Ared+is%3Atagged\n\n",
+        "thumb": "GET /api/v1/message/m1/part/2/thumb\n\n",
+        "view": "GET /view/latest.html?query=subject%3Afirst\n\n",
     }
     for name, r in requests.items():
         write("fuzz_http_search", f"request-{name}", r.encode())
