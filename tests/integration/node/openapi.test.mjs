@@ -4,7 +4,8 @@
 // document: its status must be documented for the operation, its Content-Type must be one of
 // that response's media types, documented headers must be there, and the body must satisfy
 // the media type's schema, compiled from the document by Ajv (JSON Schema 2020-12, as OpenAPI
-// 3.1 uses it, with ajv-formats). GET /api/v1/openapi.json must be the YAML file, parsed.
+// 3.1 uses it, with ajv-formats). Each GET is repeated as HEAD (same status and type, no body).
+// GET /api/v1/openapi.json must be the YAML file, parsed.
 //
 // Started by tests/integration/test_openapi.py, which passes in the environment:
 //   SMTPMOCK_HTTP_URL=http://127.0.0.1:PORT  SMTPMOCK_SMTP_HOST=127.0.0.1  SMTPMOCK_SMTP_PORT=PORT
@@ -70,7 +71,7 @@ function deref(pointer) {
 }
 
 const exercised = new Set();  // "GET /api/v1/messages"
-const checked = { responses: 0, statuses: new Set() };
+const checked = { responses: 0, heads: 0, statuses: new Set() };
 
 function mediaKey(content, essence) {
   if (!content) return undefined;
@@ -168,6 +169,16 @@ async function call(method, template, { params = {}, query = {}, headers = {}, b
                                  `(documented: ${Object.keys(responses).join(', ')}): ` +
                                  r.text.slice(0, 300));
     checkResponse(what, `#/paths/${esc(template)}/${method.toLowerCase()}/responses/${name}`, r);
+  }
+  if (method === 'GET') {
+    // As the document says, every GET also answers HEAD: same status and type, no body.
+    const head = await fetch(url, { method: 'HEAD', headers: h, signal: AbortSignal.timeout(30000) });
+    const headBody = Buffer.from(await head.arrayBuffer());
+    assert.equal(head.status, r.status, `HEAD ${url.pathname}${url.search}: status`);
+    assert.equal(head.headers.get('content-type'), r.headers.get('content-type'),
+                 `HEAD ${url.pathname}${url.search}: Content-Type`);
+    assert.equal(headBody.length, 0, `HEAD ${url.pathname}${url.search}: a body`);
+    checked.heads += 1;
   }
   return r;
 }
@@ -434,5 +445,6 @@ test('every operation in the document was called', () => {
   }
   assert.deepEqual(missing, [], `documented but never called: ${missing.join(', ')}`);
   console.log(`# openapi: ${exercised.size} operations called, ${checked.responses} answers ` +
-              `checked, statuses ${[...checked.statuses].sort().join(' ')}`);
+              `checked (and ${checked.heads} HEADs), statuses ` +
+              `${[...checked.statuses].sort().join(' ')}`);
 });
