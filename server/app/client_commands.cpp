@@ -79,7 +79,7 @@ void add_send(CLI::App& app, client_cli& c) {
   CLI::App* cmd = app.add_subcommand(
       "send", "Send a message to any SMTP server, swaks-style (--count for a load run)");
   c.send = cmd;
-  // swaks' -h is --helo (see swaks_args.hpp): help is --help only.
+  // swaks' -h is --helo (see client/swaks_args.hpp): help is --help only.
   cmd->set_help_flag("--help", "Print this help message and exit");
   cmd->add_option("-s,--server", s.server, "The server to talk to")
       ->type_name("HOST[:PORT]")
@@ -149,7 +149,11 @@ void add_send(CLI::App& app, client_cli& c) {
   cmd->add_flag("--no-data-fixup,--ndf", s.no_data_fixup,
                 "Send --data exactly as given (no tokens, headers or body)");
   cmd->add_option("--quit-after,--qa", s.quit_after,
-                  "Stop after CONNECT, FIRST-EHLO, TLS, EHLO, AUTH, MAIL or RCPT (exit 0)")
+                  "QUIT after CONNECT, FIRST-HELO, TLS, HELO, AUTH, MAIL or RCPT (exit 0)")
+      ->type_name("STAGE");
+  cmd->add_option("--drop-after", s.drop_after,
+                  "Close the connection without QUIT after a --quit-after STAGE, DATA or DOT "
+                  "(exit 0)")
       ->type_name("STAGE");
   cmd->add_option("--timeout", c.send_timeout, "Timeout for each connect and reply")
       ->type_name("DURATION")

@@ -19,8 +19,8 @@
 #include "app/logging.hpp"
 #include "app/scenario_command.hpp"
 #include "app/serve.hpp"
-#include "app/swaks_args.hpp"
 #include "app/version.hpp"
+#include "client/swaks_args.hpp"
 #include "net/address.hpp"
 #include "scenario/config_file.hpp"
 #include "scenario/loader.hpp"
@@ -280,14 +280,14 @@ int main(int argc, char** argv) {
   // smtpmock's before CLI11 sees them, which would read -tls as -t ls. Refused: exit 2.
   std::vector<std::string> send_words;
   if (args.size() > 1 && std::string_view(args[1]) == "send") {
-    auto swaks = smtpmock::app::normalise_swaks_args({args.begin() + 2, args.end()});
+    auto swaks = smtpmock::client::normalise_swaks_args({args.begin() + 2, args.end()});
     if (!swaks.refused.empty()) {
       const auto start = swaks.refused.find_first_not_of('-');
       const std::string name = start == std::string::npos ? "" : swaks.refused.substr(start);
       std::cerr << "smtpmock: "
                 << (swaks.unsupported.empty()
                         ? "unknown option " + swaks.refused +
-                              suggestion(name, smtpmock::app::swaks_option_names(), "--")
+                              suggestion(name, smtpmock::client::swaks_option_names(), "--")
                         : "send: " + swaks.refused + " (swaks' --" + swaks.unsupported +
                               ") is not supported yet")
                 << '\n';

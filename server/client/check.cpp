@@ -176,7 +176,7 @@ nlohmann::json check_host(const target& t, const check_settings& s, dns_resolver
   }
   j["relay"] = relay;
   // The relay refusing the outside recipient (24) is the good outcome, not a failure.
-  const bool session_ok = r.result.exit_code == 0 || r.result.failed == smtp::client_stage::rcpt;
+  const bool session_ok = !r.result.failed || r.result.failed == smtp::client_stage::rcpt;
   j["session_ok"] = session_ok;
   j["error"] = session_ok ? nlohmann::json(nullptr) : nlohmann::json(r.result.error);
   return j;

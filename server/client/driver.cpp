@@ -37,6 +37,7 @@
 #include <tuple>
 #include <variant>
 
+#include "client/swaks.hpp"
 #include "net/flex_stream.hpp"
 
 namespace smtpmock::client {
@@ -157,7 +158,6 @@ class session {
     report_.auth_mechanism = conn_.auth_mechanism_used();
     report_.authenticated = conn_.authenticated();
     if (!report_.connected) {
-      report_.result.exit_code = 2;
       report_.result.failed = smtp::client_stage::connect;
       report_.result.error = report_.connect_error;
     }
@@ -360,7 +360,9 @@ class session {
     if (tcp::socket& socket = stream_.next(); socket.is_open()) {
       socket.shutdown(tcp::socket::shutdown_both, ec);
       socket.close(ec);
-      if (report_.connected) observer_.info("Connection closed with remote host.");
+      if (report_.connected)
+        observer_.info(conn_.result().dropped ? "Dropping connection"
+                                              : "Connection closed with remote host.");
     }
   }
 
@@ -391,7 +393,6 @@ asio::awaitable<session_report> run_session(const connection_settings& where,
   session s(ex, where, std::move(opts), observer, std::move(ctx));
   session_report report = co_await s.run();
   if (s.fixed_result_) {
-    report.result.exit_code = smtp::exit_code_for(*s.fixed_result_);
     report.result.failed = *s.fixed_result_;
     report.result.error = "TLS handshake failed: " + report.tls_error;
   }
@@ -399,6 +400,10 @@ asio::awaitable<session_report> run_session(const connection_settings& where,
 }
 
 }  // namespace
+
+int session_report::exit_code() const {
+  return connected ? swaks::exit_code(result) : 2;
+}
 
 session_report run_one(const connection_settings& where, smtp::client_options options,
                        session_observer& observer) {

@@ -89,7 +89,8 @@ struct session_report {
   std::vector<std::string> auth_mechanisms;
   std::string auth_mechanism;
   bool authenticated = false;
-  int exit_code() const { return connected ? result.exit_code : 2; }
+  /// swaks' exit code of the session (client/swaks.hpp).
+  int exit_code() const;
 };
 
 /// Runs one session to its end on a fresh io_context (blocking).

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/load.hpp"
+#include "client/swaks.hpp"
 
 namespace smtpmock::client {
 namespace {
@@ -206,17 +207,19 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
       start = comma + 1;
     }
   }
-  if (!s.quit_after.empty()) {
-    auto q = smtp::parse_quit_point(s.quit_after);
-    if (!q) {
-      std::cerr << "smtpmock send: --quit-after: unknown stage '" << s.quit_after
-                << "' (CONNECT, FIRST-EHLO, TLS, EHLO, AUTH, MAIL, RCPT)\n";
+  // swaks takes both; the session stops at whichever point comes first.
+  for (const auto& [text, drop] : {std::pair{s.quit_after, false}, std::pair{s.drop_after, true}}) {
+    if (text.empty()) continue;
+    auto stop = swaks::parse_stop_point(text, drop);
+    if (!stop) {
+      std::cerr << "smtpmock send: " << (drop ? "--drop-after" : "--quit-after")
+                << ": unknown stage '" << text << "' (" << swaks::stop_point_names(drop) << ")\n";
       return std::nullopt;
     }
-    o.quit_after = *q;
+    if (!o.stop || stop->after <= o.stop->after) o.stop = stop;
   }
-  const bool needs_rcpt =
-      o.quit_after == smtp::quit_point::none || o.quit_after == smtp::quit_point::rcpt;
+  // swaks: only stopping at RCPT or later needs a recipient.
+  const bool needs_rcpt = !o.stop || o.stop->after >= smtp::milestone::rcpt;
   if (o.recipients.empty() && needs_rcpt) {
     std::cerr << "smtpmock send: --to is required\n";
     return std::nullopt;

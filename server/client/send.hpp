@@ -51,7 +51,8 @@ struct send_settings {
   std::vector<attach_item> attach;       ///< --attach* in command-line order
   bool no_data_fixup = false;            ///< --no-data-fixup: --data sent as given
   std::string version = "0";             ///< %SWAKS_VERSION%
-  std::string quit_after;
+  std::string quit_after;                ///< swaks' stop-point name: QUIT there
+  std::string drop_after;  ///< swaks' stop-point name (DATA and DOT too): close without QUIT
   std::chrono::milliseconds timeout{30000};
   bool json = false;
   output_options output;  ///< swaks' --silent, -n, -stl, -ahp, --hide-*, --no-*-hints

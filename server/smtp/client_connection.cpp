@@ -1,7 +1,7 @@
 // The SMTP sending-side state machine. Every command goes through send(), every reply through
 // on_reply() (matched to the oldest unanswered command: RFC 2920 3.1 says replies come in the
 // order of the commands), every phase change through enter_phase(); the first failure decides
-// the exit code (swaks' numbering) and later ones only add to the transcript.
+// the result and later ones only add to the transcript.
 #include "smtp/client_connection.hpp"
 
 #include <algorithm>
@@ -23,18 +23,16 @@ constexpr std::size_t max_reply_lines = 1000;
 struct stage_row {
   client_stage stage;
   std::string_view name;
-  int exit_code;
 };
 
-// swaks' exit codes by failing stage (swaks(1), "EXIT CODES").
 constexpr std::array stage_table{
-    stage_row{client_stage::connect, "connect", 2}, stage_row{client_stage::banner, "banner", 21},
-    stage_row{client_stage::ehlo, "ehlo", 22},      stage_row{client_stage::helo, "helo", 22},
-    stage_row{client_stage::starttls, "tls", 29},   stage_row{client_stage::auth, "auth", 28},
-    stage_row{client_stage::mail, "mail", 23},      stage_row{client_stage::rcpt, "rcpt", 24},
-    stage_row{client_stage::data, "data", 25},      stage_row{client_stage::message, "message", 26},
-    stage_row{client_stage::rset, "rset", 0},       stage_row{client_stage::quit, "quit", 0},
-    stage_row{client_stage::closed, "closed", 6},
+    stage_row{client_stage::connect, "connect"}, stage_row{client_stage::banner, "banner"},
+    stage_row{client_stage::ehlo, "ehlo"},       stage_row{client_stage::helo, "helo"},
+    stage_row{client_stage::starttls, "tls"},    stage_row{client_stage::auth, "auth"},
+    stage_row{client_stage::mail, "mail"},       stage_row{client_stage::rcpt, "rcpt"},
+    stage_row{client_stage::data, "data"},       stage_row{client_stage::message, "message"},
+    stage_row{client_stage::rset, "rset"},       stage_row{client_stage::quit, "quit"},
+    stage_row{client_stage::closed, "closed"},
 };
 
 bool is_digit(char c) {
@@ -68,24 +66,6 @@ std::string_view client_stage_name(client_stage s) {
   for (const auto& row : stage_table)
     if (row.stage == s) return row.name;
   return "unknown";
-}
-
-int exit_code_for(client_stage s) {
-  for (const auto& row : stage_table)
-    if (row.stage == s) return row.exit_code;
-  return 1;
-}
-
-std::optional<quit_point> parse_quit_point(std::string_view name) {
-  const std::string n = upper(name);
-  if (n == "CONNECT" || n == "BANNER") return quit_point::connect;
-  if (n == "FIRST-HELO" || n == "FIRST-EHLO" || n == "FIRST-LHLO") return quit_point::first_ehlo;
-  if (n == "TLS") return quit_point::tls;
-  if (n == "HELO" || n == "EHLO" || n == "LHLO") return quit_point::ehlo;
-  if (n == "AUTH") return quit_point::auth;
-  if (n == "MAIL" || n == "FROM") return quit_point::mail;
-  if (n == "RCPT" || n == "TO") return quit_point::rcpt;
-  return std::nullopt;
 }
 
 std::string encode_message_data(std::string_view message) {
@@ -158,7 +138,7 @@ void client_connection::tls_started() {
   extensions_.clear();
   ehlo_ = {};
   enter_phase(phase::greeting);
-  if (stop_at(quit_point::tls)) return;
+  if (stop_at(milestone::tls)) return;
   send(client_stage::ehlo, "EHLO " + opts_.ehlo_name);
 }
 
@@ -393,7 +373,10 @@ void client_connection::on_reply(const pending_command& cmd, const reply& r,
         return;
       }
       enter_phase(phase::greeting);
-      if (stop_at(quit_point::connect)) return;
+      // NOTE(compat): with implicit TLS swaks stops at TLS before it reads the banner; here
+      // the banner is read first (it is already on its way), then the session stops.
+      if (opts_.tls_on_connect && stop_at(milestone::tls)) return;
+      if (stop_at(milestone::banner)) return;
       send(client_stage::ehlo, "EHLO " + opts_.ehlo_name);
       return;
     case client_stage::ehlo:
@@ -462,7 +445,7 @@ void client_connection::on_greeting_reply(client_stage stage, const reply& r) {
 void client_connection::after_greeting() {
   if (!first_ehlo_done_) {
     first_ehlo_done_ = true;
-    if (stop_at(quit_point::first_ehlo)) return;
+    if (stop_at(milestone::first_greeting)) return;
     if (!tls_ && opts_.starttls != starttls_mode::off && !tls_tried_) {
       if (extension("STARTTLS")) {
         tls_tried_ = true;
@@ -475,12 +458,15 @@ void client_connection::after_greeting() {
         return;
       }
     }
+    // No STARTTLS: the TLS point is here (implicit TLS had it at the banner).
+    if (!opts_.tls_on_connect && stop_at(milestone::tls)) return;
   }
-  if (stop_at(quit_point::ehlo)) return;
+  if (stop_at(milestone::greeting)) return;
   if (opts_.auth && !authenticated_) {
     start_auth();
     return;
   }
+  if (stop_at(milestone::auth)) return;  // where AUTH would have been
   start_transaction();
 }
 
@@ -536,7 +522,7 @@ void client_connection::on_auth_reply(const reply& r) {
   if (r.code == 235) {
     authenticated_ = true;
     sasl_ = sasl_step::none;
-    if (stop_at(quit_point::auth)) return;
+    if (stop_at(milestone::auth)) return;
     start_transaction();
     return;
   }
@@ -600,7 +586,7 @@ void client_connection::start_transaction() {
   enter_phase(phase::transaction);
   txn_.emplace();
   txn_->index = next_transaction_++;
-  if (opts_.recipients.empty()) {
+  if (opts_.recipients.empty() && !stops_at(milestone::mail)) {
     fail(client_stage::rcpt, 0, "no recipients given");
     end_transaction();
     return;
@@ -608,13 +594,13 @@ void client_connection::start_transaction() {
   send(client_stage::mail, "MAIL FROM:<" + opts_.mail_from + ">");
   // RFC 2920 3.1: MAIL and RCPT may be anywhere in a group; DATA only last. The group ends
   // where a --quit-after point would stop the session.
-  if (!pipelining() || opts_.quit_after == quit_point::mail) return;
+  if (!pipelining() || stops_at(milestone::mail)) return;
   txn_->group = true;
   for (const auto& rcpt : opts_.recipients) {
     send(client_stage::rcpt, "RCPT TO:<" + rcpt + ">");
     ++txn_->rcpt_sent;
   }
-  if (opts_.after_recipients == after_rcpt::data && opts_.quit_after != quit_point::rcpt)
+  if (opts_.after_recipients == after_rcpt::data && !stops_at(milestone::rcpt))
     send(client_stage::data, "DATA");
 }
 
@@ -631,14 +617,13 @@ void client_connection::after_recipients_step() {
   auto& t = *txn_;
   if (t.result.recipients_accepted == 0) {
     if (!t.result.failed) fail(client_stage::rcpt, t.result.code, "no recipient was accepted");
-    if (!t.group || opts_.after_recipients != after_rcpt::data ||
-        opts_.quit_after == quit_point::rcpt)
+    if (!t.group || opts_.after_recipients != after_rcpt::data || stops_at(milestone::rcpt))
       end_transaction();
     return;  // a pipelined DATA is still to be answered
   }
-  if (t.group && opts_.after_recipients == after_rcpt::data && opts_.quit_after != quit_point::rcpt)
+  if (t.group && opts_.after_recipients == after_rcpt::data && !stops_at(milestone::rcpt))
     return;  // DATA went with the group
-  if (stop_at(quit_point::rcpt)) return;
+  if (stop_at(milestone::rcpt)) return;
   switch (opts_.after_recipients) {
     case after_rcpt::data:
       send(client_stage::data, "DATA");
@@ -669,7 +654,7 @@ void client_connection::on_transaction_reply(const pending_command& cmd, const r
       }
       t.mail_ok = true;
       if (t.group) return;
-      if (stop_at(quit_point::mail)) return;
+      if (stop_at(milestone::mail)) return;
       send_next_rcpt_or_finish();
       return;
     case client_stage::rcpt:
@@ -683,8 +668,8 @@ void client_connection::on_transaction_reply(const pending_command& cmd, const r
         send_next_rcpt_or_finish();
       } else if (t.rcpt_answered == t.rcpt_sent && t.mail_ok) {
         after_recipients_step();
-      } else if (t.rcpt_answered == t.rcpt_sent && (opts_.after_recipients != after_rcpt::data ||
-                                                    opts_.quit_after == quit_point::rcpt)) {
+      } else if (t.rcpt_answered == t.rcpt_sent &&
+                 (opts_.after_recipients != after_rcpt::data || stops_at(milestone::rcpt))) {
         end_transaction();  // MAIL failed and nothing else was sent
       }
       return;
@@ -696,6 +681,7 @@ void client_connection::on_transaction_reply(const pending_command& cmd, const r
           send(client_stage::message, ".", true);
           return;
         }
+        if (stop_at(milestone::data)) return;
         send_message_data();
         return;
       }
@@ -726,9 +712,11 @@ void client_connection::on_transaction_reply(const pending_command& cmd, const r
 void client_connection::end_transaction() {
   if (!txn_) return;
   const bool failed = txn_->result.failed.has_value();
+  const bool accepted = txn_->result.accepted;
   result_.transactions.push_back(std::move(txn_->result));
   txn_.reset();
   if (phase_ == phase::quitting || phase_ == phase::finished) return;
+  if (accepted && stop_at(milestone::dot)) return;
   if (failed && !opts_.continue_after_failure) {
     quit();
     return;
@@ -751,13 +739,18 @@ void client_connection::fail(client_stage stage, int code, std::string why) {
   }
   if (result_.failed) return;  // the first failure decides
   result_.failed = stage;
-  result_.exit_code = exit_code_for(stage);
   result_.error = std::move(why);
 }
 
-bool client_connection::stop_at(quit_point p) {
-  if (opts_.quit_after != p) return false;
-  quit();
+bool client_connection::stop_at(milestone m) {
+  if (!stops_at(m)) return false;
+  if (opts_.stop->drop || m == milestone::data) {
+    // Nothing more is written, not even QUIT: the driver closes the connection.
+    result_.dropped = true;
+    finish();
+  } else {
+    quit();
+  }
   return true;
 }
 

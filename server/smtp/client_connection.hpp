@@ -4,7 +4,8 @@
 // and the end; take_output() hands over the bytes to write. Replies are matched to commands in
 // order, so PIPELINING (RFC 2920) needs no bookkeeping in the driver.
 // It never touches a socket, a clock or a terminal; it never throws on anything a server sends:
-// a bad reply is a failure of the stage it answers (swaks' exit codes), reported as a value.
+// a bad reply is a failure of the stage it answers, reported as a value. What a failure means
+// to a program (swaks' exit codes, its --quit-after names) is the caller's (client/swaks.hpp).
 #pragma once
 
 #include <cstddef>
@@ -19,7 +20,7 @@
 
 namespace smtpmock::smtp {
 
-/// The step of a client session a command or reply belongs to (swaks' failing stages).
+/// The step of a client session a command or reply belongs to.
 enum class client_stage {
   connect,   ///< TCP connect (the driver's; exit 2)
   banner,    ///< the 220 greeting (21)
@@ -38,14 +39,28 @@ enum class client_stage {
 
 /// "banner", "ehlo", ... (lowercase, for transcripts and JSON).
 std::string_view client_stage_name(client_stage s);
-/// swaks' exit code for a failure at `s`: 2, 21, 22, 23, 24, 25, 26, 28, 29 or 6 (0 for rset/quit).
-int exit_code_for(client_stage s);
 
-/// What `--quit-after` names: stop after this stage succeeded, send QUIT, exit 0 (swaks).
-enum class quit_point { none, connect, first_ehlo, tls, ehlo, auth, mail, rcpt };
-/// Parses swaks' names: CONNECT/BANNER, FIRST-HELO/FIRST-EHLO, TLS, HELO/EHLO, AUTH,
-/// MAIL/FROM, RCPT/TO (case-insensitive); nullopt for anything else.
-std::optional<quit_point> parse_quit_point(std::string_view name);
+/// The points of a session, in RFC 5321's order, after which a client may stop.
+enum class milestone {
+  banner,          ///< the 220 greeting arrived
+  first_greeting,  ///< the first EHLO/HELO was accepted
+  tls,             ///< where TLS is (or would have been) negotiated: after the handshake that
+                   ///< follows STARTTLS, after the first greeting without STARTTLS, or (implicit
+                   ///< TLS) after the banner
+  greeting,        ///< the last EHLO/HELO (the one inside TLS after STARTTLS) was accepted
+  auth,            ///< where AUTH is (or would have been) done
+  mail,            ///< MAIL was answered
+  rcpt,            ///< every RCPT was answered
+  data,            ///< DATA got its 354
+  dot,             ///< the message was accepted
+};
+
+/// Stop after a milestone: send QUIT (and read its reply), or drop the connection without it.
+/// At `data` a QUIT would be message data, so the session always drops there.
+struct stop_point {
+  milestone after = milestone::banner;
+  bool drop = false;
+};
 
 /// What follows the RCPT commands of a transaction.
 enum class after_rcpt { data, rset, quit };
@@ -78,7 +93,8 @@ struct client_options {
   std::function<std::string(std::size_t index)> make_message;
   std::string message;
   after_rcpt after_recipients = after_rcpt::data;
-  quit_point quit_after = quit_point::none;
+  /// Stop early (swaks' --quit-after, --drop-after); the session counts as a success.
+  std::optional<stop_point> stop;
   /// After a failed transaction, RSET and go on with the next (load mode) instead of QUIT.
   bool continue_after_failure = false;
   /// Whether the `sent` event of the message data carries its lines (a transcript wants them;
@@ -122,8 +138,8 @@ struct transaction_result {
 
 /// How the whole session ended.
 struct client_result {
-  int exit_code = 0;  ///< swaks' code of the first failure, 0 when everything worked
-  std::optional<client_stage> failed;
+  std::optional<client_stage> failed;  ///< the first failure decides; none: it all worked
+  bool dropped = false;                ///< it ended at a stop_point with drop: close without QUIT
   std::string error;  ///< why, in words ("550 5.1.1 unknown user", "connection closed")
   std::vector<transaction_result> transactions;
 };
@@ -204,7 +220,9 @@ class client_connection {
   void fail(client_stage stage, int code, std::string why);
   void quit();
   void finish();
-  bool stop_at(quit_point p);
+  /// At milestone `m`: stops (QUIT or drop) when the options say so; true when it did.
+  bool stop_at(milestone m);
+  bool stops_at(milestone m) const { return opts_.stop && opts_.stop->after == m; }
   bool pipelining() const;
 
   client_options opts_;

@@ -309,7 +309,7 @@ def test_send_json(smtpmock):
     assert all(t["latency_ms"] >= 0 for t in received)
     assert "PIPELINING" in j["extensions"]
     fail = send(smtpmock.address, "--json", "--quit-after", "bogus")
-    assert fail.returncode != 0
+    assert fail.returncode == 1 and "unknown stage 'bogus'" in out(fail)
 
 
 # --- TLS ------------------------------------------------------------------------------------
@@ -858,3 +858,83 @@ rules:
     assert r.stderr == b"" and "*** " in r.stdout.decode()
     bad = send(server.address, "--output-file", str(tmp_path / "no" / "such" / "dir"))
     assert bad.returncode == 1 and "cannot write" in out(bad)
+
+
+# --- --quit-after and --drop-after at every swaks stage ---------------------------------------
+
+TLS_AUTH_SCENARIO = f"""\
+name: t-tls-auth
+hostname: mx.tls.example
+ehlo: {{extensions: [PIPELINING, STARTTLS, ENHANCEDSTATUSCODES, "AUTH PLAIN LOGIN"]}}
+auth: {{users: [{{user: {USER}, password: {PASSWORD}}}]}}
+"""
+
+# swaks' stop-point names with their aliases, and the last line sent before the stop (with
+# -tls and -a LOGIN: EHLO, STARTTLS, EHLO inside TLS, AUTH, MAIL, RCPT, DATA, the message).
+STOP_POINTS = [
+    (["CONNECT", "BANNER"], None),
+    (["FIRST-HELO", "FIRST-EHLO", "FIRST-LHLO"], " -> EHLO "),
+    (["TLS", "STARTTLS"], " -> STARTTLS"),
+    (["HELO", "EHLO", "LHLO"], " ~> EHLO "),
+    (["AUTH"], " ~> " + base64.b64encode(PASSWORD.encode()).decode()),
+    (["MAIL", "FROM"], " ~> MAIL FROM:"),
+    (["RCPT", "TO"], " ~> RCPT TO:"),
+    (["DATA"], " ~> DATA"),
+    (["DOT"], " ~> ."),
+]
+
+
+def sent_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith((" -> ", " ~> "))]
+
+
+@pytest.mark.parametrize("how", ["--quit-after", "--drop-after", "-q", "-da"])
+@pytest.mark.parametrize("names, last", STOP_POINTS)
+def test_send_stops_at_every_swaks_stage(smtpmock_factory, how, names, last):
+    drop = how in ("--drop-after", "-da")
+    if not drop and names[0] in ("DATA", "DOT"):
+        pytest.skip("swaks takes DATA and DOT for --drop-after only")
+    server = smtpmock_factory(scenario_yaml=TLS_AUTH_SCENARIO)
+    for name in names + [names[0].lower()]:
+        r = send(server.address, "-tls", "-a", "LOGIN", "-au", USER, "-ap", PASSWORD, how, name)
+        text = out(r)
+        assert r.returncode == 0, text
+        sent = sent_lines(text)
+        if drop:
+            assert "=== Dropping connection" in text, text
+            assert not any(line.endswith("QUIT") for line in sent), text
+            assert (sent[-1].startswith(last) if last else sent == []), text
+        else:
+            assert sent[-1].endswith("QUIT") and "<~  221" in text or "<-  221" in text, text
+            assert (sent[-2].startswith(last) if last else sent == [" -> QUIT"]), text
+    assert server.message_count() == (len(names) + 1 if names == ["DOT"] else 0)
+
+
+def test_send_quit_after_data_is_refused_and_stops_without_tls_or_auth(smtpmock):
+    for name in ("DATA", "DOT", "XCLIENT", "bogus"):
+        r = send(smtpmock.address, "--quit-after", name)
+        assert r.returncode == 1 and "--quit-after: unknown stage" in out(r), out(r)
+    assert send(smtpmock.address, "--drop-after", "bogus").returncode == 1
+    # TLS and AUTH are points even when neither is asked for: right after the EHLO.
+    for name in ("TLS", "AUTH"):
+        r = send(smtpmock.address, "--quit-after", name)
+        assert r.returncode == 0, out(r)
+        assert [line for line in sent_lines(out(r))][1:] == [" -> QUIT"], out(r)
+    # Stops before RCPT need no recipient (swaks).
+    r = client("send", "--server", smtpmock.address, "--quit-after", "MAIL", "--timeout", "10s")
+    assert r.returncode == 0, out(r)
+    assert smtpmock.message_count() == 0
+
+
+def test_send_drop_after_closes_the_tcp_connection_without_quit(smtpmock):
+    r = send(smtpmock.address, "--drop-after", "RCPT")
+    assert r.returncode == 0, out(r)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sessions = smtpmock.sessions()
+        if sessions and sessions[0].get("Active") is False or sessions and sessions[0].get("Ended"):
+            break
+        time.sleep(0.05)
+    [session] = smtpmock.sessions()
+    transcript = json.dumps(session)
+    assert "RCPT TO" in transcript and "QUIT" not in transcript, transcript

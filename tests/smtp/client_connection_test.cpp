@@ -127,20 +127,12 @@ TEST_CASE("unit: client: dot-stuffing and CRLF normalisation of the message data
   CHECK(smtp::encode_message_data("\r\n.") == "\r\n..\r\n.\r\n");
 }
 
-TEST_CASE("unit: client: quit-after names are swaks'") {
-  CHECK(smtp::parse_quit_point("rcpt") == smtp::quit_point::rcpt);
-  CHECK(smtp::parse_quit_point("FROM") == smtp::quit_point::mail);
-  CHECK(smtp::parse_quit_point("first-helo") == smtp::quit_point::first_ehlo);
-  CHECK(smtp::parse_quit_point("banner") == smtp::quit_point::connect);
-  CHECK_FALSE(smtp::parse_quit_point("data"));
-}
-
 TEST_CASE("unit: client: a whole unpipelined session against the server core") {
   auto o = basic();
   o.message = "Subject: dots\n\n.leading dot\n..two\n.\nend";
   wired w(o);
   auto r = w.run();
-  CHECK(r.exit_code == 0);
+  CHECK_FALSE(r.failed);
   REQUIRE(r.transactions.size() == 1);
   CHECK(r.transactions[0].accepted);
   CHECK(w.sent() == std::vector<std::string>{"EHLO client.example", "MAIL FROM:<alice@example.com>",
@@ -160,7 +152,7 @@ TEST_CASE("unit: client: PIPELINING sends MAIL, RCPTs and DATA in one write") {
   o.recipients = {"a@x.example", "b@x.example", "c@x.example"};
   wired w(o);
   auto r = w.run();
-  CHECK(r.exit_code == 0);
+  CHECK_FALSE(r.failed);
   CHECK(w.wire_out.find("MAIL FROM:<alice@example.com>\r\nRCPT TO:<a@x.example>\r\n"
                         "RCPT TO:<b@x.example>\r\nRCPT TO:<c@x.example>\r\nDATA\r\n") !=
         std::string::npos);
@@ -189,7 +181,7 @@ TEST_CASE("unit: client: --pipeline without PIPELINING advertised waits for each
   auto o = basic();
   o.pipeline = true;
   wired w(o, p);
-  CHECK(w.run().exit_code == 0);
+  CHECK_FALSE(w.run().failed);
   CHECK(w.writes == 6);  // EHLO, MAIL, RCPT, DATA, message, QUIT
 }
 
@@ -201,7 +193,7 @@ TEST_CASE("unit: client: several messages on one connection") {
     o.make_message = [](std::size_t i) { return "Subject: " + std::to_string(i) + "\n\nx\n"; };
     wired w(o);
     auto r = w.run();
-    CHECK(r.exit_code == 0);
+    CHECK_FALSE(r.failed);
     CHECK(r.transactions.size() == 5);
     REQUIRE(w.server.stored.size() == 5);
     CHECK(w.server.stored[4].data == "Subject: 4\r\n\r\nx\r\n");
@@ -222,7 +214,7 @@ TEST_CASE("unit: client: AUTH PLAIN, LOGIN and CRAM-MD5 against the server core"
     o.auth_password = "secret";
     wired w(o, p);
     auto r = w.run();
-    CHECK(r.exit_code == 0);
+    CHECK_FALSE(r.failed);
     CHECK(w.client.authenticated());
     CHECK(w.client.auth_mechanism_used() == (mech.empty() ? "CRAM-MD5" : mech));
     REQUIRE(w.server.stored.size() == 1);
@@ -231,7 +223,7 @@ TEST_CASE("unit: client: AUTH PLAIN, LOGIN and CRAM-MD5 against the server core"
     o.auth_password = "wrong";
     wired bad(o, p);
     auto f = bad.run();
-    CHECK(f.exit_code == 28);
+    CHECK(f.failed == client_stage::auth);
     CHECK(f.failed == client_stage::auth);
     CHECK(bad.server.stored.empty());
   }
@@ -245,11 +237,11 @@ TEST_CASE("unit: client: AUTH that is not advertised, or a mechanism that is not
   o.auth_user = "u";
   o.auth_password = "p";
   wired w(o, p);
-  CHECK(w.run().exit_code == 28);
+  CHECK(w.run().failed == client_stage::auth);
   o.auth_mechanism = "CRAM-MD5";
   p.extensions = {"PIPELINING", "AUTH PLAIN LOGIN"};
   wired w2(o, p);
-  CHECK(w2.run().exit_code == 28);
+  CHECK(w2.run().failed == client_stage::auth);
   CHECK(w2.sent().back() == "QUIT");
 }
 
@@ -260,7 +252,7 @@ TEST_CASE("unit: client: STARTTLS restarts with EHLO; required but absent exits 
   o.starttls = smtp::starttls_mode::required;
   wired w(o, p);
   auto r = w.run();
-  CHECK(r.exit_code == 0);
+  CHECK_FALSE(r.failed);
   CHECK(w.handshakes == 1);
   CHECK(w.sent() == std::vector<std::string>{"EHLO client.example", "STARTTLS",
                                              "EHLO client.example", "MAIL FROM:<alice@example.com>",
@@ -276,10 +268,10 @@ TEST_CASE("unit: client: STARTTLS restarts with EHLO; required but absent exits 
 
   p.extensions = {"PIPELINING", "AUTH PLAIN"};
   wired absent(o, p);
-  CHECK(absent.run().exit_code == 29);
+  CHECK(absent.run().failed == client_stage::starttls);
   o.starttls = smtp::starttls_mode::opportunistic;
   wired optional(o, p);
-  CHECK(optional.run().exit_code == 0);
+  CHECK_FALSE(optional.run().failed);
 }
 
 TEST_CASE("unit: client: bytes after 220 to STARTTLS are refused, never read as EHLO") {
@@ -290,49 +282,50 @@ TEST_CASE("unit: client: bytes after 220 to STARTTLS are refused, never read as 
   o.starttls = smtp::starttls_mode::required;
   wired w(o, p);
   auto r = w.run();
-  CHECK(r.exit_code == 29);
+  CHECK(r.failed == client_stage::starttls);
   CHECK(r.error.find("injection") != std::string::npos);
   CHECK(w.handshakes == 0);
   CHECK(w.server.stored.empty());
   // Scripted: the 220 and the injected line in one read.
   auto s = scripted(o, {"220 ready\r\n", "250-x\r\n250 STARTTLS\r\n",
                         "220 Ready to start TLS\r\n250-evil\r\n250 AUTH PLAIN\r\n"});
-  CHECK(s.exit_code == 29);
+  CHECK(s.failed == client_stage::starttls);
 }
 
-TEST_CASE("unit: client: exit codes by failing stage") {
+TEST_CASE("unit: client: the first failing stage decides the result") {
   const auto o = basic();
   const std::string banner = "220 mx ESMTP\r\n";
   const std::string ehlo = "250-mx\r\n250 PIPELINING\r\n";
-  CHECK(scripted(o, {"554 go away\r\n", "221 bye\r\n"}).exit_code == 21);
-  CHECK(scripted(o, {"421 busy\r\n"}).exit_code == 21);
-  CHECK(scripted(o, {banner, "550 no\r\n", "550 no HELO either\r\n", "221 bye\r\n"}).exit_code ==
-        22);
-  CHECK(scripted(o, {banner, "550 no\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n",
-                     "250 queued\r\n", "221 bye\r\n"})
-            .exit_code == 0);  // HELO fallback
-  CHECK(scripted(o, {banner, ehlo, "550 sender\r\n", "221 bye\r\n"}).exit_code == 23);
-  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n", "550 unknown\r\n", "221 bye\r\n"}).exit_code ==
-        24);
-  CHECK(
-      scripted(o, {banner, ehlo, "250 ok\r\n", "250 ok\r\n", "554 no\r\n", "221\r\n"}).exit_code ==
-      25);
+  CHECK(scripted(o, {"554 go away\r\n", "221 bye\r\n"}).failed == client_stage::banner);
+  CHECK(scripted(o, {"421 busy\r\n"}).failed == client_stage::banner);
+  CHECK(scripted(o, {banner, "550 no\r\n", "550 no HELO either\r\n", "221 bye\r\n"}).failed ==
+        client_stage::helo);
+  CHECK_FALSE(scripted(o, {banner, "550 no\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n",
+                           "354 go\r\n", "250 queued\r\n", "221 bye\r\n"})
+                  .failed);  // HELO fallback
+  CHECK(scripted(o, {banner, ehlo, "550 sender\r\n", "221 bye\r\n"}).failed == client_stage::mail);
+  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n", "550 unknown\r\n", "221 bye\r\n"}).failed ==
+        client_stage::rcpt);
+  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n", "250 ok\r\n", "554 no\r\n", "221\r\n"}).failed ==
+        client_stage::data);
   CHECK(scripted(o,
                  {banner, ehlo, "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "552 big\r\n", "221\r\n"})
-            .exit_code == 26);
-  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n"}).exit_code == 6);  // closed while owed a reply
-  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n", "421 4.4.2 bye\r\n"}).exit_code == 24);
+            .failed == client_stage::message);
+  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n"}).failed ==
+        client_stage::closed);  // closed while owed a reply
+  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n", "421 4.4.2 bye\r\n"}).failed ==
+        client_stage::rcpt);
   auto t = scripted(o, {banner, ehlo}, false);
-  CHECK(t.exit_code == 23);  // a timeout fails the stage being waited for
+  CHECK(t.failed == client_stage::mail);  // a timeout fails the stage being waited for
   CHECK(t.error.find("timed out") != std::string::npos);
   // Closed after the QUIT without a 221 is fine.
-  CHECK(scripted(o, {banner, ehlo, "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 ok\r\n"})
-            .exit_code == 0);
+  CHECK_FALSE(
+      scripted(o, {banner, ehlo, "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 ok\r\n"}).failed);
 }
 
 TEST_CASE("unit: client: multi-line replies split across reads, and malformed replies") {
   auto o = basic();
-  o.quit_after = smtp::quit_point::ehlo;
+  o.stop = smtp::stop_point{smtp::milestone::greeting};
   smtp::client_connection c(o);
   c.receive_data("220 a\r\n");
   std::vector<client_event> evs;
@@ -348,9 +341,9 @@ TEST_CASE("unit: client: multi-line replies split across reads, and malformed re
   CHECK(c.extensions() == std::vector<std::string>{"SIZE 1000", "8BITMIME"});
   CHECK(c.next_event().lines == std::vector<std::string>{"QUIT"});
 
-  CHECK(scripted(basic(), {"220 a\r\n", "250-x\r\n251 y\r\n"}).exit_code == 22);
-  CHECK(scripted(basic(), {"hello\r\n"}).exit_code == 21);
-  CHECK(scripted(basic(), {std::string(10000, 'x')}).exit_code == 21);
+  CHECK(scripted(basic(), {"220 a\r\n", "250-x\r\n251 y\r\n"}).failed == client_stage::ehlo);
+  CHECK(scripted(basic(), {"hello\r\n"}).failed == client_stage::banner);
+  CHECK(scripted(basic(), {std::string(10000, 'x')}).failed == client_stage::banner);
 }
 
 TEST_CASE("unit: client: a pipelined group whose recipients all fail ends DATA with a lone dot") {
@@ -371,20 +364,20 @@ TEST_CASE("unit: client: a pipelined group whose recipients all fail ends DATA w
     if (next < replies.size()) c.receive_data(replies[next++]);
   }
   CHECK(written.find("DATA\r\n.\r\nQUIT\r\n") != std::string::npos);
-  CHECK(c.result().exit_code == 24);
+  CHECK(c.result().failed == client_stage::rcpt);
 }
 
-TEST_CASE("unit: client: quit-after stops at its stage with exit 0") {
+TEST_CASE("unit: client: a stop point QUITs after its milestone, a success") {
   auto o = basic();
-  o.quit_after = smtp::quit_point::rcpt;
+  o.stop = smtp::stop_point{smtp::milestone::rcpt};
   wired w(o);
-  CHECK(w.run().exit_code == 0);
+  CHECK_FALSE(w.run().failed);
   CHECK(w.sent().back() == "QUIT");
   CHECK(w.sent().size() == 4);
   CHECK(w.server.stored.empty());
-  o.quit_after = smtp::quit_point::connect;
+  o.stop = smtp::stop_point{smtp::milestone::banner};
   wired c(o);
-  CHECK(c.run().exit_code == 0);
+  CHECK_FALSE(c.run().failed);
   CHECK(c.sent() == std::vector<std::string>{"QUIT"});
 }
 
@@ -396,7 +389,7 @@ TEST_CASE("unit: client: load mode goes on after a failed transaction with RSET"
   o.continue_after_failure = true;
   wired w(o, p);
   auto r = w.run();
-  CHECK(r.exit_code == 23);
+  CHECK(r.failed == client_stage::mail);
   REQUIRE(r.transactions.size() == 3);
   CHECK(r.transactions[2].failed == client_stage::mail);
   CHECK(r.transactions[2].code == 530);
@@ -406,8 +399,82 @@ TEST_CASE("unit: client: a relay check runs MAIL and RCPT, then RSET instead of 
   auto o = basic();
   o.after_recipients = smtp::after_rcpt::rset;
   wired w(o);
-  CHECK(w.run().exit_code == 0);
+  CHECK_FALSE(w.run().failed);
   CHECK(w.sent() == std::vector<std::string>{"EHLO client.example", "MAIL FROM:<alice@example.com>",
                                              "RCPT TO:<bob@example.net>", "RSET", "QUIT"});
   CHECK(w.server.stored.empty());
+}
+
+TEST_CASE("unit: client: a stop point with drop closes after its milestone without QUIT") {
+  using smtp::milestone;
+  struct row {
+    milestone at;
+    std::vector<std::string> sent;
+  };
+  const std::vector<std::string> ehlo_mail = {"EHLO client.example",
+                                              "MAIL FROM:<alice@example.com>"};
+  for (const auto& [at, sent] : std::vector<row>{
+           {milestone::banner, {}},
+           {milestone::first_greeting, {"EHLO client.example"}},
+           {milestone::tls, {"EHLO client.example"}},  // no STARTTLS: the TLS point is here
+           {milestone::greeting, {"EHLO client.example"}},
+           {milestone::auth, {"EHLO client.example"}},  // no AUTH: where it would have been
+           {milestone::mail, ehlo_mail},
+           {milestone::rcpt, {ehlo_mail[0], ehlo_mail[1], "RCPT TO:<bob@example.net>"}},
+           {milestone::data, {ehlo_mail[0], ehlo_mail[1], "RCPT TO:<bob@example.net>", "DATA"}},
+           {milestone::dot,
+            {ehlo_mail[0], ehlo_mail[1], "RCPT TO:<bob@example.net>", "DATA", "Subject: hi"}},
+       }) {
+    CAPTURE(static_cast<int>(at));
+    auto o = basic();
+    o.stop = smtp::stop_point{at, true};
+    wired w(o);
+    auto r = w.run();
+    CHECK_FALSE(r.failed);
+    CHECK(r.dropped);
+    CHECK(w.sent() == sent);
+    CHECK(w.server.stored.size() == (at == milestone::dot ? 1U : 0U));
+  }
+}
+
+TEST_CASE("unit: client: stop points around STARTTLS, and DATA always drops") {
+  using smtp::milestone;
+  auto p = modern();
+  p.extensions = {"STARTTLS", "PIPELINING", "AUTH PLAIN"};
+  auto o = basic();
+  o.starttls = smtp::starttls_mode::required;
+  o.stop = smtp::stop_point{milestone::first_greeting};
+  wired first(o, p);
+  CHECK_FALSE(first.run().failed);
+  CHECK(first.sent() == std::vector<std::string>{"EHLO client.example", "QUIT"});
+  o.stop = smtp::stop_point{milestone::tls};
+  wired tls(o, p);
+  CHECK_FALSE(tls.run().failed);
+  CHECK(tls.handshakes == 1);
+  CHECK(tls.sent() == std::vector<std::string>{"EHLO client.example", "STARTTLS", "QUIT"});
+  CHECK(tls.events.back().tls);  // the QUIT's reply came inside TLS
+  o.stop = smtp::stop_point{milestone::greeting};
+  wired second(o, p);
+  CHECK_FALSE(second.run().failed);
+  CHECK(second.sent() ==
+        std::vector<std::string>{"EHLO client.example", "STARTTLS", "EHLO client.example", "QUIT"});
+  // Pipelined: a stop at MAIL ends the group there; QUIT at DATA would be message data.
+  auto q = basic();
+  q.pipeline = true;
+  q.stop = smtp::stop_point{milestone::mail};
+  wired mail(q);
+  CHECK_FALSE(mail.run().failed);
+  CHECK(mail.sent() ==
+        std::vector<std::string>{"EHLO client.example", "MAIL FROM:<alice@example.com>", "QUIT"});
+  q.recipients.clear();  // a stop at MAIL needs none
+  wired none(q);
+  CHECK_FALSE(none.run().failed);
+  CHECK(none.sent().back() == "QUIT");
+  q.recipients = {"bob@example.net"};
+  q.stop = smtp::stop_point{milestone::data, false};
+  wired data(q);
+  auto r = data.run();
+  CHECK(r.dropped);
+  CHECK(data.sent().back() == "DATA");
+  CHECK(data.server.stored.empty());
 }

@@ -1,5 +1,5 @@
 // normalise_swaks_args: swaks' spellings of send's options become smtpmock's `--` names.
-#include "app/swaks_args.hpp"
+#include "client/swaks_args.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-using smtpmock::app::normalise_swaks_args;
+using smtpmock::client::normalise_swaks_args;
 using words = std::vector<std::string>;
 
 namespace {
@@ -114,7 +114,7 @@ TEST_CASE("an unknown word in option position is refused, never guessed at") {
     CHECK(r.refused == word);
     CHECK(r.unsupported.empty());
   }
-  auto names = smtpmock::app::swaks_option_names();
+  auto names = smtpmock::client::swaks_option_names();
   CHECK(std::find(names.begin(), names.end(), "tls") != names.end());
   CHECK(std::find(names.begin(), names.end(), "tls-optional") == names.end());
 }

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace smtpmock::app {
+namespace smtpmock::client {
 
 /// What normalise_swaks_args made of the words after `send`.
 struct swaks_args {
@@ -28,4 +28,4 @@ swaks_args normalise_swaks_args(const std::vector<std::string>& words);
 /// The option names `send` accepts (no dashes, three letters or more), for a did-you-mean.
 std::vector<std::string> swaks_option_names();
 
-}  // namespace smtpmock::app
+}  // namespace smtpmock::client

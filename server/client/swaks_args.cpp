@@ -1,12 +1,12 @@
 // swaks' option spellings for `smtpmock send`; see swaks_args.hpp. The table follows swaks'
 // own option list (its names and aliases), plus smtpmock's options that swaks lacks.
-#include "app/swaks_args.hpp"
+#include "client/swaks_args.hpp"
 
 #include <algorithm>
 #include <array>
 #include <string_view>
 
-namespace smtpmock::app {
+namespace smtpmock::client {
 namespace {
 
 // level: swaks' `-S [1|2|3]` (only a digit is its value); optional_name: `--attach-name [NAME]`,
@@ -44,6 +44,7 @@ const std::array options = {
     option{{"attach-body"}, "attach-body", arg::required},
     option{{"no-data-fixup", "ndf"}, "no-data-fixup", arg::none},
     option{{"quit-after", "quit", "q", "qa"}, "quit-after", arg::required},
+    option{{"drop-after", "drop", "da"}, "drop-after", arg::required},
     option{{"timeout"}, "timeout", arg::required},
     option{{"silent", "S"}, "silent", arg::level},
     option{{"hide-all", "ha"}, "hide-all", arg::none},
@@ -72,7 +73,6 @@ const std::array options = {
     option{{"lhlo"}, "", arg::none}, option{{"copy-routing"}, "", arg::none},
     option{{"protocol"}, "", arg::none}, option{{"dump-as-body", "dab"}, "", arg::none},
     option{{"dump-as-body-shows-password", "dabsp"}, "", arg::none},
-    option{{"drop-after", "drop", "da"}, "", arg::none},
     option{{"drop-after-send", "das"}, "", arg::none}, option{{"no-strip-from", "nsf"}, "", arg::none},
     option{{"auth-map", "am"}, "", arg::none}, option{{"auth-extra", "ae"}, "", arg::none},
     option{{"auth-plaintext", "apt"}, "", arg::none}, option{{"auth-optional", "ao"}, "", arg::none},
@@ -225,4 +225,4 @@ std::vector<std::string> swaks_option_names() {
   return names;
 }
 
-}  // namespace smtpmock::app
+}  // namespace smtpmock::client
