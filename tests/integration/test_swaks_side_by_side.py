@@ -169,7 +169,7 @@ TABLE: list[Row] = [
     Row("add-header-two-in-one", f"{STD} --add-header 'Foo: bar\\nBaz: foo'",
         "man --add-header: one option, two headers separated by a literal \\n"),
     Row("add-header-same-name", f"{STD} --add-header 'Subject: a second subject'",
-        "swaks' --add-header adds a second Subject: (docs/client.md says smtpmock replaces)"),
+        "--add-header always adds: a second Subject: after X-Mailer"),
     # --- body and DATA -------------------------------------------------------------------------
     Row("body-text", f"{STD} --body 'Hello World'", "--body TEXT"),
     Row("body-at-file", f"{STD} --body @body.txt", "--body @FILE"),
@@ -389,13 +389,25 @@ def normalise_headers(raw: bytes) -> list[tuple[str, str]]:
 
 
 def mime_tree(raw: bytes) -> dict:
-    """The MIME structure: content type (without the boundary), disposition, file name, decoded
-    body (normalised like the headers), children. Transfer encodings are not compared, only what
-    they decode to (swaks writes "BASE64", others "base64")."""
+    """The MIME structure: content type and its parameters (without the boundary), disposition,
+    file name, decoded body (normalised like the headers), children, and the names and order of
+    each part's own header lines (the root's are the message headers, compared above).
+
+    Content-Type, Content-Disposition and Content-Transfer-Encoding are compared as parsed, not
+    as text: quoting (filename="a" or filename=a) and folding are the MIME writer's choice
+    (swaks' own code against GMime's) and mean the same (RFC 2045 5.1); the transfer encoding
+    is compared by what it decodes to (swaks writes "BASE64"). Other part headers
+    (Content-Description, Content-ID) are compared as text, unfolded."""
     mid = message_id_of(raw_headers(raw))
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    parsed = ("content-type", "content-disposition", "content-transfer-encoding")
 
-    def node(part) -> dict:
+    def part_headers(part) -> list[tuple[str, str | None]]:
+        return [(name, None if name.lower() in parsed
+                 else re.sub(r"\r?\n", "", str(value)))
+                for name, value in part.items()]
+
+    def node(part, root: bool = False) -> dict:
         params = [(k.lower(), v) for k, v in (part.get_params() or [])[1:] if k.lower() != "boundary"]
         n = {
             "type": part.get_content_type(),
@@ -403,6 +415,8 @@ def mime_tree(raw: bytes) -> dict:
             "disposition": part.get_content_disposition(),
             "filename": part.get_filename(),
         }
+        if not root:
+            n["headers"] = part_headers(part)
         if part.is_multipart():
             n["parts"] = [node(p) for p in part.get_payload()]
         else:
@@ -410,7 +424,7 @@ def mime_tree(raw: bytes) -> dict:
             n["body"] = normalise(body if body is not None else b"", mid)
         return n
 
-    return node(msg)
+    return node(msg, root=True)
 
 
 # --- running both clients -------------------------------------------------------------------------
