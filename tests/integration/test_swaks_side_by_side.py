@@ -297,6 +297,8 @@ TABLE: list[Row] = [
     Row("silent-3", f"{STD} -S 3", "-S 3: no output at all"),
     Row("hide-all", f"{STD} -ha", "-ha"),
     Row("ipv4", f"{STD} -4", "-4"),
+    Row("ipv6-with-ipv4-server", f"{STD} -6",
+        "-6 with an IPv4 address: swaks refuses before connecting, exit 1", exit=1),
     Row("local-interface", f"{STD} -li 127.0.0.1", "-li binds the local side to 127.0.0.1"),
     Row("output-file", f"{STD} --output-file transcript.txt", "the transcript goes to a file"),
     Row("show-time-lapse", f"{STD} -stl", "-stl prints round-trip times"),
