@@ -434,8 +434,9 @@ def check_message(m: Any) -> None:
 
 
 def cypress_seed(cy: CypressMailpit) -> dict:
-    """The mailbox each command of the table is replayed on: three messages sent with the
-    library's own mailpitSendMail (its default, one as its attachment spec sends it, one read)."""
+    """The mailbox each command of the table is replayed on: two messages sent with the
+    library's own mailpitSendMail (its defaults, then one as its attachment spec sends it);
+    returns the newest one's summary."""
     cy.mailpitSendMail()
     cy.mailpitSendMail({"subject": "My Test", "to": [{"Email": "test@example.com", "Name": "To"}],
                         "textBody": "Test", "htmlBody": "<p>Test</p>",
