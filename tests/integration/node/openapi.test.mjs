@@ -336,6 +336,12 @@ test('POST /api/v1/send and tags', async () => {
   const a = parse(await call('GET', '/api/v1/message/{ID}', { params: { ID: ids.a }, status: 200 }));
   assert.deepEqual(a.Tags, ['gamma']);
   await call('PUT', '/api/v1/tags', { json: { IDs: 'not a list', Tags: [] }, status: 400 });
+  await call('PUT', '/api/v1/tags', { json: { IDs: ['no-such-id'], Tags: ['x'] }, status: 404 });
+  await call('PUT', '/api/v1/tags/{Tag}', { params: { Tag: 'gamma' }, json: { Name: 123 },
+                                            status: 400 });
+  await call('PUT', '/api/v1/tags/{Tag}', { params: { Tag: 'no-such-tag' }, json: { Name: 'x' },
+                                            status: 404 });
+  await call('DELETE', '/api/v1/tags/{Tag}', { params: { Tag: 'no-such-tag' }, status: 404 });
 });
 
 test('MailHog shapes', async () => {
