@@ -171,10 +171,12 @@ http_response get_thumbnail(request_context& c) {
   return resp;
 }
 
-/// GET and DELETE /api/v1/search need ?query=.
+/// GET and DELETE /api/v1/search need a ?query= that is not blank: as in Mailpit, an empty
+/// one is a 400 (a DELETE of "everything" by accident deletes nothing).
 search_query required_search(request_context& c) {
   const std::string* text = c.query("query");
-  if (!text) fail(400, "missing query parameter 'query'");
+  if (!text || text->find_first_not_of(" \t\r\n") == std::string::npos)
+    fail(400, "no search query: give ?query= (an empty query matches nothing here, as in Mailpit)");
   return parse_search(*text);
 }
 
