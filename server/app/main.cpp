@@ -104,6 +104,23 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
           ->type_name("ORIGIN")
           ->check(cors_origin)
           ->default_str("off"));
+  add(cmd.add_option("--http-base-path", s.http_base_path,
+                     "serve the API, views, page and metrics under PATH (/mail/), for a proxy "
+                     "that forwards a path prefix; /livez and /readyz answer at the root too")
+          ->type_name("PATH")
+          ->transform(CLI::Validator(
+              [](std::string& value) {
+                // "/mail/", "/mail" and "mail" mean /mail; "/" means the root.
+                if (value.find_first_of(" \t\r\n?#%\\\"'<>") != std::string::npos ||
+                    value.find("//") != std::string::npos)
+                  return std::string("expected a path such as /mail/ (no spaces, ?, #, %, //)");
+                if (value.empty() || value.front() != '/') value.insert(0, "/");
+                while (!value.empty() && value.back() == '/')
+                  value.pop_back();
+                return std::string();
+              },
+              ""))
+          ->default_str("/"));
   add(cmd.add_option("--tls-cert", s.tls_cert,
                      "PEM certificate (chain) for STARTTLS and implicit TLS; needs --tls-key")
           ->type_name("FILE")

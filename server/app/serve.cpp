@@ -175,6 +175,7 @@ int run_serve(const serve_settings& settings) {
     http::api_options api_options;
     api_options.credentials = settings.http_auth;
     api_options.cors_origin = settings.http_cors;
+    api_options.base_path = settings.http_base_path;
     api_options.version = version();
     api_options.commit = commit();
     api_options.new_message_id = &net::new_message_id;

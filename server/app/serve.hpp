@@ -17,8 +17,9 @@ struct serve_settings {
   std::string http_listen = "127.0.0.1:8025";  ///< empty or "off": no HTTP API
   std::string http_auth;                       ///< "user:password"; empty: no basic auth
   std::string
-      http_cors;         ///< Access-Control-Allow-Origin of the API ("*" or an origin); empty: none
-  std::string tls_cert;  ///< empty (with tls_key): a self-signed certificate is generated
+      http_cors;  ///< Access-Control-Allow-Origin of the API ("*" or an origin); empty: none
+  std::string http_base_path;  ///< "/mail": every HTTP route under it; empty: at the root
+  std::string tls_cert;        ///< empty (with tls_key): a self-signed certificate is generated
   std::string tls_key;
   std::string scenario = "default";
   std::string spool;  ///< empty: no spool

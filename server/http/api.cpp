@@ -227,7 +227,27 @@ void api::add_cors(http_response& resp) const {
 }
 
 outcome api::handle(const http_request& r) {
-  const bool cors = !state_->options.cors_origin.empty() && cors_path(r.path);
+  // Under --http-base-path the routes see the path without the prefix; health answers at the
+  // root too (a container's health check does not know the prefix).
+  const std::string& base = state_->options.base_path;
+  std::string_view path = r.path;
+  if (!base.empty()) {
+    if (path == base) {
+      http_response resp;
+      resp.status = 308;
+      resp.content_type = "text/plain; charset=utf-8";
+      resp.headers.emplace_back("Location", base + "/" + (r.query.empty() ? "" : "?" + r.query));
+      return resp;
+    }
+    if (path.size() > base.size() && path.compare(0, base.size(), base) == 0 &&
+        path[base.size()] == '/') {
+      path.remove_prefix(base.size());
+    } else if (path != "/livez" && path != "/readyz") {
+      return error_response(404,
+                            "no such endpoint: " + r.path + " (the API is under " + base + "/)");
+    }
+  }
+  const bool cors = !state_->options.cors_origin.empty() && cors_path(path);
   if (cors && r.method == "OPTIONS") {
     // A CORS preflight: browsers send it without credentials, so it needs none, and it
     // answers the same for every API path (no 404 for an unknown id): it reveals nothing.
@@ -240,16 +260,16 @@ outcome api::handle(const http_request& r) {
     add_cors(resp);
     return resp;
   }
-  outcome out = answer(r);
+  outcome out = answer(r, path);
   if (auto* resp = std::get_if<http_response>(&out); resp && cors) add_cors(*resp);
   return out;
 }
 
-outcome api::answer(const http_request& r) {
+outcome api::answer(const http_request& r, std::string_view path) {
   try {
     const api_options& options = state_->options;
     // Health is open to everyone (Docker, Kubernetes probes); everything else may need auth.
-    const bool health = r.path == "/livez" || r.path == "/readyz";
+    const bool health = path == "/livez" || path == "/readyz";
     if (!health && !options.credentials.empty() &&
         !authorized(r.authorization, options.credentials)) {
       auto resp = error_response(401, "authentication required");
@@ -261,13 +281,13 @@ outcome api::answer(const http_request& r) {
                                      " octets is over the limit of " +
                                      std::to_string(options.max_body));
     }
-    if (r.path.empty() || r.path.front() != '/') fail(400, "bad request target");
-    if (!percent_decode(r.path, false)) fail(400, "bad percent-encoding in the path");
+    if (path.empty() || path.front() != '/') fail(400, "bad request target");
+    if (!percent_decode(path, false)) fail(400, "bad percent-encoding in the path");
     auto query = parse_query_string(r.query);
     if (!query) fail(400, "bad percent-encoding in the query string");
     route_match found;
     try {
-      found = routes().match(r.method, r.path);
+      found = routes().match(r.method, path);
     } catch (const std::invalid_argument& e) {
       fail(400, e.what());
     }

@@ -59,6 +59,9 @@ struct api_options {
   /// Access-Control-Allow-Origin of /api/ and /view/ answers ("*" or one origin); empty: no
   /// CORS headers, and OPTIONS is answered as any other unsupported method.
   std::string cors_origin;
+  /// Every route under this prefix ("/mail", no trailing slash); empty: at the root. /livez
+  /// and /readyz answer at the root too; the prefix alone redirects to the prefix with "/".
+  std::string base_path;
   std::size_t max_body = 1 << 20;  ///< larger request bodies get 413
   std::string version = "0.0.0";   ///< shown by /api/v1/info and smtpmock_build_info
   std::string commit = "unknown";  ///< the git commit, in smtpmock_build_info
@@ -99,7 +102,8 @@ class api {
   mailbox& messages();
 
  private:
-  outcome answer(const http_request& r);
+  /// `path` is r.path without --http-base-path's prefix.
+  outcome answer(const http_request& r, std::string_view path);
   /// Adds Access-Control-Allow-Origin to an answer of an API path when --http-cors is set.
   void add_cors(http_response& resp) const;
 

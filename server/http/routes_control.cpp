@@ -81,16 +81,16 @@ constexpr std::string_view index_page = R"html(<!doctype html>
 <style>body{font:14px system-ui,sans-serif;margin:1em 2em}table{border-collapse:collapse}
 td,th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}pre{background:#f6f6f6;padding:8px}
 </style></head><body><h1>smtpmock</h1>
-<p>API: <a href="/api/v1/messages">messages</a> · <a href="/api/v1/sessions">sessions</a> ·
-<a href="/api/v1/scenario">scenario</a> · <a href="/metrics">metrics</a></p>
+<p>API: <a href="api/v1/messages">messages</a> · <a href="api/v1/sessions">sessions</a> ·
+<a href="api/v1/scenario">scenario</a> · <a href="metrics">metrics</a></p>
 <h2>Sessions</h2><table id="s"></table><pre id="t"></pre><h2>Messages</h2><table id="m"></table>
 <script>
 const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
 async function load() {
-  const s = await (await fetch("/api/v1/sessions")).json();
+  const s = await (await fetch("api/v1/sessions")).json();
   document.getElementById("s").innerHTML = "<tr><th>session</th><th>client</th><th>scenario</th><th>started</th><th>live</th></tr>" +
     s.sessions.map(x => `<tr><td><a href="#" data-id="${esc(x.ID)}">${esc(x.ID)}</a></td><td>${esc(x.ClientAddress)}</td><td>${esc(x.Scenario)}</td><td>${esc(x.Started)}</td><td>${x.Live ? "yes" : ""}</td></tr>`).join("");
-  const m = await (await fetch("/api/v1/messages?limit=100")).json();
+  const m = await (await fetch("api/v1/messages?limit=100")).json();
   document.getElementById("m").innerHTML = "<tr><th>received</th><th>from</th><th>to</th><th>subject</th></tr>" +
     m.messages.map(x => `<tr><td>${esc(x.Created)}</td><td>${esc(x.From && x.From.Address)}</td><td>${esc(x.To.map(t => t.Address).join(", "))}</td><td>${esc(x.Subject)}</td></tr>`).join("");
 }
@@ -98,7 +98,7 @@ document.addEventListener("click", async e => {
   const id = e.target.dataset && e.target.dataset.id;
   if (!id) return;
   e.preventDefault();
-  const r = await fetch(`/api/v1/session/${encodeURIComponent(id)}/transcript`, {headers: {Accept: "text/plain"}});
+  const r = await fetch(`api/v1/session/${encodeURIComponent(id)}/transcript`, {headers: {Accept: "text/plain"}});
   document.getElementById("t").textContent = await r.text();
 });
 load(); setInterval(load, 3000);

@@ -8,12 +8,12 @@ namespace {
 
 /// `html` with each `cid:CONTENT-ID` reference to an inline part of message `id` pointed at
 /// that part's API URL, so the view shows its images (as Mailpit's /view/{ID}.html does).
-std::string link_inline_parts(std::string html, const std::string& id,
+std::string link_inline_parts(std::string html, const std::string& base, const std::string& id,
                               const std::vector<attachment_info>& inlines) {
   for (const auto& part : inlines) {
     if (part.content_id.empty()) continue;
     const std::string needle = "cid:" + ascii_lower(part.content_id);
-    const std::string url = "/api/v1/message/" + id + "/part/" + part.part_id;
+    const std::string url = base + "/api/v1/message/" + id + "/part/" + part.part_id;
     std::string lower = ascii_lower(html);
     for (std::size_t at = lower.find(needle); at != std::string::npos;
          at = lower.find(needle, at)) {
@@ -75,8 +75,9 @@ http_response view(request_context& c) {
   if (suffix == "txt") return text_response(parsed->text);
   if (parsed->html.empty())
     return not_found("message " + msg->id + " does not contain an HTML part");
-  http_response resp = text_response(link_inline_parts(parsed->html, msg->id, parsed->inlines),
-                                     "text/html; charset=utf-8");
+  http_response resp = text_response(
+      link_inline_parts(parsed->html, c.state.options.base_path, msg->id, parsed->inlines),
+      "text/html; charset=utf-8");
   // Captured HTML is untrusted: it renders, but never runs scripts in the API's origin.
   resp.headers.emplace_back("Content-Security-Policy", "sandbox");
   return resp;

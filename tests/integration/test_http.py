@@ -1206,3 +1206,29 @@ def test_node_clients_mailpit_api_and_mailhog(smtpmock):
     out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
     assert p.returncode == 0, out + "\n--- server ---\n" + smtpmock.stderr_text()[-5000:]
     assert "# fail 0" in out or "✖" not in out, out
+
+
+def test_http_base_path(smtpmock_factory, monkeypatch):
+    server = smtpmock_factory("--http-base-path", "/mail/")
+    send_raw(server, VIEW_MESSAGE.format(subject="prefixed"), rcpts=("bob@dest.example",))
+    listing = get_json(server, "/mail/api/v1/messages")
+    assert listing["total"] == 1
+    msg_id = listing["messages"][0]["ID"]
+    assert b"prefixed" in call(server, "GET", "/mail/view/latest.txt").body
+    assert call(server, "GET", "/mail/metrics").status == 200
+    page = call(server, "GET", "/mail/")
+    assert page.status == 200 and b'fetch("api/v1/sessions")' in page.body
+    bare = call(server, "GET", "/mail")
+    assert bare.status == 308 and bare.headers["location"] == "/mail/"
+    assert_error(call(server, "GET", "/api/v1/messages"), 404, "/mail/")
+    assert call(server, "GET", "/readyz").status == 200  # health at the root too
+    assert call(server, "GET", "/mail/readyz").status == 200
+    assert get_json(server, f"/mail/api/v1/message/{msg_id}")["Subject"] == "prefixed"
+    # The environment twin, and "/" meaning the root.
+    monkeypatch.setenv("SMTPMOCK_HTTP_BASE_PATH", "/")
+    root = smtpmock_factory()
+    assert call(root, "GET", "/api/v1/messages").status == 200
+    for bad in ("/a b", "/a?b", "/a//b"):
+        p = run_binary(["serve", "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                        "--http-base-path", bad])
+        assert p.returncode == 2 and b"path" in p.stderr, (bad, p.stderr)
