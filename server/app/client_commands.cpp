@@ -106,6 +106,31 @@ void add_send(CLI::App& app, client_cli& c) {
   cmd->add_flag("--tls-on-connect,--tlsc", s.tls_on_connect, "Implicit TLS (port 465 style)");
   cmd->add_flag("--tls-verify", s.tls_verify,
                 "Verify the server certificate and host name (off by default, as in swaks)");
+  cmd->add_flag("--tls-optional", s.tls_optional,
+                "STARTTLS when offered; go on in plaintext when it is not or is refused (-tlso)");
+  cmd->add_flag("--tls-optional-strict", s.tls_optional_strict,
+                "STARTTLS when offered; fail (exit 29) when it is refused (-tlsos)");
+  cmd->add_option("--tls-sni", s.tls_sni, "The TLS server name to send (SNI)")->type_name("NAME");
+  cmd->add_option("--tls-protocol", s.tls_protocol,
+                  "TLS versions: tlsv1_2,tlsv1_3 (only those) or no_tlsv1_3 (all but those)")
+      ->type_name("SPEC");
+  cmd->add_option("--tls-cert", s.tls_cert, "Client certificate (PEM), with --tls-key")
+      ->type_name("FILE");
+  cmd->add_option("--tls-key", s.tls_key, "Client certificate's private key (PEM)")
+      ->type_name("FILE");
+  cmd->add_option("--tls-ca-path", s.tls_ca_path,
+                  "CAs for --tls-verify: a PEM file or a hashed directory")
+      ->type_name("PATH");
+  cmd->add_option("--protocol", s.protocol,
+                  "SMTP (HELO), ESMTP, ESMTPA (+AUTH), ESMTPS (+STARTTLS), ESMTPSA, SMTPS/SSMTP "
+                  "(TLS on connect, port 465), LMTP (LHLO, port 24), ...")
+      ->type_name("NAME");
+  cmd->add_flag("-4", s.ipv4, "Connect over IPv4 only");
+  cmd->add_flag("-6", s.ipv6, "Connect over IPv6 only");
+  cmd->add_option("--local-interface", s.local_interface,
+                  "Connect from this local address (and port)")
+      ->type_name("ADDR[:PORT]");
+  cmd->add_option("--local-port", s.local_port, "Connect from this local port")->type_name("PORT");
   cmd->add_flag("--pipeline", s.pipeline,
                 "Pipeline MAIL, RCPT and DATA (RFC 2920) when the server advertises PIPELINING");
   c.data_opt =

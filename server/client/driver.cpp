@@ -32,8 +32,10 @@
 #include <charconv>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <tuple>
 #include <variant>
 
@@ -62,14 +64,46 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
-/// The client TLS context: system CAs for --tls-verify, TLS 1.2 and later.
-std::shared_ptr<asio::ssl::context> make_client_context() {
+/// The client TLS context: the versions allowed, CAs for --tls-verify (the system's, or
+/// --tls-ca-path), a client certificate. Throws std::runtime_error naming a file it cannot use.
+std::shared_ptr<asio::ssl::context> make_client_context(const connection_settings& where) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                   asio::ssl::context::no_tlsv1_1);
+  const tls_versions& v = where.versions;
+  SSL_CTX* native = ctx->native_handle();
+  // The version limits are OpenSSL's; NOTE(compat): TLS 1.0/1.1 also need OpenSSL's security
+  // level to allow them, which this does not lower.
+  SSL_CTX_set_min_proto_version(native, 0);
+  SSL_CTX_set_max_proto_version(native, 0);
+  SSL_CTX_clear_options(native, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
+                                    SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3);
+  long off = 0;
+  if (!v.sslv2) off |= SSL_OP_NO_SSLv2;
+  if (!v.sslv3) off |= SSL_OP_NO_SSLv3;
+  if (!v.tlsv1) off |= SSL_OP_NO_TLSv1;
+  if (!v.tlsv1_1) off |= SSL_OP_NO_TLSv1_1;
+  if (!v.tlsv1_2) off |= SSL_OP_NO_TLSv1_2;
+  if (!v.tlsv1_3) off |= SSL_OP_NO_TLSv1_3;
+  SSL_CTX_set_options(native, off | SSL_OP_ALL);
   asio::error_code ec;
-  ctx->set_default_verify_paths(ec);  // without CAs every chain fails to verify, as it should
+  if (where.tls_ca_path.empty()) {
+    ctx->set_default_verify_paths(ec);  // without CAs every chain fails to verify, as it should
+  } else {
+    std::error_code fs;
+    if (std::filesystem::is_directory(where.tls_ca_path, fs)) {
+      ctx->add_verify_path(where.tls_ca_path, ec);
+    } else {
+      ctx->load_verify_file(where.tls_ca_path, ec);
+    }
+    if (ec) throw std::runtime_error("--tls-ca-path: cannot use " + where.tls_ca_path);
+  }
+  if (!where.tls_cert.empty()) {
+    ctx->use_certificate_chain_file(where.tls_cert, ec);
+    if (ec) throw std::runtime_error("--tls-cert: cannot use " + where.tls_cert + " (PEM)");
+    ctx->use_private_key_file(where.tls_key, asio::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("--tls-key: cannot use " + where.tls_key + " (PEM)");
+    if (SSL_CTX_check_private_key(native) != 1)
+      throw std::runtime_error("--tls-key: " + where.tls_key + " does not match --tls-cert");
+  }
   return ctx;
 }
 
@@ -196,12 +230,74 @@ class session {
       for (const auto& entry : found)
         endpoints.push_back(entry.endpoint());
     }
+    // swaks' -4 / -6.
+    std::erase_if(endpoints, [&](const tcp::endpoint& e) {
+      return (where_.family == ip_family::v4 && !e.address().is_v4()) ||
+             (where_.family == ip_family::v6 && !e.address().is_v6());
+    });
+    if (endpoints.empty()) {
+      fail_connect(connect_failure::resolve,
+                   "no " + std::string(where_.family == ip_family::v4 ? "IPv4" : "IPv6") +
+                       " address for " + where_.host);
+      co_return;
+    }
+    std::optional<asio::ip::address> local;
+    if (!where_.local_address.empty()) {
+      asio::error_code ec;
+      local = asio::ip::make_address(where_.local_address, ec);
+      if (ec) {
+        fail_connect(connect_failure::other,
+                     "--local-interface: not an IP address: " + where_.local_address);
+        co_return;
+      }
+    }
     observer_.info("Trying " + where_.host + ":" + port + "...");
+    // Each address in turn on a socket opened (and bound, for --local-interface/--local-port)
+    // here: asio's range connect reopens the socket, which would lose the bind.
     arm();
-    auto result = co_await (asio::async_connect(stream_.next(), endpoints, use_tuple) ||
-                            timer_.async_wait(use_tuple));
+    asio::error_code ec = asio::error::host_not_found;
+    tcp::endpoint endpoint;
+    bool timed_out = false;
+    for (const auto& candidate : endpoints) {
+      tcp::socket& socket = stream_.next();
+      asio::error_code step;
+      socket.close(step);
+      if (local && local->is_v4() != candidate.address().is_v4()) {
+        ec = asio::error::address_family_not_supported;
+        continue;
+      }
+      socket.open(candidate.protocol(), step);
+      if (!step && (local || where_.local_port != 0)) {
+        socket.set_option(tcp::socket::reuse_address(true), step);
+        const auto any = candidate.address().is_v4() ? asio::ip::address(asio::ip::address_v4())
+                                                     : asio::ip::address(asio::ip::address_v6());
+        socket.bind(tcp::endpoint(local.value_or(any), where_.local_port), step);
+        if (step) {
+          fail_connect(connect_failure::other,
+                       "cannot bind the local address " + local.value_or(any).to_string() + ":" +
+                           std::to_string(where_.local_port) + ": " + step.message());
+          socket.close(step);
+          co_return;
+        }
+      }
+      if (step) {
+        ec = step;
+        continue;
+      }
+      auto result =
+          co_await (socket.async_connect(candidate, use_tuple) || timer_.async_wait(use_tuple));
+      if (result.index() == 1) {
+        timed_out = true;
+        break;
+      }
+      ec = std::get<0>(std::get<0>(result));
+      if (!ec) {
+        endpoint = candidate;
+        break;
+      }
+    }
     report_.connect_ms = ms_between(started_, clock::now());
-    if (result.index() == 1) {
+    if (timed_out) {
       asio::error_code ignored;
       stream_.next().close(ignored);
       fail_connect(connect_failure::timeout, "connection to " + where_.host + ":" + port +
@@ -209,7 +305,6 @@ class session {
                                                  std::to_string(where_.timeout.count()) + " ms");
       co_return;
     }
-    auto [ec, endpoint] = std::get<0>(result);
     if (ec) {
       fail_connect(
           ec == asio::error::connection_refused ? connect_failure::refused : connect_failure::other,
@@ -234,9 +329,12 @@ class session {
   asio::awaitable<std::optional<std::string>> handshake() {
     auto& tls = stream_.make_tls(*ctx_);
     SSL* ssl = tls.native_handle();
+    if (!where_.tls_sni.empty()) {
+      SSL_set_tlsext_host_name(ssl, where_.tls_sni.c_str());  // as given (swaks' --tls-sni)
+    }
     if (!is_ip_literal(where_.host)) {
       // RFC 6066 3: SNI carries host names only.
-      SSL_set_tlsext_host_name(ssl, where_.host.c_str());
+      if (where_.tls_sni.empty()) SSL_set_tlsext_host_name(ssl, where_.host.c_str());
       SSL_set1_host(ssl, where_.host.c_str());
     } else {
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), where_.host.c_str());
@@ -409,7 +507,7 @@ session_report run_one(const connection_settings& where, smtp::client_options op
                        session_observer& observer) {
   asio::io_context io;
   session_report report;
-  auto ctx = make_client_context();
+  auto ctx = make_client_context(where);
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -426,7 +524,7 @@ void run_many(const connection_settings& where, std::size_t sessions, std::size_
               const std::function<void(std::size_t, session_report&&)>& done,
               const std::function<void()>& tick, std::chrono::milliseconds tick_every) {
   asio::io_context io(1);
-  auto ctx = make_client_context();
+  auto ctx = make_client_context(where);
   std::size_t next = 0;
   std::size_t running = 0;
   asio::steady_timer ticker(io);
@@ -455,6 +553,15 @@ void run_many(const connection_settings& where, std::size_t sessions, std::size_
         asio::detached);
   }
   io.run();
+}
+
+std::optional<std::string> check_tls_settings(const connection_settings& where) {
+  try {
+    make_client_context(where);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
 }
 
 std::string hmac_md5_hex(std::string_view key, std::string_view message) {

@@ -19,6 +19,19 @@
 
 namespace smtpmock::client {
 
+/// The TLS versions a handshake may use (swaks' --tls-protocol); by default TLS 1.2 and 1.3.
+struct tls_versions {
+  bool sslv2 = false;
+  bool sslv3 = false;
+  bool tlsv1 = false;
+  bool tlsv1_1 = false;
+  bool tlsv1_2 = true;
+  bool tlsv1_3 = true;
+};
+
+/// The address family to connect with (swaks' -4, -6).
+enum class ip_family { any, v4, v6 };
+
 /// Where to connect and how.
 struct connection_settings {
   std::string host = "127.0.0.1";  ///< name or address; the TLS server name when a name
@@ -28,7 +41,18 @@ struct connection_settings {
   std::chrono::milliseconds timeout{30000};  ///< each connect, handshake and reply wait
   bool tls_on_connect = false;               ///< implicit TLS (RFC 8314)
   bool tls_verify = false;  ///< verify the certificate chain and the host name (swaks: off)
+  std::string tls_sni;      ///< the SNI name to send; empty: `host` when it is a name
+  tls_versions versions;
+  std::string tls_cert;  ///< a client certificate (PEM), with tls_key
+  std::string tls_key;
+  std::string tls_ca_path;  ///< CAs for --tls-verify: a PEM file or a hashed directory
+  ip_family family = ip_family::any;
+  std::string local_address;     ///< bind to this address before connecting; empty: any
+  std::uint16_t local_port = 0;  ///< bind to this port; 0: any
 };
+
+/// Why the TLS settings cannot be used (an unreadable certificate, key or CA path), or nullopt.
+std::optional<std::string> check_tls_settings(const connection_settings& where);
 
 /// What a TLS handshake established.
 struct tls_info {

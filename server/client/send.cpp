@@ -169,22 +169,61 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
 std::optional<prepared_send> prepare_send(const send_settings& s) {
   prepared_send p;
   const std::string host_name = local_hostname();
+  auto usage = [](const std::string& text) {
+    std::cerr << "smtpmock send: " << text << '\n';
+    return std::nullopt;
+  };
+  swaks::protocol proto;  // ESMTP
+  if (!s.protocol.empty()) {
+    auto named = swaks::parse_protocol(s.protocol);
+    if (!named)
+      return usage("--protocol: unknown protocol '" + s.protocol +
+                   "' (SMTP, SSMTP, SSMTPA, SMTPS, ESMTP, ESMTPA, ESMTPS, ESMTPSA, LMTP, LMTPA, "
+                   "LMTPS, LMTPSA)");
+    proto = *named;
+  }
+  const bool tls_on_connect = s.tls_on_connect || proto.tls_on_connect;
   if (s.server.empty()) {
     p.where.host = "127.0.0.1";
     p.where.port = 1025;
   } else {
-    auto split = split_host_port(s.server);
-    if (!split) {
-      std::cerr << "smtpmock send: --server: expected HOST[:PORT], got '" << s.server << "'\n";
-      return std::nullopt;
-    }
+    // swaks: SERVER:PORT, [SERVER]:PORT or SERVER/PORT; a SERVER alone is port 25 (24 for LMTP,
+    // 465 with TLS on connect).
+    std::string text = s.server;
+    if (const auto slash = text.rfind('/'); slash != std::string::npos && text.front() != '[')
+      text = "[" + text.substr(0, slash) + "]:" + text.substr(slash + 1);
+    auto split = split_host_port(text);
+    if (!split) return usage("--server: expected HOST[:PORT], got '" + s.server + "'");
     p.where.host = split->first;
-    p.where.port = split->second != 0 ? split->second : (s.tls_on_connect ? 465 : 25);
+    p.where.port = split->second != 0 ? split->second : tls_on_connect ? 465 : proto.port;
   }
   if (s.port != 0) p.where.port = s.port;
   p.where.timeout = s.timeout;
-  p.where.tls_on_connect = s.tls_on_connect;
+  p.where.tls_on_connect = tls_on_connect;
   p.where.tls_verify = s.tls_verify;
+  p.where.tls_sni = s.tls_sni;
+  p.where.tls_cert = s.tls_cert;
+  p.where.tls_key = s.tls_key;
+  p.where.tls_ca_path = s.tls_ca_path;
+  if (s.tls_cert.empty() != s.tls_key.empty())
+    return usage("--tls-cert and --tls-key require each other");
+  if (!s.tls_protocol.empty()) {
+    std::string error;
+    auto versions = swaks::parse_tls_protocol(s.tls_protocol, error);
+    if (!versions) return usage("--tls-protocol: " + error);
+    p.where.versions = *versions;
+  }
+  if (auto problem = check_tls_settings(p.where)) return usage(*problem);
+  if (s.ipv4 && s.ipv6) return usage("-4 and -6 exclude each other");
+  p.where.family = s.ipv4 ? ip_family::v4 : s.ipv6 ? ip_family::v6 : ip_family::any;
+  if (!s.local_interface.empty()) {
+    auto local = split_host_port(s.local_interface);
+    if (!local)
+      return usage("--local-interface: expected ADDR[:PORT], got '" + s.local_interface + "'");
+    p.where.local_address = local->first;
+    p.where.local_port = local->second;
+  }
+  if (s.local_port != 0) p.where.local_port = s.local_port;
   p.server_text =
       (p.where.host.find(':') != std::string::npos ? "[" + p.where.host + "]" : p.where.host) +
       ":" + std::to_string(p.where.port);
@@ -224,10 +263,14 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
     std::cerr << "smtpmock send: --to is required\n";
     return std::nullopt;
   }
-  o.starttls = s.tls ? smtp::starttls_mode::required : smtp::starttls_mode::off;
-  o.tls_on_connect = s.tls_on_connect;
+  o.hello = proto.hello;
+  o.starttls = s.tls_optional          ? smtp::starttls_mode::optional
+               : s.tls_optional_strict ? smtp::starttls_mode::opportunistic
+               : s.tls || proto.tls    ? smtp::starttls_mode::required
+                                       : smtp::starttls_mode::off;
+  o.tls_on_connect = tls_on_connect;
   // swaks: --auth-user alone implies --auth.
-  o.auth = s.auth || !s.auth_user.empty();
+  o.auth = s.auth || !s.auth_user.empty() || proto.auth;
   o.auth_mechanism = s.auth_mechanism;
   o.auth_user = s.auth_user;
   o.auth_password = s.auth_password;

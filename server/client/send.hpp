@@ -43,6 +43,18 @@ struct send_settings {
   bool tls = false;
   bool tls_on_connect = false;
   bool tls_verify = false;
+  bool tls_optional = false;         ///< -tlso: STARTTLS when offered; refused goes on
+  bool tls_optional_strict = false;  ///< -tlsos: STARTTLS when offered; refused fails
+  std::string tls_sni;
+  std::string tls_protocol;  ///< swaks' spec ("tlsv1_2,tlsv1_3" or "no_tlsv1_3")
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca_path;
+  std::string protocol;          ///< swaks' --protocol name; empty: ESMTP
+  bool ipv4 = false;             ///< -4
+  bool ipv6 = false;             ///< -6
+  std::string local_interface;   ///< -li ADDR[:PORT]
+  std::uint16_t local_port = 0;  ///< -lp PORT
   bool pipeline = false;
   std::optional<std::string> data;       ///< --data @FILE|-|TEXT (swaks: a one-line TEXT is a file)
   std::vector<std::string> headers;      ///< --header: replaces a header of that name, or adds

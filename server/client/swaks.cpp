@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <string>
+#include <vector>
 
 namespace smtpmock::client::swaks {
 namespace {
@@ -77,6 +78,85 @@ std::optional<smtp::stop_point> parse_stop_point(std::string_view name, bool dro
 std::string_view stop_point_names(bool drop) {
   return drop ? "CONNECT, FIRST-HELO, TLS, HELO, AUTH, MAIL, RCPT, DATA or DOT"
               : "CONNECT, FIRST-HELO, TLS, HELO, AUTH, MAIL or RCPT";
+}
+
+std::optional<protocol> parse_protocol(std::string_view name) {
+  std::string n(name);
+  std::transform(n.begin(), n.end(), n.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  using smtp::hello_verb;
+  struct row {
+    std::string_view name;
+    protocol p;
+  };
+  // swaks(1): "EHLO->HELO" is EHLO with the HELO fallback (hello_verb::ehlo).
+  static const std::array rows{
+      row{"SMTP", {hello_verb::helo, false, false, false, 25}},
+      row{"SSMTP", {hello_verb::ehlo, false, false, true, 465}},
+      row{"SSMTPA", {hello_verb::ehlo, true, false, true, 465}},
+      row{"SMTPS", {hello_verb::helo, false, false, true, 465}},
+      row{"ESMTP", {hello_verb::ehlo, false, false, false, 25}},
+      row{"ESMTPA", {hello_verb::ehlo, true, false, false, 25}},
+      row{"ESMTPS", {hello_verb::ehlo, false, true, false, 25}},
+      row{"ESMTPSA", {hello_verb::ehlo, true, true, false, 25}},
+      row{"LMTP", {hello_verb::lhlo, false, false, false, 24}},
+      row{"LMTPA", {hello_verb::lhlo, true, false, false, 24}},
+      row{"LMTPS", {hello_verb::lhlo, false, true, false, 24}},
+      row{"LMTPSA", {hello_verb::lhlo, true, true, false, 24}},
+  };
+  for (const auto& r : rows)
+    if (r.name == n) return r.p;
+  return std::nullopt;
+}
+
+std::optional<tls_versions> parse_tls_protocol(std::string_view spec, std::string& error) {
+  struct row {
+    std::string_view name;
+    bool tls_versions::*flag;
+  };
+  static const std::array rows{
+      row{"sslv2", &tls_versions::sslv2},     row{"sslv3", &tls_versions::sslv3},
+      row{"tlsv1", &tls_versions::tlsv1},     row{"tlsv1_1", &tls_versions::tlsv1_1},
+      row{"tlsv1_2", &tls_versions::tlsv1_2}, row{"tlsv1_3", &tls_versions::tlsv1_3},
+  };
+  tls_versions v;
+  bool positive = false;
+  bool negative = false;
+  std::vector<bool tls_versions::*> named;
+  std::size_t start = 0;
+  while (start <= spec.size()) {
+    std::size_t comma = spec.find(',', start);
+    if (comma == std::string_view::npos) comma = spec.size();
+    std::string word(spec.substr(start, comma - start));
+    std::transform(word.begin(), word.end(), word.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    start = comma + 1;
+    if (word.empty()) continue;
+    const bool no = word.starts_with("no_");
+    (no ? negative : positive) = true;
+    const std::string_view bare = no ? std::string_view(word).substr(3) : std::string_view(word);
+    auto found =
+        std::find_if(rows.begin(), rows.end(), [&](const row& r) { return r.name == bare; });
+    if (found == rows.end()) {
+      error = "unknown protocol '" + word + "' (sslv2, sslv3, tlsv1, tlsv1_1, tlsv1_2, tlsv1_3)";
+      return std::nullopt;
+    }
+    named.push_back(found->flag);
+  }
+  if (positive && negative) {
+    error = "give the protocols to use or the ones not to use (no_NAME), not both";
+    return std::nullopt;
+  }
+  if (named.empty()) {
+    error = "no protocol named";
+    return std::nullopt;
+  }
+  // Only those named; or everything the library has but those.
+  for (const auto& r : rows)
+    v.*r.flag = negative;
+  for (auto flag : named)
+    v.*flag = positive;
+  return v;
 }
 
 }  // namespace smtpmock::client::swaks

@@ -26,13 +26,25 @@ const std::array options = {
     option{{"port", "p"}, "port", arg::required},
     option{{"from", "f"}, "from", arg::required},
     option{{"to", "t"}, "to", arg::required},
-    option{{"helo", "ehlo", "h"}, "ehlo", arg::required},
+    option{{"helo", "ehlo", "lhlo", "h"}, "ehlo", arg::required},
     option{{"auth", "a"}, "auth", arg::optional},
     option{{"auth-user", "au"}, "auth-user", arg::required},
     option{{"auth-password", "ap"}, "auth-password", arg::required},
     option{{"tls"}, "tls", arg::none},
     option{{"tls-on-connect", "tlsc"}, "tls-on-connect", arg::none},
     option{{"tls-verify"}, "tls-verify", arg::none},
+    option{{"tls-optional", "tlso"}, "tls-optional", arg::none},
+    option{{"tls-optional-strict", "tlsos"}, "tls-optional-strict", arg::none},
+    option{{"tls-sni"}, "tls-sni", arg::required},
+    option{{"tls-protocol", "tlsp"}, "tls-protocol", arg::required},
+    option{{"tls-cert"}, "tls-cert", arg::required},
+    option{{"tls-key"}, "tls-key", arg::required},
+    option{{"tls-ca-path"}, "tls-ca-path", arg::required},
+    option{{"protocol"}, "protocol", arg::required},
+    option{{"4"}, "4", arg::none},
+    option{{"6"}, "6", arg::none},
+    option{{"local-interface", "li"}, "local-interface", arg::required},
+    option{{"local-port", "lport", "lp"}, "local-port", arg::required},
     option{{"pipeline"}, "pipeline", arg::none},
     option{{"data", "d"}, "data", arg::required},
     option{{"header"}, "header", arg::required},
@@ -69,21 +81,18 @@ const std::array options = {
     option{{"per-connection"}, "per-connection", arg::required},
     option{{"no-progress"}, "no-progress", arg::none},
     // swaks' options smtpmock send does not support yet: refused, never misread.
-    option{{"config"}, "", arg::none}, option{{"4"}, "", arg::none}, option{{"6"}, "", arg::none},
-    option{{"lhlo"}, "", arg::none}, option{{"copy-routing"}, "", arg::none},
-    option{{"protocol"}, "", arg::none}, option{{"dump-as-body", "dab"}, "", arg::none},
+    option{{"config"}, "", arg::none}, 
+    option{{"copy-routing"}, "", arg::none},
+    option{{"dump-as-body", "dab"}, "", arg::none},
     option{{"dump-as-body-shows-password", "dabsp"}, "", arg::none},
     option{{"drop-after-send", "das"}, "", arg::none}, option{{"no-strip-from", "nsf"}, "", arg::none},
     option{{"auth-map", "am"}, "", arg::none}, option{{"auth-extra", "ae"}, "", arg::none},
     option{{"auth-plaintext", "apt"}, "", arg::none}, option{{"auth-optional", "ao"}, "", arg::none},
     option{{"auth-optional-strict", "aos"}, "", arg::none}, option{{"support"}, "", arg::none},
-    option{{"local-interface", "li"}, "", arg::none},
-    option{{"local-port", "lport", "lp"}, "", arg::none},
-    option{{"tls-optional", "tlso"}, "", arg::none},
-    option{{"tls-optional-strict", "tlsos"}, "", arg::none}, option{{"tls-cert"}, "", arg::none},
-    option{{"tls-key"}, "", arg::none}, option{{"tls-protocol", "tlsp"}, "", arg::none},
+    
+    
     option{{"tls-cipher"}, "", arg::none}, option{{"tls-get-peer-cert"}, "", arg::none},
-    option{{"tls-sni"}, "", arg::none}, option{{"tls-ca-path"}, "", arg::none},
+    
     option{{"protect-prompt", "pp"}, "", arg::none},
     option{{"show-raw-text", "raw"}, "", arg::none},
     option{{"pipe"}, "", arg::none},
@@ -98,6 +107,12 @@ const std::array options = {
     option{{"xclient-optional"}, "", arg::none},
     option{{"xclient-optional-strict"}, "", arg::none},
     option{{"xclient-before-starttls"}, "", arg::none},
+    option{{"xclient-no-verify"}, "", arg::none}, option{{"proxy"}, "", arg::none},
+    option{{"proxy-version"}, "", arg::none}, option{{"proxy-family"}, "", arg::none},
+    option{{"proxy-protocol"}, "", arg::none}, option{{"proxy-command"}, "", arg::none},
+    option{{"proxy-source"}, "", arg::none}, option{{"proxy-source-port"}, "", arg::none},
+    option{{"proxy-dest"}, "", arg::none}, option{{"proxy-dest-port"}, "", arg::none},
+    option{{"g"}, "", arg::none},
 };
 // clang-format on
 
@@ -148,7 +163,8 @@ swaks_args normalise_swaks_args(const std::vector<std::string>& words) {
         out.unsupported = *o->names.begin();
         return out;
       }
-      const std::string target = "--" + std::string(o->target);
+      // One letter is a short option (-4, -6), as CLI11 knows it.
+      const std::string target = (o->target.size() == 1 ? "-" : "--") + std::string(o->target);
       switch (o->value) {
         case arg::none:
           out.args.push_back(inline_value ? target + "=" + value : target);

@@ -139,7 +139,7 @@ void client_connection::tls_started() {
   ehlo_ = {};
   enter_phase(phase::greeting);
   if (stop_at(milestone::tls)) return;
-  send(client_stage::ehlo, "EHLO " + opts_.ehlo_name);
+  send_greeting();
 }
 
 void client_connection::tls_failed(std::string reason) {
@@ -217,8 +217,27 @@ void client_connection::send_message_data() {
     }
   }
   output_ += data;
-  pending_.push_back({client_stage::message, index});
+  // RFC 2033 4.2: after the data an LMTP server replies once per accepted recipient.
+  txn_->data_replies_owed = opts_.hello == hello_verb::lhlo
+                                ? std::max<std::size_t>(1, txn_->result.recipients_accepted)
+                                : 1;
+  for (std::size_t i = 0; i < txn_->data_replies_owed; ++i)
+    pending_.push_back({client_stage::message, index});
   events_.push_back(std::move(ev));
+}
+
+void client_connection::send_greeting() {
+  switch (opts_.hello) {
+    case hello_verb::ehlo:
+      send(client_stage::ehlo, "EHLO " + opts_.ehlo_name);
+      return;
+    case hello_verb::lhlo:
+      send(client_stage::ehlo, "LHLO " + opts_.ehlo_name);
+      return;
+    case hello_verb::helo:
+      send(client_stage::helo, "HELO " + opts_.ehlo_name);
+      return;
+  }
 }
 
 client_event client_connection::next_event() {
@@ -377,7 +396,7 @@ void client_connection::on_reply(const pending_command& cmd, const reply& r,
       // the banner is read first (it is already on its way), then the session stops.
       if (opts_.tls_on_connect && stop_at(milestone::tls)) return;
       if (stop_at(milestone::banner)) return;
-      send(client_stage::ehlo, "EHLO " + opts_.ehlo_name);
+      send_greeting();
       return;
     case client_stage::ehlo:
     case client_stage::helo:
@@ -405,6 +424,11 @@ void client_connection::on_reply(const pending_command& cmd, const reply& r,
 void client_connection::on_greeting_reply(client_stage stage, const reply& r) {
   if (stage == client_stage::starttls) {
     if (r.code != 220) {
+      if (opts_.starttls == starttls_mode::optional) {
+        // swaks --tls-optional: go on in plaintext; the TLS point is passed.
+        if (!stop_at(milestone::tls)) after_greeting();
+        return;
+      }
       fail(client_stage::starttls, r.code, "STARTTLS refused: " + reply_line(r));
       quit();
       return;
@@ -424,7 +448,8 @@ void client_connection::on_greeting_reply(client_stage stage, const reply& r) {
   }
   if (!wanted(stage, r.code)) {
     // RFC 5321 4.1.4 / 3.2: a client whose EHLO is refused may fall back to HELO.
-    if (stage == client_stage::ehlo && r.klass() == 5 && !helo_tried_) {
+    if (stage == client_stage::ehlo && opts_.hello == hello_verb::ehlo && r.klass() == 5 &&
+        !helo_tried_) {
       helo_tried_ = true;
       send(client_stage::helo, "HELO " + opts_.ehlo_name);
       return;
@@ -694,7 +719,12 @@ void client_connection::on_transaction_reply(const pending_command& cmd, const r
         return;
       }
       t.result.final_reply = r.lines.empty() ? std::string() : r.lines.back();
-      if (ok) {
+      ++t.data_replies;
+      if (ok) ++t.data_accepted;
+      if (!ok && t.result.code == 0) t.result.code = r.code;
+      if (t.data_replies < t.data_replies_owed) return;  // LMTP: more replies to come
+      // LMTP (as swaks): the message went through when one recipient's reply was a 2xx.
+      if (t.data_accepted > 0) {
         t.result.accepted = true;
       } else {
         fail(client_stage::message, r.code, reply_line(r));

@@ -68,13 +68,22 @@ enum class after_rcpt { data, rset, quit };
 /// Whether STARTTLS is issued after the first EHLO.
 enum class starttls_mode {
   off,            ///< never
-  required,       ///< always; not advertised or refused is a TLS failure (29)
-  opportunistic,  ///< when advertised (check, record)
+  required,       ///< always; not advertised or refused is a TLS failure
+  opportunistic,  ///< when advertised; refused or a failed handshake is a TLS failure
+  optional,       ///< when advertised; refused goes on in plaintext (a failed handshake fails)
+};
+
+/// The greeting command (RFC 5321 4.1.1.1, RFC 2033 4.1).
+enum class hello_verb {
+  ehlo,  ///< EHLO, and HELO when EHLO gets a 5xx
+  helo,  ///< HELO only (plain SMTP: no extensions, so no PIPELINING, AUTH or STARTTLS)
+  lhlo,  ///< LHLO (LMTP): after the data, one reply per accepted recipient
 };
 
 /// What the session does; fixed for its lifetime.
 struct client_options {
   std::string ehlo_name = "localhost";
+  hello_verb hello = hello_verb::ehlo;
   starttls_mode starttls = starttls_mode::off;
   /// The connection is already inside TLS (implicit TLS, RFC 8314): no STARTTLS is issued.
   bool tls_on_connect = false;
@@ -200,12 +209,16 @@ class client_connection {
     std::size_t rcpt_answered = 0;
     transaction_result result;
     bool mail_ok = false;
-    bool group = false;  ///< MAIL, RCPTs and DATA were pipelined
+    bool group = false;                 ///< MAIL, RCPTs and DATA were pipelined
+    std::size_t data_replies_owed = 0;  ///< LMTP: one per accepted recipient
+    std::size_t data_replies = 0;
+    std::size_t data_accepted = 0;
   };
 
   void enter_phase(phase p);
   void send(client_stage stage, std::string line, bool discard = false);
   void send_message_data();
+  void send_greeting();
   std::optional<reply> parse_reply(std::vector<std::string>& raw);
   void on_reply(const pending_command& cmd, const reply& r, std::vector<std::string> raw);
   void on_greeting_reply(client_stage stage, const reply& r);

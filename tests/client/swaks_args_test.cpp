@@ -1,6 +1,8 @@
 // normalise_swaks_args: swaks' spellings of send's options become smtpmock's `--` names.
 #include "client/swaks_args.hpp"
 
+#include "client/swaks.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -93,19 +95,33 @@ TEST_CASE("values are never rewritten, nor anything after --") {
 
 TEST_CASE("swaks options smtpmock lacks are refused by name") {
   for (const auto& [word, name] :
-       std::vector<std::pair<std::string, std::string>>{{"-tlso", "tls-optional"},
-                                                        {"-4", "4"},
-                                                        {"-6", "6"},
-                                                        {"-li", "local-interface"},
+       std::vector<std::pair<std::string, std::string>>{{"-das", "drop-after-send"},
+                                                        {"-raw", "show-raw-text"},
+                                                        {"--pipe", "pipe"},
+                                                        {"--socket", "socket"},
                                                         {"-apt", "auth-plaintext"},
-                                                        {"--protocol", "protocol"},
-                                                        {"--protocol=LMTP", "protocol"},
+                                                        {"-ao", "auth-optional"},
+                                                        {"--dump", "dump"},
+                                                        {"--prdr", "prdr"},
+                                                        {"--xclient=x", "xclient"},
                                                         {"--no-tls", "no-tls"},
                                                         {"--no-h-Subject", "no-h-Subject"}}) {
     auto r = normalise_swaks_args({"-t", "a@x", word, "x"});
     CHECK(r.refused == word.substr(0, word.find('=')));
     CHECK(r.unsupported == name);
   }
+}
+
+TEST_CASE("TLS, protocol and network options map to smtpmock's") {
+  CHECK(normalised({"-tlso", "-tlsos", "--tls-sni", "n", "-tlsp", "tlsv1_3", "--tls-cert", "c",
+                    "--tls-key", "k", "--tls-ca-path", "p"}) ==
+        words{"--tls-optional", "--tls-optional-strict", "--tls-sni", "n", "--tls-protocol",
+              "tlsv1_3", "--tls-cert", "c", "--tls-key", "k", "--tls-ca-path", "p"});
+  CHECK(normalised({"--protocol", "LMTP", "-4", "--6", "-li", "127.0.0.1:0", "-lp", "2525",
+                    "--lport", "1"}) == words{"--protocol", "LMTP", "-4", "-6", "--local-interface",
+                                              "127.0.0.1:0", "--local-port", "2525", "--local-port",
+                                              "1"});
+  CHECK(normalised({"--lhlo", "me"}) == words{"--ehlo", "me"});  // swaks: the HELO string
 }
 
 TEST_CASE("an unknown word in option position is refused, never guessed at") {
@@ -116,5 +132,49 @@ TEST_CASE("an unknown word in option position is refused, never guessed at") {
   }
   auto names = smtpmock::client::swaks_option_names();
   CHECK(std::find(names.begin(), names.end(), "tls") != names.end());
-  CHECK(std::find(names.begin(), names.end(), "tls-optional") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "tls-optional") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "drop-after-send") == names.end());
+}
+
+TEST_CASE("unit: swaks: --protocol, --tls-protocol, stop points and exit codes") {
+  using namespace smtpmock;
+  auto lmtp = client::swaks::parse_protocol("lmtpsa");
+  REQUIRE(lmtp);
+  CHECK(lmtp->hello == smtp::hello_verb::lhlo);
+  CHECK(lmtp->auth);
+  CHECK(lmtp->tls);
+  CHECK(lmtp->port == 24);
+  auto smtps = client::swaks::parse_protocol("SMTPS");
+  REQUIRE(smtps);
+  CHECK(smtps->hello == smtp::hello_verb::helo);
+  CHECK(smtps->tls_on_connect);
+  CHECK(smtps->port == 465);
+  CHECK(client::swaks::parse_protocol("ESMTP")->hello == smtp::hello_verb::ehlo);
+  CHECK_FALSE(client::swaks::parse_protocol("HTTP"));
+
+  std::string error;
+  auto only = client::swaks::parse_tls_protocol("tlsv1_2", error);
+  REQUIRE(only);
+  CHECK(only->tlsv1_2);
+  CHECK_FALSE(only->tlsv1_3);
+  auto but = client::swaks::parse_tls_protocol("no_tlsv1_2,NO_SSLV3", error);
+  REQUIRE(but);
+  CHECK(but->tlsv1_3);
+  CHECK(but->tlsv1);
+  CHECK_FALSE(but->tlsv1_2);
+  CHECK_FALSE(but->sslv3);
+  CHECK_FALSE(client::swaks::parse_tls_protocol("tlsv1_2,no_tlsv1_3", error));
+  CHECK_FALSE(client::swaks::parse_tls_protocol("tls9", error));
+  CHECK(error.find("tls9") != std::string::npos);
+
+  CHECK(client::swaks::parse_stop_point("from", false)->after == smtp::milestone::mail);
+  CHECK(client::swaks::parse_stop_point("STARTTLS", true)->drop);
+  CHECK(client::swaks::parse_stop_point("dot", true)->after == smtp::milestone::dot);
+  CHECK_FALSE(client::swaks::parse_stop_point("DATA", false));
+  CHECK_FALSE(client::swaks::parse_stop_point("XCLIENT", true));
+  CHECK(client::swaks::exit_code_for(smtp::client_stage::banner) == 21);
+  CHECK(client::swaks::exit_code_for(smtp::client_stage::starttls) == 29);
+  smtp::client_result ok;
+  ok.dropped = true;
+  CHECK(client::swaks::exit_code(ok) == 0);
 }

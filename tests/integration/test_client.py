@@ -585,7 +585,7 @@ def test_send_quit_after_short_form(smtpmock):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["-tlso"], "smtpmock: send: -tlso (swaks' --tls-optional) is not supported yet"),
+    (["-das", "RCPT"], "smtpmock: send: -das (swaks' --drop-after-send) is not supported yet"),
     (["-apt"], "smtpmock: send: -apt (swaks' --auth-plaintext) is not supported yet"),
     (["--dump"], "smtpmock: send: --dump (swaks' --dump) is not supported yet"),
     (["-bogus"], "smtpmock: unknown option -bogus"),
@@ -938,3 +938,221 @@ def test_send_drop_after_closes_the_tcp_connection_without_quit(smtpmock):
     [session] = smtpmock.sessions()
     transcript = json.dumps(session)
     assert "RCPT TO" in transcript and "QUIT" not in transcript, transcript
+
+
+# --- --protocol, TLS options, -4/-6, --local-interface, --server without a port --------------
+
+
+def test_send_protocol_smtp_esmtpa_esmtps(smtpmock_factory):
+    plain = smtpmock_factory()
+    r = send(plain.address, "--protocol", "SMTP", "--pipeline")
+    assert r.returncode == 0, out(r)
+    assert f" -> HELO " in out(r) and " -> EHLO" not in out(r)
+    assert plain.wait_messages(1)[0].envelope["Helo"]
+    server = smtpmock_factory(scenario_yaml=TLS_AUTH_SCENARIO)
+    a = send(server.address, "--protocol", "esmtpa", "-au", USER, "-ap", PASSWORD)
+    assert a.returncode == 0 and " -> AUTH " in out(a) and "STARTTLS" not in sent_lines(out(a))[1]
+    s = send(server.address, "--protocol", "ESMTPS")
+    assert s.returncode == 0 and " -> STARTTLS" in out(s) and " -> AUTH" not in out(s), out(s)
+    sa = send(server.address, "--protocol", "ESMTPSA", "-au", USER, "-ap", PASSWORD)
+    assert sa.returncode == 0 and " -> STARTTLS" in out(sa) and " ~> AUTH " in out(sa), out(sa)
+    msgs = server.wait_messages(3)
+    assert msgs[1].envelope["TLSVersion"] and msgs[2].envelope["AuthUser"] == USER
+    bad = send(server.address, "--protocol", "HTTP")
+    assert bad.returncode == 1 and "--protocol: unknown protocol" in out(bad)
+
+
+def test_send_protocol_smtps_is_tls_on_connect_with_helo(smtpmock_factory):
+    server = smtpmock_factory("--smtps-listen", "127.0.0.1:0")
+    r = send(f"127.0.0.1:{server.smtps_port}", "--protocol", "SMTPS")
+    assert r.returncode == 0, out(r)
+    assert "<~  220" in out(r) and " ~> HELO " in out(r)
+    r = send(f"127.0.0.1:{server.smtps_port}", "--protocol", "SSMTP")
+    assert r.returncode == 0 and " ~> EHLO " in out(r), out(r)
+
+
+def test_send_protocol_lmtp_against_an_lmtp_server(tmp_path):
+    import asyncio
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.lmtp import LMTP
+
+    class Handler:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.startswith("full@"):
+                return "452 4.2.2 mailbox full"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            # aiosmtpd's LMTP class answers the data once; RFC 2033 4.2 wants one reply per
+            # accepted recipient, so this handler writes them (the last one is aiosmtpd's line).
+            self.messages.append(envelope.content)
+            return "\r\n".join(f"250 2.1.5 {r} delivered" for r in envelope.rcpt_tos)
+
+    class LmtpController(Controller):
+        def factory(self):
+            return LMTP(self.handler)
+
+    handler = Handler()
+    controller = LmtpController(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        address = f"127.0.0.1:{controller.port}"
+        r = client("send", "--server", address, "--protocol", "LMTP", "--from", SENDER,
+                   "--to", "a@dest.example,b@dest.example", "--timeout", "10s")
+        assert r.returncode == 0, out(r)
+        assert " -> LHLO " in out(r)
+        # one reply to the data per accepted recipient (RFC 2033 4.2)
+        assert "<-  250 2.1.5 a@dest.example delivered" in out(r)
+        assert "<-  250 2.1.5 b@dest.example delivered" in out(r)
+        assert len(handler.messages) == 1
+        smtpmock_lhlo = client("send", "--server", address, "--protocol", "lmtp", "--from",
+                               SENDER, "--to", "full@dest.example", "--timeout", "10s")
+        assert smtpmock_lhlo.returncode == 24, out(smtpmock_lhlo)
+    finally:
+        controller.stop()
+
+
+def test_send_protocol_lmtp_against_smtpmock_fails_at_lhlo(smtpmock):
+    r = send(smtpmock.address, "--protocol", "LMTP")
+    assert r.returncode == 22, out(r)  # smtpmock speaks SMTP: LHLO is 500, no HELO fallback
+    assert " -> LHLO " in out(r) and " -> HELO" not in out(r)
+
+
+def test_send_tls_optional_and_optional_strict(smtpmock_factory):
+    refusing = smtpmock_factory(scenario_yaml=TLS_SCENARIO + """\
+rules:
+  - {name: no-tls, on: starttls, reply: "454 4.7.0 TLS not available"}
+""")
+    r = send(refusing.address, "-tlso")
+    assert r.returncode == 0, out(r)
+    assert "<** 454" in out(r) and " -> MAIL FROM:" in out(r)
+    assert send(refusing.address, "-tlsos").returncode == 29
+    assert send(refusing.address, "-tls").returncode == 29
+    plain = smtpmock_factory(scenario="yahoo")  # no STARTTLS offered
+    for flag in ("-tlso", "-tlsos", "--tls-optional", "--tls-optional-strict"):
+        r = send(plain.address, flag)
+        assert r.returncode == 0 and "STARTTLS" not in "".join(sent_lines(out(r))), out(r)
+    offered = smtpmock_factory(scenario_yaml=TLS_SCENARIO)
+    r = send(offered.address, "-tlso")
+    assert r.returncode == 0 and "=== TLS started" in out(r), out(r)
+    assert refusing.message_count() == 1 and plain.message_count() == 4
+
+
+def make_cert(tmp_path: Path, name: str, cn: str, san: str) -> tuple[Path, Path]:
+    cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={cn}",
+                        "-addext", f"subjectAltName={san}"], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return cert, key
+
+
+def test_send_tls_verify_with_ca_path_protocols_and_bad_files(smtpmock_factory, tmp_path):
+    cert, key = make_cert(tmp_path, "server", "mx.test.example",
+                          "DNS:mx.test.example,IP:127.0.0.1")
+    server = smtpmock_factory("--tls-cert", str(cert), "--tls-key", str(key),
+                              scenario_yaml=TLS_SCENARIO)
+    unverified = send(server.address, "-tls", "--tls-verify")
+    assert unverified.returncode == 29, out(unverified)
+    r = send(server.address, "-tls", "--tls-verify", "--tls-ca-path", str(cert))
+    assert r.returncode == 0, out(r)
+    assert "(verified)" in out(r)
+    for spec, version in (("tlsv1_2", "TLSv1.2"), ("tlsv1_3", "TLSv1.3"),
+                          ("no_tlsv1_3", "TLSv1.2")):
+        r = send(server.address, "-tls", "-tlsp", spec)
+        assert r.returncode == 0 and f"TLS started with cipher {version}:" in out(r), out(r)
+    for args, text in ((["--tls-protocol", "tlsv1_2,no_tlsv1_3"], "--tls-protocol"),
+                       (["--tls-cert", str(cert)], "require each other"),
+                       (["--tls-cert", str(tmp_path / "none.pem"), "--tls-key", str(key)],
+                        "--tls-cert: cannot use"),
+                       (["--tls-ca-path", str(tmp_path / "none")], "--tls-ca-path")):
+        bad = send(server.address, "-tls", *args)
+        assert bad.returncode == 1 and text in out(bad), out(bad)
+
+
+def test_send_tls_sni_and_client_certificate_reach_the_server(tmp_path):
+    """A STARTTLS server written here that records the SNI name and the client certificate."""
+    import ssl
+    import threading
+    server_cert, server_key = make_cert(tmp_path, "server", "localhost", "DNS:localhost")
+    client_cert, client_key = make_cert(tmp_path, "client", "client.example",
+                                        "DNS:client.example")
+    seen: dict = {}
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(server_cert, server_key)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.load_verify_locations(client_cert)
+    ctx.sni_callback = lambda sock, name, context: seen.__setitem__("sni", name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(20)
+
+    def serve():
+        try:
+            conn, _ = listener.accept()
+            conn.settimeout(20)
+            f = conn.makefile("rb")
+            conn.sendall(b"220 tls-test ESMTP\r\n")
+            f.readline()
+            conn.sendall(b"250-tls-test\r\n250 STARTTLS\r\n")
+            f.readline()
+            conn.sendall(b"220 go ahead\r\n")
+            tls = ctx.wrap_socket(conn, server_side=True)
+            seen["cert"] = tls.getpeercert()
+            g = tls.makefile("rb")
+            for _ in range(10):
+                line = g.readline()
+                if not line:
+                    break
+                tls.sendall(b"221 bye\r\n" if line.startswith(b"QUIT") else b"250 ok\r\n")
+                if line.startswith(b"QUIT"):
+                    break
+            tls.close()
+        except OSError as e:
+            seen["error"] = repr(e)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        r = client("send", "--server", f"127.0.0.1:{listener.getsockname()[1]}", "-tls",
+                   "--tls-sni", "sni.example", "--tls-cert", str(client_cert), "--tls-key",
+                   str(client_key), "--quit-after", "TLS", "--timeout", "10s")
+        t.join(20)
+    finally:
+        listener.close()
+    assert r.returncode == 0, out(r) + repr(seen)
+    assert seen.get("sni") == "sni.example", seen
+    subject = dict(x[0] for x in seen["cert"]["subject"])
+    assert subject["commonName"] == "client.example", seen
+
+
+def test_send_ip_family_and_local_interface(smtpmock):
+    r = send(smtpmock.address, "-4")
+    assert r.returncode == 0, out(r)
+    six = send(smtpmock.address, "-6")
+    assert six.returncode == 2 and "no IPv6 address" in out(six), out(six)
+    both = send(smtpmock.address, "-4", "-6")
+    assert both.returncode == 1, out(both)
+    port = free_port()
+    li = send(smtpmock.address, "-li", f"127.0.0.1:{port}")
+    assert li.returncode == 0, out(li)
+    lp = send(smtpmock.address, "-li", "127.0.0.1", "-lp", str(free_port()))
+    assert lp.returncode == 0, out(lp)
+    sessions = smtpmock.wait_sessions(3)
+    assert any(s["ClientAddress"] == f"127.0.0.1:{port}" for s in sessions), sessions
+    bad = send(smtpmock.address, "-li", "not-an-address")
+    assert bad.returncode == 2 and "--local-interface" in out(bad), out(bad)
+
+
+def test_send_server_without_port_is_25_as_in_swaks(smtpmock):
+    for args, port in ((["--server", "127.0.0.1"], 25), (["--server", "127.0.0.1", "--protocol",
+                                                          "LMTP"], 24),
+                       (["--server", "127.0.0.1", "-tlsc"], 465)):
+        r = client("send", *args, "--to", RECIPIENT, "--timeout", "3s")
+        assert f"=== Trying 127.0.0.1:{port}..." in out(r), out(r)
+    host, port = smtpmock.address.split(":")
+    r = client("send", "--server", f"{host}/{port}", "--to", RECIPIENT, "--timeout", "10s")
+    assert r.returncode == 0, out(r)  # swaks' SERVER/PORT

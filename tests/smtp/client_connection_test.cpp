@@ -478,3 +478,65 @@ TEST_CASE("unit: client: stop points around STARTTLS, and DATA always drops") {
   CHECK(data.sent().back() == "DATA");
   CHECK(data.server.stored.empty());
 }
+
+TEST_CASE("unit: client: HELO only (plain SMTP) and LHLO with one data reply per recipient") {
+  auto o = basic();
+  o.hello = smtp::hello_verb::helo;
+  o.pipeline = true;
+  wired w(o);
+  CHECK_FALSE(w.run().failed);
+  CHECK(w.sent().front() == "HELO client.example");
+  CHECK(w.client.extensions().empty());
+  CHECK(w.writes == 6);  // HELO has no PIPELINING: each command waits for its reply
+  o.auth = true;
+  wired auth(o);
+  CHECK(auth.run().failed == client_stage::auth);
+
+  auto l = basic();
+  l.hello = smtp::hello_verb::lhlo;
+  l.recipients = {"a@x.example", "b@x.example", "c@x.example"};
+  const std::string banner = "220 lmtp\r\n", lhlo = "250-lmtp\r\n250 PIPELINING\r\n";
+  const std::vector<std::string> head = {
+      banner, lhlo, "250 ok\r\n", "250 a\r\n", "550 b unknown\r\n", "250 c\r\n", "354 go\r\n"};
+  auto with = [&](std::vector<std::string> tail) {
+    auto all = head;
+    all.insert(all.end(), tail.begin(), tail.end());
+    return all;
+  };
+  smtp::client_connection c(l);
+  std::vector<std::string> sent;
+  auto replies = with({"250 a delivered\r\n452 c full\r\n", "221 bye\r\n"});
+  std::size_t next = 0;
+  for (int guard = 0; guard < 200 && !c.finished(); ++guard) {
+    auto ev = c.next_event();
+    if (ev.kind == client_event_kind::sent) sent.push_back(ev.lines.front());
+    if (ev.kind == client_event_kind::need_data) {
+      c.take_output();
+      if (next < replies.size()) c.receive_data(replies[next++]);
+    }
+  }
+  CHECK(sent.front() == "LHLO client.example");
+  CHECK(sent.back() == "QUIT");
+  REQUIRE(c.result().transactions.size() == 1);
+  CHECK(c.result().transactions[0].accepted);  // one of the two accepted recipients got it
+  CHECK_FALSE(c.result().failed);
+  auto none = scripted(l, with({"452 a\r\n", "452 c\r\n", "221 bye\r\n"}));
+  CHECK(none.failed == client_stage::message);
+  // LHLO refused: no HELO fallback in LMTP.
+  CHECK(scripted(l, {banner, "500 unknown command\r\n", "221 bye\r\n"}).failed ==
+        client_stage::ehlo);
+}
+
+TEST_CASE("unit: client: optional STARTTLS goes on in plaintext when refused") {
+  auto o = basic();
+  o.starttls = smtp::starttls_mode::optional;
+  const std::string banner = "220 mx\r\n", ehlo = "250-mx\r\n250 STARTTLS\r\n";
+  auto r = scripted(o, {banner, ehlo, "454 4.7.0 TLS not available\r\n", "250 ok\r\n", "250 ok\r\n",
+                        "354 go\r\n", "250 queued\r\n", "221 bye\r\n"});
+  CHECK_FALSE(r.failed);
+  REQUIRE(r.transactions.size() == 1);
+  CHECK(r.transactions[0].accepted);
+  o.starttls = smtp::starttls_mode::opportunistic;
+  CHECK(scripted(o, {banner, ehlo, "454 4.7.0 TLS not available\r\n", "221 bye\r\n"}).failed ==
+        client_stage::starttls);
+}
