@@ -203,6 +203,8 @@ void add_send(CLI::App& app, client_cli& c) {
                       "PROVIDED_BUT_REMOVED; swaks' -ahp)")
           ->type_name("[STRING]")
           ->expected(0, 1);
+  cmd->add_flag("--auth-plaintext", s.output.auth_plaintext,
+                "Show the AUTH exchange decoded from base64 (swaks' -apt)");
   cmd->add_flag("--hide-send", s.output.hide_send, "Do not show the lines sent (swaks' -hs)");
   cmd->add_flag("--hide-receive", s.output.hide_receive,
                 "Do not show the lines received (swaks' -hr)");

@@ -63,6 +63,7 @@ const std::array options = {
     option{{"suppress-data", "n"}, "suppress-data", arg::none},
     option{{"show-time-lapse", "stl"}, "show-time-lapse", arg::optional},
     option{{"auth-hide-password", "ahp"}, "auth-hide-password", arg::optional},
+    option{{"auth-plaintext", "apt"}, "auth-plaintext", arg::none},
     option{{"hide-send", "hs"}, "hide-send", arg::none},
     option{{"hide-receive", "hr"}, "hide-receive", arg::none},
     option{{"hide-informational", "hi"}, "hide-informational", arg::none},
@@ -87,7 +88,7 @@ const std::array options = {
     option{{"dump-as-body-shows-password", "dabsp"}, "", arg::none},
     option{{"drop-after-send", "das"}, "", arg::none}, option{{"no-strip-from", "nsf"}, "", arg::none},
     option{{"auth-map", "am"}, "", arg::none}, option{{"auth-extra", "ae"}, "", arg::none},
-    option{{"auth-plaintext", "apt"}, "", arg::none}, option{{"auth-optional", "ao"}, "", arg::none},
+    option{{"auth-optional", "ao"}, "", arg::none},
     option{{"auth-optional-strict", "aos"}, "", arg::none}, option{{"support"}, "", arg::none},
     
     

@@ -42,8 +42,39 @@ void transcript_printer::error(std::string_view text) {
   err_.flush();
 }
 
-std::string transcript_printer::shown_auth_line(const std::string& line) const {
-  if (!o_.hide_password) return line;
+namespace {
+
+/// `text` decoded from base64 with NULs shown as "\0" (swaks -apt), or as it is when it is not
+/// base64.
+std::string plaintext(const std::string& text) {
+  auto decoded = smtp::base64_decode(text);
+  if (!decoded || text.empty()) return text;
+  std::string out;
+  for (char c : *decoded)
+    out += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return out;
+}
+
+}  // namespace
+
+std::string transcript_printer::shown_auth_reply(const std::string& line) const {
+  if (!o_.auth_plaintext || !line.starts_with("334 ")) return line;
+  return "334 " + plaintext(line.substr(4));
+}
+
+std::string transcript_printer::shown_auth_line(const std::string& typed) const {
+  std::string line = typed;
+  if (o_.hide_password) line = hidden_auth_line(line);
+  if (!o_.auth_plaintext || line == "*") return line;
+  if (line.starts_with("AUTH ")) {
+    const std::size_t space = line.find(' ', 5);
+    if (space == std::string::npos) return line;
+    return line.substr(0, space + 1) + plaintext(line.substr(space + 1));
+  }
+  return plaintext(line);
+}
+
+std::string transcript_printer::hidden_auth_line(const std::string& line) const {
   const std::string& hide = *o_.hide_password;
   const std::string plain =
       smtp::base64_encode(std::string(1, '\0') + o_.auth_user + '\0' + o_.auth_password);
@@ -85,7 +116,8 @@ void transcript_printer::event(const timed_event& t) {
     }
     const char* prefix = ev.unexpected ? (ev.tls ? "<~*" : "<**") : ev.tls ? "<~ " : "<- ";
     for (const auto& line : ev.lines)
-      print(ev.unexpected ? 32 : 31, prefix, line);
+      print(ev.unexpected ? 32 : 31, prefix,
+            ev.stage == smtp::client_stage::auth ? shown_auth_reply(line) : line);
   }
   out_.flush();
 }

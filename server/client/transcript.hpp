@@ -1,7 +1,7 @@
 // swaks' transcript of a `smtpmock send` session: "===" information, "***" errors (on the
 // error stream, as swaks prints them to stderr), " -> "/" ~> " sent, "<-  "/"<~  " received,
 // "<** "/"<~* " an unexpected reply, and swaks' output options: --silent levels, --hide-*,
-// --no-*-hints, --suppress-data, --show-time-lapse, --auth-hide-password.
+// --no-*-hints, --suppress-data, --show-time-lapse, --auth-hide-password, --auth-plaintext.
 // It only formats and filters; where the lines go (stdout, stderr, --output-file) is the
 // caller's, by the two streams it passes.
 #pragma once
@@ -24,6 +24,8 @@ struct output_options {
   lapse time_lapse = lapse::off;  ///< -stl [i]: "=== response in 0.001s" before each reply
   /// -ahp [STRING]: the password in AUTH PLAIN/LOGIN lines shown as this (base64'd).
   std::optional<std::string> hide_password;
+  /// -apt: AUTH exchanges shown decoded ("AUTH PLAIN \0user\0password", "334 Username:").
+  bool auth_plaintext = false;
   std::string auth_user;            ///< to recognise the AUTH lines that carry the password
   std::string auth_password;        ///< (never printed when hide_password is set)
   bool hide_send = false;           ///< -hs
@@ -47,6 +49,8 @@ class transcript_printer : public session_observer {
   /// swaks' ptrans: `kind` is its code (11 info, 12 error, 21/22 sent, 31/32 received).
   void print(int kind, std::string_view prefix, std::string_view line);
   std::string shown_auth_line(const std::string& line) const;
+  std::string shown_auth_reply(const std::string& line) const;
+  std::string hidden_auth_line(const std::string& line) const;
 
   std::ostream& out_;
   std::ostream& err_;

@@ -99,7 +99,7 @@ TEST_CASE("swaks options smtpmock lacks are refused by name") {
                                                         {"-raw", "show-raw-text"},
                                                         {"--pipe", "pipe"},
                                                         {"--socket", "socket"},
-                                                        {"-apt", "auth-plaintext"},
+                                                        {"-am", "auth-map"},
                                                         {"-ao", "auth-optional"},
                                                         {"--dump", "dump"},
                                                         {"--prdr", "prdr"},

@@ -134,3 +134,25 @@ TEST_CASE("unit: transcript: --auth-hide-password replaces the password in PLAIN
             smtp::base64_encode("PROVIDED_BUT_REMOVED") + "\n");
   CHECK(t.out.str().find(smtp::base64_encode("secret")) == std::string::npos);
 }
+
+TEST_CASE("unit: transcript: --auth-plaintext shows the AUTH exchange decoded, as swaks -apt") {
+  output_options o;
+  o.auth_plaintext = true;
+  o.auth_user = "u";
+  o.auth_password = "secret";
+  printed t(o);
+  t.sent(client_stage::auth, {"AUTH PLAIN " + smtp::base64_encode(std::string("\0u\0secret", 9))});
+  t.sent(client_stage::auth, {"AUTH LOGIN"});
+  smtp::client_event ev;
+  ev.kind = client_event_kind::received;
+  ev.stage = client_stage::auth;
+  ev.lines = {"334 VXNlcm5hbWU6"};
+  t.p.event({ev, 1, 1});
+  t.sent(client_stage::auth, {smtp::base64_encode("u")});
+  CHECK(t.out.str() == " -> AUTH PLAIN \\0u\\0secret\n -> AUTH LOGIN\n<-  334 Username:\n -> u\n");
+  o.hide_password = "HIDDEN";
+  printed hidden(o);
+  hidden.sent(client_stage::auth,
+              {"AUTH PLAIN " + smtp::base64_encode(std::string("\0u\0secret", 9))});
+  CHECK(hidden.out.str() == " -> AUTH PLAIN \\0u\\0HIDDEN\n");
+}

@@ -586,7 +586,7 @@ def test_send_quit_after_short_form(smtpmock):
 
 @pytest.mark.parametrize("args, expected", [
     (["-das", "RCPT"], "smtpmock: send: -das (swaks' --drop-after-send) is not supported yet"),
-    (["-apt"], "smtpmock: send: -apt (swaks' --auth-plaintext) is not supported yet"),
+    (["-am", "X=LOGIN"], "smtpmock: send: -am (swaks' --auth-map) is not supported yet"),
     (["--dump"], "smtpmock: send: --dump (swaks' --dump) is not supported yet"),
     (["-bogus"], "smtpmock: unknown option -bogus"),
     (["-tlz"], "smtpmock: unknown option -tlz; did you mean --tls?"),
@@ -1156,3 +1156,13 @@ def test_send_server_without_port_is_25_as_in_swaks(smtpmock):
     host, port = smtpmock.address.split(":")
     r = client("send", "--server", f"{host}/{port}", "--to", RECIPIENT, "--timeout", "10s")
     assert r.returncode == 0, out(r)  # swaks' SERVER/PORT
+
+
+def test_send_auth_plaintext(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=AUTH_SCENARIO)
+    r = send(server.address, "-a", "LOGIN", "-au", USER, "-ap", PASSWORD, "-apt")
+    assert r.returncode == 0, out(r)
+    assert "<-  334 Username:" in out(r) and f" -> {USER}" in out(r)
+    assert f" -> {PASSWORD}" in out(r)
+    r = send(server.address, "-a", "PLAIN", "-au", USER, "-ap", PASSWORD, "-apt", "-ahp")
+    assert f" -> AUTH PLAIN \\0{USER}\\0PROVIDED_BUT_REMOVED" in out(r), out(r)
