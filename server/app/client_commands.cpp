@@ -180,6 +180,10 @@ void add_send(CLI::App& app, client_cli& c) {
                   "Close the connection without QUIT after a --quit-after STAGE, DATA or DOT "
                   "(exit 0)")
       ->type_name("STAGE");
+  cmd->add_option("--drop-after-send", s.drop_after_send,
+                  "Close the connection right after writing STAGE's command, before its reply "
+                  "(swaks' -das)")
+      ->type_name("STAGE");
   cmd->add_option("--timeout", c.send_timeout, "Timeout for each connect and reply")
       ->type_name("DURATION")
       ->capture_default_str();

@@ -247,12 +247,21 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
     }
   }
   // swaks takes both; the session stops at whichever point comes first.
-  for (const auto& [text, drop] : {std::pair{s.quit_after, false}, std::pair{s.drop_after, true}}) {
+  struct stop_option {
+    const std::string& text;
+    const char* name;
+    bool drop;
+    bool on_send;
+  };
+  for (const auto& [text, name, drop, on_send] :
+       {stop_option{s.quit_after, "--quit-after", false, false},
+        stop_option{s.drop_after, "--drop-after", true, false},
+        stop_option{s.drop_after_send, "--drop-after-send", true, true}}) {
     if (text.empty()) continue;
-    auto stop = swaks::parse_stop_point(text, drop);
+    auto stop = swaks::parse_stop_point(text, drop, on_send);
     if (!stop) {
-      std::cerr << "smtpmock send: " << (drop ? "--drop-after" : "--quit-after")
-                << ": unknown stage '" << text << "' (" << swaks::stop_point_names(drop) << ")\n";
+      std::cerr << "smtpmock send: " << name << ": unknown stage '" << text << "' ("
+                << swaks::stop_point_names(drop) << ")\n";
       return std::nullopt;
     }
     if (!o.stop || stop->after <= o.stop->after) o.stop = stop;

@@ -64,7 +64,8 @@ struct send_settings {
   bool no_data_fixup = false;            ///< --no-data-fixup: --data sent as given
   std::string version = "0";             ///< %SWAKS_VERSION%
   std::string quit_after;                ///< swaks' stop-point name: QUIT there
-  std::string drop_after;  ///< swaks' stop-point name (DATA and DOT too): close without QUIT
+  std::string drop_after;       ///< swaks' stop-point name (DATA and DOT too): close without QUIT
+  std::string drop_after_send;  ///< the same names: close right after the stage's command
   std::chrono::milliseconds timeout{30000};
   bool json = false;
   output_options output;  ///< swaks' --silent, -n, -stl, -ahp, --hide-*, --no-*-hints

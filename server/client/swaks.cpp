@@ -66,12 +66,13 @@ int exit_code(const smtp::client_result& r) {
   return r.failed ? exit_code_for(*r.failed) : 0;
 }
 
-std::optional<smtp::stop_point> parse_stop_point(std::string_view name, bool drop) {
+std::optional<smtp::stop_point> parse_stop_point(std::string_view name, bool drop, bool on_send) {
   std::string n(name);
   std::transform(n.begin(), n.end(), n.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   for (const auto& row : stop_table)
-    if (row.name == n && (drop || !row.drop_only)) return smtp::stop_point{row.after, drop};
+    if (row.name == n && (drop || !row.drop_only))
+      return smtp::stop_point{row.after, drop, on_send};
   return std::nullopt;
 }
 

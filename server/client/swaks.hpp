@@ -25,8 +25,10 @@ int exit_code(const smtp::client_result& r);
 
 /// swaks' stop-point names, case-insensitive: CONNECT/BANNER, FIRST-HELO/FIRST-EHLO/FIRST-LHLO,
 /// TLS/STARTTLS, HELO/EHLO/LHLO, AUTH, MAIL/FROM, RCPT/TO, and for --drop-after (`drop`) also
-/// DATA and DOT. nullopt for anything else (swaks: "Unknown quit_after value").
-std::optional<smtp::stop_point> parse_stop_point(std::string_view name, bool drop);
+/// DATA and DOT; `on_send` (--drop-after-send) takes the --drop-after names. nullopt for
+/// anything else (swaks: "Unknown quit_after value").
+std::optional<smtp::stop_point> parse_stop_point(std::string_view name, bool drop,
+                                                 bool on_send = false);
 
 /// The names parse_stop_point takes, for an error message.
 std::string_view stop_point_names(bool drop);

@@ -183,7 +183,37 @@ std::vector<std::string> client_connection::auth_mechanisms() const {
   return out;
 }
 
+std::optional<milestone> client_connection::command_milestone(client_stage stage,
+                                                              const std::string& line) const {
+  switch (stage) {
+    case client_stage::ehlo:
+    case client_stage::helo:
+      return tls_ && !opts_.tls_on_connect ? milestone::greeting : milestone::first_greeting;
+    case client_stage::starttls:
+      return milestone::tls;
+    case client_stage::auth:
+      if (line.starts_with("AUTH ")) return milestone::auth;
+      return std::nullopt;
+    case client_stage::mail:
+      return milestone::mail;
+    case client_stage::rcpt:
+      return milestone::rcpt;
+    case client_stage::data:
+      return milestone::data;
+    default:
+      return std::nullopt;
+  }
+}
+
+void client_connection::drop_now() {
+  result_.dropped = true;
+  finish();  // the output written so far stays, for the driver to send before it closes
+}
+
 void client_connection::send(client_stage stage, std::string line, bool discard) {
+  if (phase_ == phase::finished) return;  // dropped after a command written before this one
+  const auto reached =
+      opts_.stop && opts_.stop->on_send ? command_milestone(stage, line) : std::nullopt;
   output_ += line;
   output_ += "\r\n";
   const std::size_t txn = txn_ ? txn_->index : next_transaction_;
@@ -196,6 +226,7 @@ void client_connection::send(client_stage stage, std::string line, bool discard)
   ev.tls = tls_;
   ev.transaction = txn;
   events_.push_back(std::move(ev));
+  if (reached && *reached == opts_.stop->after) drop_now();
 }
 
 void client_connection::send_message_data() {
@@ -224,6 +255,7 @@ void client_connection::send_message_data() {
   for (std::size_t i = 0; i < txn_->data_replies_owed; ++i)
     pending_.push_back({client_stage::message, index});
   events_.push_back(std::move(ev));
+  if (opts_.stop && opts_.stop->on_send && opts_.stop->after == milestone::dot) drop_now();
 }
 
 void client_connection::send_greeting() {
@@ -774,7 +806,8 @@ void client_connection::fail(client_stage stage, int code, std::string why) {
 
 bool client_connection::stop_at(milestone m) {
   if (!stops_at(m)) return false;
-  if (opts_.stop->drop || m == milestone::data) {
+  // An on_send stop reached here had no command to send (see stop_point): it drops here.
+  if (opts_.stop->drop || opts_.stop->on_send || m == milestone::data) {
     // Nothing more is written, not even QUIT: the driver closes the connection.
     result_.dropped = true;
     finish();

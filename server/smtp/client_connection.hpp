@@ -56,10 +56,14 @@ enum class milestone {
 };
 
 /// Stop after a milestone: send QUIT (and read its reply), or drop the connection without it.
-/// At `data` a QUIT would be message data, so the session always drops there.
+/// At `data` a QUIT would be message data, so the session always drops there. `on_send` drops
+/// as soon as the milestone's command is written, before its reply (EHLO, STARTTLS, the first
+/// AUTH line, MAIL, the first RCPT, DATA, the message); a milestone whose command is not sent
+/// (no STARTTLS, no AUTH, the banner, the last greeting without STARTTLS) drops where it is.
 struct stop_point {
   milestone after = milestone::banner;
   bool drop = false;
+  bool on_send = false;
 };
 
 /// What follows the RCPT commands of a transaction.
@@ -236,6 +240,10 @@ class client_connection {
   /// At milestone `m`: stops (QUIT or drop) when the options say so; true when it did.
   bool stop_at(milestone m);
   bool stops_at(milestone m) const { return opts_.stop && opts_.stop->after == m; }
+  /// The milestone a command written at `stage` reaches when it is sent ("" none).
+  std::optional<milestone> command_milestone(client_stage stage, const std::string& line) const;
+  /// Ends the session without another byte after the output already written.
+  void drop_now();
   bool pipelining() const;
 
   client_options opts_;

@@ -95,7 +95,7 @@ TEST_CASE("values are never rewritten, nor anything after --") {
 
 TEST_CASE("swaks options smtpmock lacks are refused by name") {
   for (const auto& [word, name] :
-       std::vector<std::pair<std::string, std::string>>{{"-das", "drop-after-send"},
+       std::vector<std::pair<std::string, std::string>>{{"-nsf", "no-strip-from"},
                                                         {"-raw", "show-raw-text"},
                                                         {"--pipe", "pipe"},
                                                         {"--socket", "socket"},
@@ -133,7 +133,7 @@ TEST_CASE("an unknown word in option position is refused, never guessed at") {
   auto names = smtpmock::client::swaks_option_names();
   CHECK(std::find(names.begin(), names.end(), "tls") != names.end());
   CHECK(std::find(names.begin(), names.end(), "tls-optional") != names.end());
-  CHECK(std::find(names.begin(), names.end(), "drop-after-send") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "no-strip-from") == names.end());
 }
 
 TEST_CASE("unit: swaks: --protocol, --tls-protocol, stop points and exit codes") {

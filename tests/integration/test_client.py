@@ -585,7 +585,7 @@ def test_send_quit_after_short_form(smtpmock):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["-das", "RCPT"], "smtpmock: send: -das (swaks' --drop-after-send) is not supported yet"),
+    (["-nsf"], "smtpmock: send: -nsf (swaks' --no-strip-from) is not supported yet"),
     (["-am", "X=LOGIN"], "smtpmock: send: -am (swaks' --auth-map) is not supported yet"),
     (["--dump"], "smtpmock: send: --dump (swaks' --dump) is not supported yet"),
     (["-bogus"], "smtpmock: unknown option -bogus"),
@@ -1166,3 +1166,23 @@ def test_send_auth_plaintext(smtpmock_factory):
     assert f" -> {PASSWORD}" in out(r)
     r = send(server.address, "-a", "PLAIN", "-au", USER, "-ap", PASSWORD, "-apt", "-ahp")
     assert f" -> AUTH PLAIN \\0{USER}\\0PROVIDED_BUT_REMOVED" in out(r), out(r)
+
+
+@pytest.mark.parametrize("stage, last", [("FIRST-HELO", " -> EHLO "), ("TLS", " -> STARTTLS"),
+                                         ("HELO", " ~> EHLO "), ("AUTH", " ~> AUTH LOGIN"),
+                                         ("MAIL", " ~> MAIL FROM:"), ("RCPT", " ~> RCPT TO:"),
+                                         ("DATA", " ~> DATA"), ("DOT", " ~> .")])
+def test_send_drop_after_send_closes_before_the_reply(smtpmock_factory, stage, last):
+    server = smtpmock_factory(scenario_yaml=TLS_AUTH_SCENARIO)
+    r = send(server.address, "-tls", "-a", "LOGIN", "-au", USER, "-ap", PASSWORD, "-das", stage)
+    text = out(r)
+    assert r.returncode == 0, text
+    lines = text.splitlines()
+    sent = [i for i, line in enumerate(lines) if line.startswith((" -> ", " ~> "))]
+    assert lines[sent[-1]].startswith(last), text
+    # nothing was read after the last command: the next line is the drop
+    assert lines[sent[-1] + 1] == "=== Dropping connection", text
+    if stage == "DOT":  # the server had the whole message; only its reply went unread
+        server.wait_messages(1)
+    else:
+        assert server.message_count() == 0

@@ -540,3 +540,43 @@ TEST_CASE("unit: client: optional STARTTLS goes on in plaintext when refused") {
   CHECK(scripted(o, {banner, ehlo, "454 4.7.0 TLS not available\r\n", "221 bye\r\n"}).failed ==
         client_stage::starttls);
 }
+
+TEST_CASE("unit: client: a stop point on_send drops right after its command is written") {
+  using smtp::milestone;
+  const std::vector<std::string> ehlo_mail = {"EHLO client.example",
+                                              "MAIL FROM:<alice@example.com>"};
+  struct row {
+    milestone at;
+    std::string last_written;  ///< the wire ends with this command, unanswered
+  };
+  for (const auto& [at, last] : std::vector<row>{
+           {milestone::first_greeting, "EHLO client.example\r\n"},
+           {milestone::mail, "MAIL FROM:<alice@example.com>\r\n"},
+           {milestone::rcpt, "RCPT TO:<bob@example.net>\r\n"},
+           {milestone::data, "DATA\r\n"},
+           {milestone::dot, "\r\n.\r\n"},
+       }) {
+    CAPTURE(static_cast<int>(at));
+    for (bool pipeline : {false, true}) {
+      auto o = basic();
+      o.pipeline = pipeline;
+      o.recipients = {"bob@example.net", "carol@example.net"};
+      o.stop = smtp::stop_point{at, true, true};
+      wired w(o);
+      auto r = w.run();
+      CHECK_FALSE(r.failed);
+      CHECK(r.dropped);
+      CHECK(w.wire_out.ends_with(last));
+      CHECK(w.wire_out.find("QUIT") == std::string::npos);
+      // After the dot the server has the message (it stores before it replies, and the reply
+      // is never read).
+      CHECK(w.server.stored.size() == (at == milestone::dot ? 1U : 0U));
+    }
+  }
+  // No AUTH asked: the AUTH point drops where AUTH would have been (after the EHLO's reply).
+  auto o = basic();
+  o.stop = smtp::stop_point{milestone::auth, true, true};
+  wired w(o);
+  CHECK(w.run().dropped);
+  CHECK(w.sent() == std::vector<std::string>{"EHLO client.example"});
+}
