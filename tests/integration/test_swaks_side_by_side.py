@@ -103,6 +103,40 @@ rules:
     reply: "552 5.3.4 message refused"
 """
 
+# The server's side of a failing conversation: it hangs up, or TLS breaks.
+DROPS = """\
+name: sbs-drops
+hostname: mx.drops.example
+ehlo: {extensions: [PIPELINING, ENHANCEDSTATUSCODES, STARTTLS]}
+rules:
+  - name: hang-up-after-mail
+    on: mail
+    match: {sender: "*@hangup.example"}
+    disconnect: after_reply
+  - name: shutting-down
+    on: rcpt
+    match: {recipient: "*@shutdown.example"}
+    reply: "421 4.3.2 shutting down"
+  - name: try-later
+    on: rcpt
+    match: {recipient: "*@later.example"}
+    reply: "451 4.7.1 try again later"
+"""
+
+TLS_FAILS = """\
+name: sbs-tls-fails
+hostname: mx.tls-fails.example
+ehlo: {extensions: [PIPELINING, ENHANCEDSTATUSCODES, STARTTLS]}
+tls: {handshake: fail}
+"""
+
+TLS_EXPIRED = """\
+name: sbs-tls-expired
+hostname: mx.tls-expired.example
+ehlo: {extensions: [PIPELINING, ENHANCEDSTATUSCODES, STARTTLS]}
+tls: {certificate: expired}
+"""
+
 # A 421 banner: swaks exits 21.
 BUSY = """\
 name: sbs-busy
@@ -125,6 +159,7 @@ class Row:
     argv: str  # shell words (shlex), placeholders as in the module docstring
     notes: str
     scenario: str | None = None  # YAML text; None is the bundled default scenario
+    bundled: str | None = None  # or a bundled scenario by name (scenarios/NAME.yaml)
     stdin: bytes = b""
     serve: tuple[str, ...] = ()  # extra `smtpmock serve` flags
     exit: int = 0  # swaks' own exit code for this row (checks the row, before any comparison)
@@ -170,6 +205,12 @@ TABLE: list[Row] = [
         "man --add-header: one option, two headers separated by a literal \\n"),
     Row("add-header-same-name", f"{STD} --add-header 'Subject: a second subject'",
         "--add-header always adds: a second Subject: after X-Mailer"),
+    Row("header-lowercase-name", f"{STD} --header 'subject: lower-case name'",
+        "swaks matches header names case-sensitively: a second, lower-case subject: is added"),
+    Row("header-twice", f"{STD} --header 'X-Test: a' --header 'X-Test: b'",
+        "a --header for a name the template lacks is added, each time"),
+    Row("to-repeated", f"-t {RCPT} -t carol@dest.example -f {SENDER} -s {{server}}",
+        "swaks keeps only the last -t (docs/client.md: smtpmock sends to both)"),
     # --- body and DATA -------------------------------------------------------------------------
     Row("body-text", f"{STD} --body 'Hello World'", "--body TEXT"),
     Row("body-at-file", f"{STD} --body @body.txt", "--body @FILE"),
@@ -190,6 +231,23 @@ TABLE: list[Row] = [
         f"{STD} --data 'From: %FROM_ADDRESS%%NEWLINE%To: %TO_ADDRESS%%NEWLINE%Date: %DATE%"
         "%NEWLINE%Message-Id: <%MESSAGEID%>%NEWLINE%Subject: tokens%NEWLINE%%NEWLINE%body'",
         "a DATA built from tokens only"),
+    Row("body-backslash-n", f"{STD} --body 'line one\\nline two'",
+        "a literal \\n in --body is a line break, as in --data"),
+    Row("body-leading-dots", f"{STD} --body '.one dot%NEWLINE%..two dots%NEWLINE%.'",
+        "lines starting with a dot are stuffed, and stored as typed"),
+    Row("body-at-at", f"{STD} --body @@not-a-file", "@@text is the text @text (man --data)"),
+    Row("body-8bit", f"{STD} --h-Subject 'Grüße' --body 'Grüße aus Köln'",
+        "8-bit UTF-8 in a header and the body, sent as is"),
+    Row("body-and-attach-both-stdin", f"{STD} --body - --attach -",
+        "man --attach: - may be given for --body and --attach, the same stdin each time",
+        stdin=STDIN_BODY),
+    Row("data-mbox-from-line", f"{STD} --data 'From alice@client.example Tue Dec  1 12:00:00 2026"
+        "\\nSubject: mbox\\n\\nbody'", "a leading mbox From_ line is stripped"),
+    Row("data-new-headers-token",
+        f"{STD} -ah 'X-Added: 1' --data 'Subject: placed%NEWLINE%%NEW_HEADERS%X-Last: 1"
+        "%NEWLINE%%NEWLINE%body'", "%NEW_HEADERS% places the added headers"),
+    Row("data-with-body-token", f"{STD} --body 'the body' --data 'Subject: t%NEWLINE%%NEWLINE%"
+        "[%BODY%]'", "%BODY% in a --data template"),
     # --- attachments ---------------------------------------------------------------------------
     Row("attach-stdin-eicar",
         f"-t {RCPT} --attach - --server {{server}} --suppress-data",
@@ -209,6 +267,10 @@ TABLE: list[Row] = [
         f"{STD} --attach-type text/plain --attach-body 'plain text body' "
         "--attach-type text/html --attach-body '<p>html body</p>'",
         "man --attach-body: two bodies stack as multipart/alternative"),
+    Row("attach-two-types", f"{STD} --attach-type text/plain --attach @notes.txt "
+        "--attach-type image/png --attach @logo.png", "two attachments, each with its type"),
+    Row("attach-name-without-name", f"{STD} --attach-name --attach notes.txt",
+        "--attach-name without a name: no file name for the next part"),
     # --- stop points ---------------------------------------------------------------------------
     Row("quit-after-rcpt-hide-all", f"--to {RCPT} --server {{server}} --quit-after RCPT --hide-all",
         "man QUICK START: verify recipients without sending"),
@@ -220,6 +282,10 @@ TABLE: list[Row] = [
     Row("q-auth", f"{STD} -a -au {USER} -ap {PASSWORD} -q AUTH", "quit after AUTH",
         scenario=AUTH_USERS),
     Row("q-mail", f"{STD} --quit MAIL", "quit after MAIL FROM"),
+    Row("q-aliases", f"{STD} -tls -q STARTTLS", "STARTTLS is TLS as a stop point"),
+    Row("q-to-alias", f"{STD} -q TO", "TO is RCPT"),
+    Row("q-from-alias", f"{STD} -q FROM", "FROM is MAIL"),
+    Row("q-first-ehlo-alias", f"{STD} -tls -q FIRST-EHLO", "FIRST-EHLO is FIRST-HELO"),
     Row("q-data-invalid", f"{STD} -q DATA",
         "DATA is a stop point of --drop-after only: swaks refuses the option (exit 1)", exit=1),
     Row("drop-after-connect", f"{STD} -da CONNECT", "drop after the banner, no QUIT"),
@@ -254,6 +320,16 @@ TABLE: list[Row] = [
         serve=("--tls-cert", "{work}/server.pem", "--tls-key", "{work}/server.key")),
     Row("tls-verify-self-signed", f"{STD} -tls --tls-verify",
         "smtpmock's generated self-signed certificate does not verify: exit 29", exit=29),
+    Row("tls-optional-strict", f"{STD} -tlsos", "-tlsos with STARTTLS offered"),
+    Row("tls-handshake-fails", f"{STD} -tls", "the server aborts the handshake: exit 29",
+        scenario=TLS_FAILS, exit=29),
+    Row("tls-optional-handshake-fails", f"{STD} -tlso",
+        "-tlso and a failed handshake (man: \"odd things may happen\")", scenario=TLS_FAILS, exit=6),
+    Row("tls-verify-expired", f"{STD} -tls --tls-verify", "an expired certificate: exit 29",
+        scenario=TLS_EXPIRED, exit=29),
+    Row("tls-starttls-injection", f"{STD} -tls",
+        "a reply injected before the handshake (bundled starttls-injection)",
+        bundled="starttls-injection", exit=25),
     # --- AUTH ----------------------------------------------------------------------------------
     Row("auth-plain", f"{STD} -a PLAIN -au {USER} -ap {PASSWORD}", "AUTH PLAIN",
         scenario=AUTH_USERS),
@@ -269,6 +345,12 @@ TABLE: list[Row] = [
         scenario=AUTH_USERS),
     Row("auth-hide-password", f"{STD} -a LOGIN -au {USER} -ap {PASSWORD} -ahp",
         "-ahp changes only the printed transcript", scenario=AUTH_USERS),
+    Row("auth-type-list", f"{STD} -a CRAM-MD5,PLAIN -au {USER} -ap {PASSWORD}",
+        "man -a: a comma list, tried in order", scenario=AUTH_USERS),
+    Row("auth-optional-not-offered", f"{STD} -ao -au {USER} -ap {PASSWORD}",
+        "-ao: no AUTH offered, carry on without", scenario=PLAIN_ONLY),
+    Row("auth-plaintext", f"{STD} -a LOGIN -au {USER} -ap {PASSWORD} -apt",
+        "-apt only changes how AUTH is printed", scenario=AUTH_USERS),
     Row("auth-refused", f"{STD} -a PLAIN -au {USER} -ap wrong", "535: exit 28",
         scenario=AUTH_USERS, exit=28),
     Row("auth-not-offered", f"{STD} -a -au {USER} -ap {PASSWORD}", "no AUTH advertised: exit 28",
@@ -313,6 +395,17 @@ TABLE: list[Row] = [
         scenario=REFUSALS, exit=25),
     Row("message-552", f"{STD} --h-Subject 'please reject me'",
         "the message refused after the dot: exit 26", scenario=REFUSALS, exit=26),
+    Row("rcpt-550-pipelined", f"-t nobody@blocked.example -f {SENDER} -s {{server}} --pipeline",
+        "the only recipient refused inside a pipelined group: exit 24", scenario=REFUSALS,
+        exit=24),
+    Row("q-rcpt-550", f"-t nobody@blocked.example -f {SENDER} -s {{server}} -q RCPT",
+        "verify a bad recipient (man QUICK START loop): exit 24", scenario=REFUSALS, exit=24),
+    Row("server-hangs-up-after-mail", f"-t {RCPT} -f x@hangup.example -s {{server}}",
+        "250 to MAIL, then the server closes: exit 6 (man EXIT CODES)", scenario=DROPS, exit=6),
+    Row("rcpt-421", f"-t x@shutdown.example -f {SENDER} -s {{server}}",
+        "421 to RCPT (the server closes)", scenario=DROPS, exit=24),
+    Row("rcpt-451", f"-t x@later.example -f {SENDER} -s {{server}}",
+        "451 to the only RCPT: exit 24", scenario=DROPS, exit=24),
     Row("banner-421", STD, "a 421 banner: exit 21", scenario=BUSY, exit=21),
     Row("unknown-option", f"{STD} --no-such-option",
         "swaks: \"Unknown option\", exit 1 (error parsing command line options)", exit=1),
@@ -585,7 +678,7 @@ def test_swaks_side_by_side(row: Row, smtpmock_factory, tmp_path: Path):
     if ".pem" in row.argv or any(".pem" in a for a in row.serve):
         make_certificates(work)
     serve = [a.replace("{work}", str(work)) for a in row.serve]
-    server = smtpmock_factory(*serve, scenario_yaml=row.scenario)
+    server = smtpmock_factory(*serve, scenario=row.bundled, scenario_yaml=row.scenario)
     subst = {"work": str(work), "server": server.address, "port": str(server.port), "closed": f"127.0.0.1:{free_port()}"}
     if server.smtps_port is not None:
         subst["smtps"] = f"127.0.0.1:{server.smtps_port}"
