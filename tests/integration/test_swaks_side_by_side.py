@@ -299,6 +299,9 @@ TABLE: list[Row] = [
     Row("drop-after-rcpt", f"{STD} --drop-after RCPT", "drop (no QUIT) after RCPT"),
     Row("drop-after-data", f"{STD} -da DATA", "drop after the 354"),
     Row("drop-after-dot", f"{STD} --drop-after DOT", "drop after the 250 to the message: stored"),
+    Row("drop-after-send-rcpt", f"{STD} -das RCPT", "drop right after sending RCPT, unanswered"),
+    Row("drop-after-send-dot", f"{STD} --drop-after-send DOT",
+        "drop right after sending the final dot: the server still stores the message"),
     # --- TLS -----------------------------------------------------------------------------------
     Row("tls", f"{STD} -tls", "STARTTLS; swaks does not verify the self-signed certificate"),
     Row("tls-optional", f"{STD} -tlso", "-tlso with STARTTLS offered: TLS is used"),
