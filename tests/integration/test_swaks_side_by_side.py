@@ -123,6 +123,20 @@ rules:
     reply: "451 4.7.1 try again later"
 """
 
+# EHLO refused (an old server): swaks' ESMTP falls back to HELO; with HELO refused too, 22.
+NO_EHLO = """\
+name: sbs-no-ehlo
+hostname: mx.old.example
+rules:
+  - name: no-ehlo
+    on: ehlo
+    reply: "502 5.5.2 EHLO not implemented"
+  - name: no-helo-for-strangers
+    on: helo
+    match: {helo: "stranger.example"}
+    reply: "550 5.7.1 go away"
+"""
+
 TLS_FAILS = """\
 name: sbs-tls-fails
 hostname: mx.tls-fails.example
@@ -428,6 +442,10 @@ TABLE: list[Row] = [
         "421 to RCPT (the server closes)", scenario=DROPS, exit=24),
     Row("rcpt-451", f"-t x@later.example -f {SENDER} -s {{server}}",
         "451 to the only RCPT: exit 24", scenario=DROPS, exit=24),
+    Row("ehlo-refused-helo-fallback", STD, "502 to EHLO: swaks tries HELO and goes on",
+        scenario=NO_EHLO),
+    Row("ehlo-and-helo-refused", f"{STD} -h stranger.example", "EHLO and HELO refused: exit 22",
+        scenario=NO_EHLO, exit=22),
     Row("banner-421", STD, "a 421 banner: exit 21", scenario=BUSY, exit=21),
     Row("unknown-option", f"{STD} --no-such-option",
         "swaks: \"Unknown option\", exit 1 (error parsing command line options)", exit=1),
