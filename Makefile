@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_BUILD := cmake ninja-build g++ pkg-config libasio-dev libspdlog-dev libfmt-dev \
 	nlohmann-json3-dev libyaml-cpp-dev libre2-dev doctest-dev libcli11-dev libssl-dev libc-ares-dev \
-	librestinio-dev libgmime-3.0-dev prometheus-cpp-dev libgdk-pixbuf-2.0-dev
+	librestinio-dev libgmime-3.0-dev prometheus-cpp-dev libstb-dev
 # Test tools, as command:package pairs: a tool already on PATH (node and npm from
 # NodeSource, say) is used as it is, so apt never fights another packaging of it.
 TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:nodejs npm:npm \

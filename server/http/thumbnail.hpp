@@ -1,7 +1,7 @@
 // Thumbnails of image parts for Mailpit's GET /api/v1/message/{ID}/part/{PartID}/thumb: the image
 // scaled to fill width x height and cropped in the centre (a smaller one is scaled down to fit and
 // centred, never enlarged), on white, as a quality-70 JPEG — what Mailpit makes.
-// Pure: bytes in, bytes out; no HTTP, no MIME. Only thumbnail.cpp includes gdk-pixbuf.
+// Pure: bytes in, bytes out; no HTTP, no MIME. Only thumbnail.cpp includes stb.
 // Untrusted bytes never crash or hang it: only PNG, JPEG and GIF are decoded, and an
 // image whose header declares more than thumbnail_max_pixels is refused before its raster exists.
 #pragma once

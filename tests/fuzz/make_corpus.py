@@ -5,13 +5,19 @@ cases. Run it again after changing those; the files it writes are committed.
 
 Input layouts (see tests/fuzz/fuzz_input.hpp): fuzz_server and fuzz_client_reply take two option
 bytes, a chunk-table length byte and the table, then the payload; fuzz_data_roundtrip takes the
-table length byte and the table, then the message; the other targets take plain text.
+table length byte and the table, then the message; fuzz_thumbnail takes an image file (PNG and
+GIF written here, JPEG with libstb0's encoder through ctypes); the other targets take plain text.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 import shutil
+import struct
+import tempfile
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +94,72 @@ def write(target: str, name: str, data: bytes) -> None:
     d = CORPUS / target
     d.mkdir(parents=True, exist_ok=True)
     (d / name).write_bytes(data)
+
+
+def png(width: int, height: int, colour_type: int, rows: list[bytes]) -> bytes:
+    """An 8-bit PNG of the given colour type (0 grey, 2 RGB, 6 RGBA) from raw rows."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    raw = b"".join(b"\x00" + r for r in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def gif(width: int, height: int, indices: list[int], transparent: int | None = None) -> bytes:
+    """A GIF89a with a 4-colour palette; a clear code before every pixel keeps codes 3 bits wide
+    (as tests/http/thumbnail_test.cpp writes them)."""
+    out = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x91, 0, 0)
+    out += bytes([255, 255, 255, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+    if transparent is not None:
+        out += b"\x21\xf9\x04\x01\x00\x00" + bytes([transparent]) + b"\x00"
+    out += b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02"
+    bits = nbits = 0
+    lzw = bytearray()
+    for code in [c for i in indices for c in (4, i)] + [5]:
+        bits |= code << nbits
+        nbits += 3
+        while nbits >= 8:
+            lzw.append(bits & 0xFF)
+            bits >>= 8
+            nbits -= 8
+    if nbits:
+        lzw.append(bits & 0xFF)
+    for at in range(0, len(lzw), 255):
+        block = bytes(lzw[at:at + 255])
+        out += bytes([len(block)]) + block
+    return out + b"\x00\x3b"
+
+
+def jpeg(width: int, height: int, rgb: bytes) -> bytes:
+    """A quality-70 JPEG from libstb0's stbi_write_jpg (the build's own dependency)."""
+    lib = ctypes.CDLL(ctypes.util.find_library("stb") or "libstb.so.0")
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as f:
+        if not lib.stbi_write_jpg(f.name.encode(), width, height, 3, rgb, 70):
+            raise RuntimeError("stbi_write_jpg failed")
+        return Path(f.name).read_bytes()
+
+
+def with_exif_orientation(data: bytes, orientation: int) -> bytes:
+    """The JPEG with an APP1 Exif segment (big-endian TIFF, IFD0: Orientation) after SOI."""
+    tiff = b"MM\x00*" + struct.pack(">IHHHIHHI", 8, 1, 0x0112, 3, 1, orientation, 0, 0)
+    payload = b"Exif\x00\x00" + tiff
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+
+
+def thumbnail_seeds() -> None:
+    """fuzz_thumbnail: small images of each decoded format and colour layout."""
+    write("fuzz_thumbnail", "png-rgb",
+          png(8, 6, 2, [b"".join(bytes([x * 30, y * 40, 200]) for x in range(8)) for y in range(6)]))
+    write("fuzz_thumbnail", "png-rgba",
+          png(4, 4, 6, [bytes([255, 0, 0, y * 80]) + bytes([0, 0, 255, 255]) * 3 for y in range(4)]))
+    write("fuzz_thumbnail", "png-grey", png(3, 5, 0, [bytes([y * 50] * 3) for y in range(5)]))
+    write("fuzz_thumbnail", "gif", gif(5, 3, [i % 4 for i in range(15)]))
+    write("fuzz_thumbnail", "gif-transparent", gif(4, 4, [0, 1, 2, 3] * 4, transparent=0))
+    rgb = b"".join(bytes([x * 16, y * 16, 128]) for y in range(16) for x in range(16))
+    j = jpeg(16, 16, rgb)
+    write("fuzz_thumbnail", "jpeg", j)
+    write("fuzz_thumbnail", "jpeg-exif-rotated", with_exif_orientation(j, 6))
 
 
 def main() -> None:
@@ -180,6 +252,8 @@ def main() -> None:
     }
     for name, r in requests.items():
         write("fuzz_http_search", f"request-{name}", r.encode())
+
+    thumbnail_seeds()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${FUZZ_BUILD:-$SOURCE_DIR/build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-fuzz_server fuzz_client_reply fuzz_data_roundtrip fuzz_scenario_loader fuzz_http_search}
+TARGETS=${FUZZ_TARGETS:-fuzz_server fuzz_client_reply fuzz_data_roundtrip fuzz_scenario_loader fuzz_http_search fuzz_thumbnail}
 FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 COVERAGE="-fsanitize-coverage=trace-pc,trace-cmp"
 

@@ -1,7 +1,8 @@
 // Tests for http::make_thumbnail: a 180x120 JPEG from PNG, JPEG and GIF (inputs made here, the
 // PNG/JPEG with the same library, the GIF byte by byte), fill-and-crop of wide and tall images,
-// small images fitted and centred, transparency on white, and bytes that must give nullopt
-// (garbage, truncated, empty, unsupported formats, headers declaring a huge size) quickly.
+// small images fitted and centred, transparency on white, EXIF orientation of JPEGs, several
+// threads at once, and bytes that must give nullopt (garbage, truncated, empty, unsupported
+// formats, headers declaring a huge size, a JPEG scan far too short for its frame) quickly.
 #include "http/thumbnail.hpp"
 
 #include <doctest/doctest.h>
@@ -13,6 +14,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 using namespace smtpmock::http;
@@ -156,6 +159,30 @@ std::string gif(int width, int height, const std::array<rgb, 4>& palette,
   out += '\0';
   out += '\x3B';
   return out;
+}
+
+/// The JPEG with an EXIF APP1 segment inserted after SOI whose IFD0 holds only Orientation (tag
+/// 0x0112, SHORT) = orientation, in big-endian ("MM") or little-endian ("II") TIFF order.
+std::string with_exif_orientation(const std::string& jpeg, int orientation, bool big_endian) {
+  auto u16 = [&](int v) {
+    return big_endian ? std::string{char(v >> 8), char(v & 0xFF)}
+                      : std::string{char(v & 0xFF), char(v >> 8)};
+  };
+  auto u32 = [&](std::uint32_t v) {
+    return big_endian ? u16(int(v >> 16)) + u16(int(v & 0xFFFF))
+                      : u16(int(v & 0xFFFF)) + u16(int(v >> 16));
+  };
+  std::string tiff = big_endian ? std::string("MM\0*", 4) : std::string("II*\0", 4);
+  tiff += u32(8);  // IFD0 right after the header
+  tiff += u16(1);  // one entry
+  tiff += u16(0x0112) + u16(3) + u32(1) + u16(orientation) + u16(0);
+  tiff += u32(0);  // no IFD1
+  const std::string payload = std::string("Exif\0\0", 6) + tiff;
+  const std::size_t length = payload.size() + 2;
+  std::string app1 = "\xFF\xE1";
+  app1 += char(length >> 8);
+  app1 += char(length & 0xFF);
+  return jpeg.substr(0, 2) + app1 + payload + jpeg.substr(2);
 }
 
 template <class F>
@@ -337,6 +364,16 @@ TEST_CASE("unit: thumbnail of an image whose header declares a huge size is refu
   jpeg[sof + 8] = char(60000 & 0xFF);
   std::vector<std::string> all = huge;
   all.push_back(jpeg);
+  // JPEG: a 16x16 file's frame header rewritten to 4000x5000 (within the limit) but its few
+  // bytes of scan: a truncated scan that would decode as 20 MP of zeros, refused before decoding.
+  std::string short_scan = encode_image(solid(16, 16, red), "jpeg");
+  const std::size_t sof16 = short_scan.find("\xFF\xC0");
+  REQUIRE(sof16 != std::string::npos);
+  short_scan[sof16 + 5] = char(5000 >> 8);
+  short_scan[sof16 + 6] = char(5000 & 0xFF);
+  short_scan[sof16 + 7] = char(4000 >> 8);
+  short_scan[sof16 + 8] = char(4000 & 0xFF);
+  all.push_back(short_scan);
   for (std::size_t i = 0; i < all.size(); ++i) {
     CAPTURE(i);
     std::optional<thumbnail_image> thumb;
@@ -347,4 +384,136 @@ TEST_CASE("unit: thumbnail of an image whose header declares a huge size is refu
   // A large image within the limit is decoded (3.84 MP).
   CHECK(
       near(pixel(thumbnail_pixels(encode_image(solid(2400, 1600, green), "png")), 90, 60), green));
+}
+
+TEST_CASE("unit: thumbnail of a JPEG applies its EXIF orientation") {
+  // Stored 240x360, the top half red and the bottom half blue.
+  const std::string jpeg =
+      encode_image(make_image(240, 360, [](int, int y) { return y < 180 ? red : blue; }), "jpeg");
+  {  // no EXIF, and Orientation 1: as stored (fill: 180x270, rows 75..194 kept)
+    for (const std::string& input : {jpeg, with_exif_orientation(jpeg, 1, true)}) {
+      const rgba_image out = thumbnail_pixels(input);
+      CHECK(near(pixel(out, 90, 20), red));
+      CHECK(near(pixel(out, 90, 100), blue));
+    }
+  }
+  {  // 3: rotated 180 degrees, so blue on top
+    const rgba_image out = thumbnail_pixels(with_exif_orientation(jpeg, 3, false));
+    CHECK(near(pixel(out, 90, 20), blue));
+    CHECK(near(pixel(out, 90, 100), red));
+  }
+  for (bool big_endian : {true, false}) {
+    CAPTURE(big_endian);
+    // 6: shown rotated 90 degrees clockwise, 360x240 (fill: scaled by 0.5): the stored top row
+    // becomes the right-hand column, so red on the right.
+    const std::string rotated_cw = with_exif_orientation(jpeg, 6, big_endian);
+    const auto decoded = decode_image(rotated_cw);
+    REQUIRE(decoded.has_value());
+    CHECK(decoded->width == 360);
+    CHECK(decoded->height == 240);
+    rgba_image out = thumbnail_pixels(rotated_cw);
+    CHECK(near(pixel(out, 30, 60), blue));
+    CHECK(near(pixel(out, 150, 60), red));
+    // 8: rotated 90 degrees counter-clockwise: red on the left.
+    out = thumbnail_pixels(with_exif_orientation(jpeg, 8, big_endian));
+    CHECK(near(pixel(out, 30, 60), red));
+    CHECK(near(pixel(out, 150, 60), blue));
+  }
+  // An out-of-range Orientation is ignored.
+  const rgba_image out = thumbnail_pixels(with_exif_orientation(jpeg, 9, true));
+  CHECK(near(pixel(out, 90, 20), red));
+}
+
+TEST_CASE("unit: thumbnails made on several threads at once are all the same") {
+  const std::string png = encode_image(
+      make_image(
+          400, 300, [](int x, int y) { return x < 200   ? red
+                                              : y < 150 ? green
+                                                        : blue; },
+          [](int x, int) { return x < 100 ? 0 : 255; }),
+      "png");
+  const std::string jpeg = encode_image(solid(300, 200, blue), "jpeg");
+  const auto want_png = make_thumbnail(png);
+  const auto want_jpeg = make_thumbnail(jpeg);
+  REQUIRE(want_png.has_value());
+  REQUIRE(want_jpeg.has_value());
+  std::vector<int> same(4, 0);
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 10; ++i) {
+          const auto a = make_thumbnail(png);
+          const auto b = make_thumbnail(jpeg);
+          const bool bad = make_thumbnail("GIF89a").has_value();
+          if (a && b && a->data == want_png->data && b->data == want_jpeg->data && !bad) ++same[t];
+        }
+      });
+    for (std::thread& t : threads)
+      t.join();
+  }
+  for (int n : same)
+    CHECK(n == 10);
+}
+
+TEST_CASE("unit: a JPEG Huffman table of more than 256 codes is refused (fuzz_thumbnail)") {
+  // Found by fuzz_thumbnail in Debian's stb: a DHT table whose 16 code counts add up to more
+  // than 256 overflows stb's arrays (stbi__build_huffman: index 257 out of bounds for
+  // 'unsigned char [257]'). Refused before stb sees it, wherever the segment is.
+  const std::string jpeg = encode_image(solid(16, 16, red), "jpeg");
+  REQUIRE(make_thumbnail(jpeg).has_value());
+  const std::size_t dht = jpeg.find("\xFF\xC4");
+  REQUIRE(dht != std::string::npos);
+  std::string before_scan = jpeg;  // the first table's counts, all 255 (4080 codes)
+  for (std::size_t i = 0; i < 16; ++i)
+    before_scan[dht + 5 + i] = '\xFF';
+  // A second DHT segment after the scan data (stb reads the markers between scans): one table
+  // whose counts add up to 15 * 16 + 17 = 257, and its 257 values.
+  const std::string table = std::string(1, '\0') + std::string(15, '\x10') + '\x11';
+  const std::size_t length = 2 + table.size() + 257;
+  const std::string after_scan = jpeg.substr(0, jpeg.size() - 2) + "\xFF\xC4" + char(length >> 8) +
+                                 char(length & 0xFF) + table + std::string(257, '\x01') +
+                                 "\xFF\xD9";
+  for (const std::string& input : {before_scan, after_scan}) {
+    CHECK_FALSE(make_thumbnail(input).has_value());
+    CHECK_FALSE(decode_image(input).has_value());
+  }
+}
+
+TEST_CASE("unit: a very wide image shrinks quickly (fuzz_thumbnail)") {
+  // Found by fuzz_thumbnail: a 59-byte GIF of 28933x3 pixels took seconds in stb_image_resize
+  // (its filter set-up costs source width x ratio); the area averaging here is linear.
+  const std::string wide(
+      "\x47\x49\x46\x38\x39\x61\x05\x71\x03\x00\x91\x00\x00\xFF\xFE\x00"
+      "\x00\x00\x00\x00\x00\x00\x00\x00\xFF\x2C\x00\x00\x00\x00\x05\x00"
+      "\x03\x00\x00\x00\x00\x00\x00\x00\xE0\x00\x00\x04\x0C\x02\x43\x71"
+      "\x04\x43\x71\x04\x43\x71\x04\x43\x15\x00\x3B",
+      59);
+  for (const auto& [w, h] : {std::pair{180, 120}, std::pair{7, 3}}) {
+    CAPTURE(w);
+    std::optional<thumbnail_image> thumb;
+    const double took = seconds([&] { thumb = make_thumbnail(wide, w, h); });
+    CHECK(thumb.has_value());
+    CHECK(took < 1.0);
+  }
+  // Found by fuzz_thumbnail too: 60 bytes of GIF whose logical screen is 12300x1024 (12.6 MP,
+  // within the limit) around a 4x4 frame; stb composites the frame onto the whole screen, so
+  // this is a full 12.6 MP decode: linear, but the fuzz target skips such sizes (see there).
+  const std::string screen(
+      "\x47\x49\x46\x38\x39\x61\x0C\x30\x00\x04\x91\x00\x00\xFF\xFF\xFF"
+      "\xC4\x00\x09\x00\xFF\x00\x00\x00\xFF\x21\xF9\x04\x01\x00\x00\x00"
+      "\x00\x2C\x00\x00\x00\x00\x04\x00\x04\x00\x60\x02\x0D\x04\x43\x71"
+      "\x04\x43\x71\x24\x43\x55\x04\x43\x71\x05\x00\x3B",
+      60);
+  const auto screen_size = decode_image(screen);
+  REQUIRE(screen_size.has_value());
+  CHECK(screen_size->width == 12300);
+  CHECK(screen_size->height == 1024);
+  CHECK(seconds([&] { CHECK(make_thumbnail(screen).has_value()); }) < 2.0);
+  // 400000x2: fitted to 180x1 (a ratio of 2222), still linear.
+  const std::string line = encode_image(solid(400'000, 2, red), "png");
+  std::optional<thumbnail_image> thumb;
+  const double took = seconds([&] { thumb = make_thumbnail(line); });
+  REQUIRE(thumb.has_value());
+  CHECK(took < 1.0);
 }
