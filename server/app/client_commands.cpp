@@ -39,6 +39,10 @@ struct client_cli {
   client::check_settings check_settings;
   client::record_settings record_settings;
   CLI::Option* auth = nullptr;
+  CLI::Option* auth_optional = nullptr;
+  CLI::Option* auth_optional_strict = nullptr;
+  std::string auth_optional_mechanism;
+  std::string auth_optional_strict_mechanism;
   std::string send_timeout = "30s";
   std::string check_timeout = "10s";
   std::string record_timeout = "30s";
@@ -99,6 +103,17 @@ void add_send(CLI::App& app, client_cli& c) {
                            "advertised")
                ->type_name("[MECH]")
                ->expected(0, 1);
+  c.auth_optional = cmd->add_option("--auth-optional", c.auth_optional_mechanism,
+                                    "Like --auth, but go on without AUTH when it cannot be done "
+                                    "or fails (swaks' -ao)")
+                        ->type_name("[MECH]")
+                        ->expected(0, 1);
+  c.auth_optional_strict =
+      cmd->add_option("--auth-optional-strict", c.auth_optional_strict_mechanism,
+                      "Go on without AUTH only when it is not advertised or MECH is not "
+                      "offered; fail when it is tried and fails (swaks' -aos)")
+          ->type_name("[MECH]")
+          ->expected(0, 1);
   cmd->add_option("--auth-user,--au", s.auth_user, "AUTH user name (implies --auth)")
       ->type_name("USER");
   cmd->add_option("--auth-password,--ap", s.auth_password, "AUTH password")->type_name("PASSWORD");
@@ -171,6 +186,11 @@ void add_send(CLI::App& app, client_cli& c) {
                           ->type_name("TEXT|@FILE|-")
                           ->expected(1)
                           ->take_all();
+  cmd->add_flag("--no-strip-from", s.no_strip_from,
+                "Keep a leading mbox \"From \" line of --data (swaks' -nsf)");
+  cmd->add_flag("--dump-mail", s.dump_mail, "Print the message it would send; send nothing");
+  cmd->add_option("--tls-cipher", s.tls_cipher, "OpenSSL cipher list (TLS 1.2 and older)")
+      ->type_name("LIST");
   cmd->add_flag("--no-data-fixup,--ndf", s.no_data_fixup,
                 "Send --data exactly as given (no tokens, headers or body)");
   cmd->add_option("--quit-after,--qa", s.quit_after,
@@ -325,6 +345,15 @@ std::optional<int> run_client_command() {
     auto& s = c.send_settings;
     if (!set_timeout(c.send_timeout, s.timeout)) return usage_error;
     s.auth = c.auth->count() > 0;
+    if (c.auth_optional->count() > 0) {
+      s.auth_need = smtp::auth_policy::optional;
+      if (!c.auth_optional_mechanism.empty()) s.auth_mechanism = c.auth_optional_mechanism;
+    }
+    if (c.auth_optional_strict->count() > 0) {
+      s.auth_need = smtp::auth_policy::optional_strict;
+      if (!c.auth_optional_strict_mechanism.empty())
+        s.auth_mechanism = c.auth_optional_strict_mechanism;
+    }
     if (c.data_opt->count() > 0) s.data = c.data;
     if (c.body_opt->count() > 0) s.body = c.body;
     s.version = version();

@@ -84,6 +84,8 @@ std::shared_ptr<asio::ssl::context> make_client_context(const connection_setting
   if (!v.tlsv1_2) off |= SSL_OP_NO_TLSv1_2;
   if (!v.tlsv1_3) off |= SSL_OP_NO_TLSv1_3;
   SSL_CTX_set_options(native, off | SSL_OP_ALL);
+  if (!where.tls_cipher.empty() && SSL_CTX_set_cipher_list(native, where.tls_cipher.c_str()) != 1)
+    throw std::runtime_error("--tls-cipher: no cipher in '" + where.tls_cipher + "'");
   asio::error_code ec;
   if (where.tls_ca_path.empty()) {
     ctx->set_default_verify_paths(ec);  // without CAs every chain fails to verify, as it should

@@ -46,6 +46,7 @@ struct connection_settings {
   std::string tls_cert;  ///< a client certificate (PEM), with tls_key
   std::string tls_key;
   std::string tls_ca_path;  ///< CAs for --tls-verify: a PEM file or a hashed directory
+  std::string tls_cipher;   ///< OpenSSL's cipher list for TLS 1.2 and older; empty: its default
   ip_family family = ip_family::any;
   std::string local_address;     ///< bind to this address before connecting; empty: any
   std::uint16_t local_port = 0;  ///< bind to this port; 0: any

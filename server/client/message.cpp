@@ -218,7 +218,7 @@ std::string compose_message(const message_spec& spec, std::size_t index) {
   replace_all(data, "%SWAKS_VERSION%", spec.version);
   replace_all(data, "%DATE%", swaks_date(now));
   // An mbox "From " line at the very start goes (swaks, unless --no-strip-from).
-  if (data.starts_with("From ")) {
+  if (!spec.no_strip_from && data.starts_with("From ")) {
     const std::size_t nl = data.find('\n');
     data.erase(0, nl == std::string::npos ? data.size() : nl + 1);
   }

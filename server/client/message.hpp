@@ -29,6 +29,7 @@ struct message_spec {
   std::vector<mime_part> body_parts;
   std::vector<mime_part> attachments;
   bool no_data_fixup = false;          ///< --no-data-fixup: --data exactly as given
+  bool no_strip_from = false;          ///< --no-strip-from: keep a leading mbox "From " line
   std::string hostname = "localhost";  ///< for %MESSAGEID%
   std::string version = "0";           ///< %SWAKS_VERSION%: smtpmock's version
   std::time_t now = 0;                 ///< for %DATE% and %MESSAGEID%; 0: the current time

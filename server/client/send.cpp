@@ -99,6 +99,7 @@ bool compose(const send_settings& s, const smtp::client_options& o, const std::s
   m.hostname = host_name;
   m.version = s.version;
   m.no_data_fixup = s.no_data_fixup;
+  m.no_strip_from = s.no_strip_from;
   stdin_cache in;
   std::string error;
   auto read = [&](const std::string& arg, argument_kind kind,
@@ -205,6 +206,7 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
   p.where.tls_cert = s.tls_cert;
   p.where.tls_key = s.tls_key;
   p.where.tls_ca_path = s.tls_ca_path;
+  p.where.tls_cipher = s.tls_cipher;
   if (s.tls_cert.empty() != s.tls_key.empty())
     return usage("--tls-cert and --tls-key require each other");
   if (!s.tls_protocol.empty()) {
@@ -279,7 +281,9 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
                                        : smtp::starttls_mode::off;
   o.tls_on_connect = tls_on_connect;
   // swaks: --auth-user alone implies --auth.
-  o.auth = s.auth || !s.auth_user.empty() || proto.auth;
+  o.auth =
+      s.auth || !s.auth_user.empty() || proto.auth || s.auth_need != smtp::auth_policy::required;
+  o.auth_need = s.auth_need;
   o.auth_mechanism = s.auth_mechanism;
   o.auth_user = s.auth_user;
   o.auth_password = s.auth_password;
@@ -296,6 +300,13 @@ int run_send(const send_settings& s) {
   if (!prepared) return exit_usage;
   auto& p = *prepared;
   p.options.message = compose_message(p.message, 0);
+  if (s.dump_mail) {
+    // swaks --dump-mail: the message as it would be sent (CRLF line ends), and nothing sent.
+    std::string data = smtp::encode_message_data(p.options.message);
+    data.resize(data.size() - 3);  // without the end-of-data "."
+    std::cout << data;
+    return 0;
+  }
   output_streams streams;
   if (!streams.open(s)) return exit_usage;
 

@@ -37,7 +37,10 @@ struct send_settings {
   std::vector<std::string> to;
   std::string ehlo;  ///< empty: the local host name
   bool auth = false;
-  std::string auth_mechanism;  ///< empty: the best advertised
+  std::string auth_mechanism;  ///< empty: the best advertised; a comma list: the first offered
+  /// -ao (optional: any AUTH problem goes on without) / -aos (optional-strict: only "not
+  /// advertised" and "that mechanism not offered" go on); both imply --auth.
+  smtp::auth_policy auth_need = smtp::auth_policy::required;
   std::string auth_user;
   std::string auth_password;
   bool tls = false;
@@ -62,6 +65,9 @@ struct send_settings {
   std::optional<std::string> body;       ///< --body TEXT|@FILE|-
   std::vector<attach_item> attach;       ///< --attach* in command-line order
   bool no_data_fixup = false;            ///< --no-data-fixup: --data sent as given
+  bool no_strip_from = false;            ///< --no-strip-from: keep a leading mbox "From " line
+  bool dump_mail = false;                ///< --dump-mail: print the message, send nothing
+  std::string tls_cipher;                ///< --tls-cipher: OpenSSL's cipher list
   std::string version = "0";             ///< %SWAKS_VERSION%
   std::string quit_after;                ///< swaks' stop-point name: QUIT there
   std::string drop_after;       ///< swaks' stop-point name (DATA and DOT too): close without QUIT

@@ -28,6 +28,8 @@ const std::array options = {
     option{{"to", "t"}, "to", arg::required},
     option{{"helo", "ehlo", "lhlo", "h"}, "ehlo", arg::required},
     option{{"auth", "a"}, "auth", arg::optional},
+    option{{"auth-optional", "ao"}, "auth-optional", arg::optional},
+    option{{"auth-optional-strict", "aos"}, "auth-optional-strict", arg::optional},
     option{{"auth-user", "au"}, "auth-user", arg::required},
     option{{"auth-password", "ap"}, "auth-password", arg::required},
     option{{"tls"}, "tls", arg::none},
@@ -47,6 +49,10 @@ const std::array options = {
     option{{"local-port", "lport", "lp"}, "local-port", arg::required},
     option{{"pipeline"}, "pipeline", arg::none},
     option{{"data", "d"}, "data", arg::required},
+    option{{"g"}, "data=-", arg::none},  // swaks' deprecated -g is --data -
+    option{{"no-strip-from", "nsf"}, "no-strip-from", arg::none},
+    option{{"dump-mail"}, "dump-mail", arg::none},
+    option{{"tls-cipher"}, "tls-cipher", arg::required},
     option{{"header"}, "header", arg::required},
     option{{"add-header", "ah"}, "add-header", arg::required},
     option{{"body"}, "body", arg::required},
@@ -87,19 +93,17 @@ const std::array options = {
     option{{"copy-routing"}, "", arg::none},
     option{{"dump-as-body", "dab"}, "", arg::none},
     option{{"dump-as-body-shows-password", "dabsp"}, "", arg::none},
-    option{{"no-strip-from", "nsf"}, "", arg::none},
     option{{"auth-map", "am"}, "", arg::none}, option{{"auth-extra", "ae"}, "", arg::none},
-    option{{"auth-optional", "ao"}, "", arg::none},
-    option{{"auth-optional-strict", "aos"}, "", arg::none}, option{{"support"}, "", arg::none},
+    option{{"support"}, "", arg::none},
     
     
-    option{{"tls-cipher"}, "", arg::none}, option{{"tls-get-peer-cert"}, "", arg::none},
+    option{{"tls-get-peer-cert"}, "", arg::none},
     
     option{{"protect-prompt", "pp"}, "", arg::none},
     option{{"show-raw-text", "raw"}, "", arg::none},
     option{{"pipe"}, "", arg::none},
     option{{"socket"}, "", arg::none}, option{{"dump"}, "", arg::none},
-    option{{"dump-mail"}, "", arg::none}, option{{"prdr"}, "", arg::none},
+    option{{"prdr"}, "", arg::none},
     option{{"force-getpwuid"}, "", arg::none}, option{{"xclient"}, "", arg::none},
     option{{"xclient-name"}, "", arg::none}, option{{"xclient-addr"}, "", arg::none},
     option{{"xclient-port"}, "", arg::none}, option{{"xclient-proto"}, "", arg::none},
@@ -114,7 +118,7 @@ const std::array options = {
     option{{"proxy-protocol"}, "", arg::none}, option{{"proxy-command"}, "", arg::none},
     option{{"proxy-source"}, "", arg::none}, option{{"proxy-source-port"}, "", arg::none},
     option{{"proxy-dest"}, "", arg::none}, option{{"proxy-dest-port"}, "", arg::none},
-    option{{"g"}, "", arg::none},
+
 };
 // clang-format on
 

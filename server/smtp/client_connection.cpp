@@ -527,6 +527,22 @@ void client_connection::after_greeting() {
   start_transaction();
 }
 
+void client_connection::auth_problem(int code, std::string why, bool tolerated_by_strict) {
+  sasl_ = sasl_step::none;
+  if (opts_.auth_need == auth_policy::optional ||
+      (opts_.auth_need == auth_policy::optional_strict && tolerated_by_strict)) {
+    after_auth();  // as if AUTH had not been asked for
+    return;
+  }
+  fail(client_stage::auth, code, std::move(why));
+  quit();
+}
+
+void client_connection::after_auth() {
+  if (stop_at(milestone::auth)) return;
+  start_transaction();
+}
+
 void client_connection::start_auth() {
   enter_phase(phase::auth);
   const auto mechanisms = auth_mechanisms();
@@ -534,8 +550,7 @@ void client_connection::start_auth() {
     return std::find(mechanisms.begin(), mechanisms.end(), m) != mechanisms.end();
   };
   if (mechanisms.empty()) {
-    fail(client_stage::auth, 0, "the server does not advertise AUTH");
-    quit();
+    auth_problem(0, "the server does not advertise AUTH", true);
     return;
   }
   std::string chosen = upper(opts_.auth_mechanism);
@@ -548,14 +563,24 @@ void client_connection::start_auth() {
       }
     }
     if (chosen.empty()) {
-      fail(client_stage::auth, 0, "no supported AUTH mechanism offered (PLAIN, LOGIN, CRAM-MD5)");
-      quit();
+      auth_problem(0, "no supported AUTH mechanism offered (PLAIN, LOGIN, CRAM-MD5)", false);
       return;
     }
-  } else if (!offered(chosen)) {
-    fail(client_stage::auth, 0, chosen + " is not among the advertised AUTH mechanisms");
-    quit();
-    return;
+  } else {
+    // A comma list (swaks' -a CRAM-MD5,PLAIN): the first one the server offers.
+    std::string_view list = chosen;
+    std::string first_offered;
+    while (!list.empty() && first_offered.empty()) {
+      const auto comma = list.find(',');
+      const std::string_view m = list.substr(0, comma);
+      if (offered(m)) first_offered = std::string(m);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    if (first_offered.empty()) {
+      auth_problem(0, chosen + " is not among the advertised AUTH mechanisms", true);
+      return;
+    }
+    chosen = first_offered;
   }
   mechanism_ = chosen;
   if (chosen == "PLAIN") {
@@ -592,8 +617,7 @@ void client_connection::on_auth_reply(const reply& r) {
       quit();
       return;
     }
-    fail(client_stage::auth, r.code, "AUTH " + mechanism_ + " failed: " + reply_line(r));
-    quit();
+    auth_problem(r.code, "AUTH " + mechanism_ + " failed: " + reply_line(r), false);
     return;
   }
   const std::string challenge = r.lines.empty() ? std::string() : r.lines.front();

@@ -77,6 +77,13 @@ enum class starttls_mode {
   optional,       ///< when advertised; refused goes on in plaintext (a failed handshake fails)
 };
 
+/// What happens when AUTH cannot be done or fails (swaks' --auth, -ao, -aos).
+enum class auth_policy {
+  required,         ///< any AUTH problem fails the session
+  optional,         ///< not advertised, no common mechanism or refused: go on without
+  optional_strict,  ///< not advertised, or the mechanism asked for not offered: go on; else fail
+};
+
 /// The greeting command (RFC 5321 4.1.1.1, RFC 2033 4.1).
 enum class hello_verb {
   ehlo,  ///< EHLO, and HELO when EHLO gets a 5xx
@@ -92,7 +99,9 @@ struct client_options {
   /// The connection is already inside TLS (implicit TLS, RFC 8314): no STARTTLS is issued.
   bool tls_on_connect = false;
   bool auth = false;
-  /// "PLAIN", "LOGIN" or "CRAM-MD5"; empty: the best advertised (CRAM-MD5 > PLAIN > LOGIN).
+  auth_policy auth_need = auth_policy::required;
+  /// "PLAIN", "LOGIN" or "CRAM-MD5", or a comma list of them (the first one advertised);
+  /// empty: the best advertised (CRAM-MD5 > PLAIN > LOGIN).
   std::string auth_mechanism;
   std::string auth_user;
   std::string auth_password;
@@ -230,6 +239,10 @@ class client_connection {
   void on_transaction_reply(const pending_command& cmd, const reply& r);
   void after_greeting();
   void start_auth();
+  /// An AUTH problem: fails the session, or (by auth_need) goes on without AUTH when
+  /// `tolerated_by_strict` or the policy is optional. Returns nothing; the session moved on.
+  void auth_problem(int code, std::string why, bool tolerated_by_strict);
+  void after_auth();
   void start_transaction();
   void send_next_rcpt_or_finish();
   void after_recipients_step();

@@ -95,12 +95,11 @@ TEST_CASE("values are never rewritten, nor anything after --") {
 
 TEST_CASE("swaks options smtpmock lacks are refused by name") {
   for (const auto& [word, name] :
-       std::vector<std::pair<std::string, std::string>>{{"-nsf", "no-strip-from"},
+       std::vector<std::pair<std::string, std::string>>{{"-pp", "protect-prompt"},
                                                         {"-raw", "show-raw-text"},
                                                         {"--pipe", "pipe"},
                                                         {"--socket", "socket"},
                                                         {"-am", "auth-map"},
-                                                        {"-ao", "auth-optional"},
                                                         {"--dump", "dump"},
                                                         {"--prdr", "prdr"},
                                                         {"--xclient=x", "xclient"},
@@ -122,6 +121,10 @@ TEST_CASE("TLS, protocol and network options map to smtpmock's") {
                                               "127.0.0.1:0", "--local-port", "2525", "--local-port",
                                               "1"});
   CHECK(normalised({"--lhlo", "me"}) == words{"--ehlo", "me"});  // swaks: the HELO string
+  CHECK(normalised({"-g", "-nsf", "--dump-mail", "--tls-cipher", "HIGH"}) ==
+        words{"--data=-", "--no-strip-from", "--dump-mail", "--tls-cipher", "HIGH"});
+  CHECK(normalised({"-ao", "-aos", "LOGIN", "-t", "x"}) ==
+        words{"--auth-optional", "--auth-optional-strict", "LOGIN", "--to", "x"});
 }
 
 TEST_CASE("an unknown word in option position is refused, never guessed at") {
@@ -133,7 +136,7 @@ TEST_CASE("an unknown word in option position is refused, never guessed at") {
   auto names = smtpmock::client::swaks_option_names();
   CHECK(std::find(names.begin(), names.end(), "tls") != names.end());
   CHECK(std::find(names.begin(), names.end(), "tls-optional") != names.end());
-  CHECK(std::find(names.begin(), names.end(), "no-strip-from") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "protect-prompt") == names.end());
 }
 
 TEST_CASE("unit: swaks: --protocol, --tls-protocol, stop points and exit codes") {

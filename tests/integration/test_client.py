@@ -585,7 +585,7 @@ def test_send_quit_after_short_form(smtpmock):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["-nsf"], "smtpmock: send: -nsf (swaks' --no-strip-from) is not supported yet"),
+    (["-pp"], "smtpmock: send: -pp (swaks' --protect-prompt) is not supported yet"),
     (["-am", "X=LOGIN"], "smtpmock: send: -am (swaks' --auth-map) is not supported yet"),
     (["--dump"], "smtpmock: send: --dump (swaks' --dump) is not supported yet"),
     (["-bogus"], "smtpmock: unknown option -bogus"),
@@ -1186,3 +1186,38 @@ def test_send_drop_after_send_closes_before_the_reply(smtpmock_factory, stage, l
         server.wait_messages(1)
     else:
         assert server.message_count() == 0
+
+
+def test_send_auth_optional_and_optional_strict(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=AUTH_SCENARIO)
+    wrong = ["-au", USER, "-ap", "wrong"]
+    r = send(server.address, "-ao", *wrong)
+    assert r.returncode == 0 and "<** 535" in out(r) and " -> MAIL FROM:" in out(r), out(r)
+    assert send(server.address, "-aos", *wrong).returncode == 28
+    assert send(server.address, "-a", *wrong).returncode == 28
+    no_auth = smtpmock_factory(scenario="yahoo")  # advertises no AUTH
+    for flag in ("-ao", "-aos", "--auth-optional", "--auth-optional-strict"):
+        r = send(no_auth.address, flag, "-au", USER, "-ap", PASSWORD)
+        assert r.returncode == 0, out(r)
+    r = send(server.address, "-a", "DIGEST-MD5,LOGIN", "-au", USER, "-ap", PASSWORD)
+    assert r.returncode == 0 and " -> AUTH LOGIN" in out(r), out(r)
+
+
+def test_send_no_strip_from_dump_mail_g_and_tls_cipher(smtpmock_factory, tmp_path):
+    server = smtpmock_factory(scenario_yaml=TLS_SCENARIO)
+    data = "From someone Mon Jan  1 00:00:00 2024\\nSubject: mbox\\n\\nbody"
+    assert send(server.address, "--data", data).returncode == 0
+    assert send(server.address, "--data", data, "-nsf").returncode == 0
+    stripped, kept = server.wait_messages(2)
+    assert stripped.raw.startswith(b"Subject: mbox") and kept.raw.startswith(b"From someone")
+    dump = send(server.address, "--dump-mail", "--h-Subject", "dumped")
+    assert dump.returncode == 0 and b"\r\nSubject: dumped\r\n" in dump.stdout, out(dump)
+    assert b"EHLO" not in dump.stdout and server.message_count() == 2
+    g = send(server.address, "-g", stdin=b"Subject: via -g\n\nhi\n")
+    assert g.returncode == 0, out(g)
+    assert server.wait_messages(3)[2].raw.startswith(b"Subject: via -g")
+    cipher = send(server.address, "-tls", "-tlsp", "tlsv1_2", "--tls-cipher",
+                  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
+    assert cipher.returncode == 0 and "AES128-GCM-SHA256" in out(cipher), out(cipher)
+    bad = send(server.address, "-tls", "--tls-cipher", "NOPE")
+    assert bad.returncode == 1 and "--tls-cipher" in out(bad)

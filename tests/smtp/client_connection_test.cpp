@@ -580,3 +580,36 @@ TEST_CASE("unit: client: a stop point on_send drops right after its command is w
   CHECK(w.run().dropped);
   CHECK(w.sent() == std::vector<std::string>{"EHLO client.example"});
 }
+
+TEST_CASE("unit: client: optional AUTH goes on without; optional-strict only when not offered") {
+  auto p = modern();
+  p.extensions = {"PIPELINING", "AUTH LOGIN"};
+  p.auth.accept_any = false;
+  p.auth.users = {{"alice", "secret"}};
+  auto o = basic();
+  o.auth = true;
+  o.auth_user = "alice";
+  o.auth_password = "wrong";
+  o.auth_need = smtp::auth_policy::optional;
+  wired refused(o, p);
+  CHECK_FALSE(refused.run().failed);  // 535, then MAIL as if no AUTH was asked
+  CHECK(refused.server.stored.size() == 1);
+  o.auth_need = smtp::auth_policy::optional_strict;
+  wired strict(o, p);
+  CHECK(strict.run().failed == client_stage::auth);
+  o.auth_mechanism = "CRAM-MD5";  // not offered: strict goes on
+  wired not_offered(o, p);
+  CHECK_FALSE(not_offered.run().failed);
+  p.extensions = {"PIPELINING"};  // no AUTH at all: both go on
+  wired none(o, p);
+  CHECK_FALSE(none.run().failed);
+  // A comma list takes the first mechanism offered.
+  auto list = basic();
+  list.auth = true;
+  list.auth_mechanism = "CRAM-MD5,LOGIN";
+  list.auth_user = "u";
+  list.auth_password = "p";
+  wired w(list);
+  CHECK_FALSE(w.run().failed);
+  CHECK(w.client.auth_mechanism_used() == "LOGIN");
+}
