@@ -65,6 +65,14 @@ std::string prometheus_text(const store::metrics::snapshot& s, std::size_t messa
                     .Register(registry);
   for (const auto& [name, count] : s.rule_hits)
     rules.Add({{"rule", name}}).Increment(static_cast<double>(count));
+  auto& findings = BuildCounter()
+                       .Name("smtpmock_client_findings_total")
+                       .Help("Findings about SMTP clients (RFC departures), by code and severity")
+                       .Register(registry);
+  for (const auto& f : s.findings) {
+    findings.Add({{"code", std::string(f.code)}, {"severity", std::string(f.severity)}})
+        .Increment(static_cast<double>(f.count));
+  }
 
   const Histogram::BucketBoundaries bounds(store::metrics::duration_buckets.begin(),
                                            store::metrics::duration_buckets.end());

@@ -4,6 +4,7 @@
 #include "http/routes.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/rules.hpp"
+#include "smtp/findings.hpp"
 #include "store/json.hpp"
 
 namespace smtpmock::http {
@@ -195,6 +196,34 @@ http_response openapi_document(request_context&) {
   return text_response(openapi_json(), "application/json");
 }
 
+/// GET /api/v1/findings?session=&code=&severity=: the findings of every stored session (newest
+/// session first, each session's in order), filtered; [] for well-behaved clients.
+http_response list_findings(request_context& c) {
+  const std::string* session = c.query("session");
+  const std::string* code = c.query("code");
+  const std::string* severity = c.query("severity");
+  if (code && !code->empty() && !smtp::find_finding_kind(*code)) {
+    std::string known;
+    for (const auto& k : smtp::finding_kinds())
+      known += (known.empty() ? "" : ", ") + std::string(k.code);
+    fail(400, "unknown finding code '" + *code + "' (known: " + known + ")");
+  }
+  if (severity && !severity->empty() && !smtp::parse_severity(*severity))
+    fail(400, "bad severity '" + *severity + "': expected error, warning or info");
+  if (session && !session->empty() && !c.state.box.store().session(*session))
+    fail(404, "session " + *session + " not found");
+  json out = json::array();
+  for (const auto& s : c.state.box.store().session_summaries()) {
+    if (session && !session->empty() && s.id != *session) continue;
+    for (const auto& f : s.findings) {
+      if (code && !code->empty() && f.code != *code) continue;
+      if (severity && !severity->empty() && f.severity != *severity) continue;
+      out.push_back(finding_json(s.id, f));
+    }
+  }
+  return json_response(out);
+}
+
 const route table[] = {
     {"GET", "/livez", livez},
     {"GET", "/readyz", readyz},
@@ -202,6 +231,7 @@ const route table[] = {
     {"GET", "/", home_page},
     {"GET", "/api/v1/openapi.json", openapi_document},
     {"GET", "/api/v1/sessions", list_sessions},
+    {"GET", "/api/v1/findings", list_findings},
     {"GET", "/api/v1/session/:id", get_session},
     {"GET", "/api/v1/session/:id/transcript", get_transcript},
     {"GET", "/api/v1/scenario", get_scenario},

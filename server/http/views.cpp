@@ -259,7 +259,28 @@ json session_summary_json(const store::session_summary& s) {
               {"Live", !s.ended.has_value()},
               {"Truncated", s.truncated},
               {"Lines", s.line_count},
-              {"MessageIDs", std::move(ids)}};
+              {"MessageIDs", std::move(ids)},
+              {"FindingCounts", finding_counts_json(s.findings)}};
+}
+
+json finding_counts_json(const std::vector<store::finding_record>& findings) {
+  std::size_t error = 0, warning = 0, info = 0;
+  for (const auto& f : findings) {
+    if (f.severity == "error") {
+      ++error;
+    } else if (f.severity == "warning") {
+      ++warning;
+    } else {
+      ++info;
+    }
+  }
+  return json{{"error", error}, {"warning", warning}, {"info", info}};
+}
+
+json finding_json(const std::string& session_id, const store::finding_record& f) {
+  return json{
+      {"SessionID", session_id}, {"Code", f.code}, {"Severity", f.severity},      {"RFC", f.rfc},
+      {"Text", f.text},          {"Line", f.line}, {"Time", store::rfc3339(f.at)}};
 }
 
 }  // namespace smtpmock::http

@@ -46,5 +46,9 @@ json mailhog_list_json(const std::vector<message_ptr>& matches, std::size_t star
 
 /// A session without its transcript, for lists.
 json session_summary_json(const store::session_summary& s);
+/// {"error": n, "warning": n, "info": n}.
+json finding_counts_json(const std::vector<store::finding_record>& findings);
+/// One finding with its session: {SessionID, Code, Severity, RFC, Text, Line, Time}.
+json finding_json(const std::string& session_id, const store::finding_record& f);
 
 }  // namespace smtpmock::http

@@ -171,6 +171,11 @@ class session final : private effect_host {
       spdlog::debug("{} event=tls_shutdown_failed what={}", id_, quote(e.what()));
     }
     stream_->close(reset_);
+    try {
+      if (conn_) report_findings();  // no-quit comes with the end of input
+    } catch (const std::exception& e) {
+      spdlog::error("{} event=error what={}", id_, quote(e.what()));
+    }
     note_noexcept("closed");
     p_.engine->end_session(id_);
     try {
@@ -283,6 +288,20 @@ class session final : private effect_host {
     }
   }
 
+  /// Stores the findings the core noted since the last call; each follows the transcript line
+  /// last recorded (the input it was noted in).
+  void report_findings() {
+    const auto& all = conn_->findings();
+    for (; findings_reported_ < all.size(); ++findings_reported_) {
+      const smtp::finding& f = all[findings_reported_];
+      p_.store->add_finding(
+          id_, store::finding_record{std::string(f.kind->code),
+                                     std::string(smtp::severity_name(f.kind->severity)),
+                                     std::string(f.kind->rfc), f.text, 0, store::clock::now()});
+      if (p_.metrics) p_.metrics->client_finding(*f.kind);
+    }
+  }
+
   /// Stores the message of a message event; a failure turns the 2xx into 451 4.3.0.
   void keep_message(const smtp::event& ev, smtp::reply& r) {
     try {
@@ -309,6 +328,7 @@ class session final : private effect_host {
       if (act && p_.metrics) p_.metrics->rule_hit(act->rule);
     }
     record_input(ev);
+    report_findings();
     if (ev.kind == smtp::event_kind::message) budget_.clear();
 
     const scenario::effects* fx = act ? &act->then : nullptr;
@@ -582,6 +602,7 @@ class session final : private effect_host {
   std::shared_ptr<asio::ssl::context> tls_context_;  ///< outlives the stream's TLS layer
   std::string tls_version_;
   std::string tls_cipher_;
+  std::size_t findings_reported_ = 0;  ///< conn_->findings() already stored
   std::string id_;
   std::string client_ip_;
   std::string client_address_;

@@ -52,7 +52,115 @@ void server_connection::receive_data(std::string_view bytes) {
 }
 
 void server_connection::receive_eof() {
+  if (!eof_ && !quit_seen_ && state_ != state::closed)
+    note("no-quit", "the client closed without QUIT");
   eof_ = true;
+}
+
+void server_connection::note(std::string_view code, std::string text) {
+  // Bounded: a client that repeats a mistake a million times gets the first findings only.
+  constexpr std::size_t max_findings = 100;
+  const finding_kind* kind = find_finding_kind(code);
+  if (kind == nullptr || findings_.size() >= max_findings) return;
+  findings_.push_back(finding{kind, std::move(text)});
+}
+
+namespace {
+
+/// RFC 5321 4.1.1.1: a domain (labels of letters, digits and hyphens, two at least) or an
+/// address literal ("[192.0.2.1]", "[IPv6:...]").
+bool fqdn_or_literal(std::string_view s) {
+  if (s.size() > 2 && s.front() == '[' && s.back() == ']') return true;
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  if (s.empty() || s.size() > 253) return false;
+  std::size_t labels = 0;
+  while (true) {
+    const auto dot = s.find('.');
+    const std::string_view label = s.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label) {
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return false;
+    }
+    ++labels;
+    if (dot == std::string_view::npos) break;
+    s.remove_prefix(dot + 1);
+  }
+  return labels >= 2;
+}
+
+}  // namespace
+
+void server_connection::judge(const command& c, const input_line& line) {
+  const personality& p = *personality_;
+  if (line.too_long || (c.id != verb::auth && line.text.size() + 2 > limits::command_line)) {
+    note("line-too-long",
+         "a command line of more than " + std::to_string(limits::command_line) + " octets");
+  }
+  if (line.bare_lf) note("bare-lf", "a command line ended with LF alone");
+  if (line.bare_cr) note("bare-cr", "a command line held a CR without LF");
+  if (unflushed_ > 0 && c.id != verb::unknown) {
+    const std::string name = upper(c.word);
+    if (!p.advertises("PIPELINING")) {
+      note("pipelining-unadvertised",
+           name + " was sent before the previous reply, without PIPELINING advertised");
+    } else if (last_ends_group_ && last_was_command_) {
+      note("pipelining-group", name + " was sent before the reply to " +
+                                   upper(verb_name(last_answered_)) +
+                                   ", which ends a pipeline group");
+    }
+  }
+  switch (c.id) {
+    case verb::helo:
+    case verb::ehlo:
+      if (!c.argument.empty() && !fqdn_or_literal(c.argument))
+        note("helo-not-fqdn", upper(c.word) + " " + c.argument +
+                                  ": not a fully qualified domain name or an address literal");
+      break;
+    case verb::mail:
+      if (!greeted_) {
+        if (tls_restarted_) {
+          note("no-ehlo-after-tls", "MAIL after STARTTLS without a new EHLO");
+        } else {
+          note("no-helo", "MAIL before HELO or EHLO");
+        }
+      }
+      break;
+    case verb::rcpt:
+      if (!tx_.open) {
+        note("rcpt-before-mail", "RCPT without an accepted MAIL");
+      } else {
+        ++tx_.rcpt_commands;
+      }
+      break;
+    case verb::data:
+    case verb::bdat:
+      if (tx_.rcpt_commands == 0) note("data-before-rcpt", upper(c.word) + " without any RCPT");
+      if (c.id == verb::bdat && !p.advertises("CHUNKING"))
+        note("bdat-unadvertised", "BDAT without CHUNKING advertised");
+      break;
+    case verb::auth: {
+      if (!greeted_ && tls_restarted_)
+        note("no-ehlo-after-tls", "AUTH after STARTTLS without a new EHLO");
+      const std::string mechanism = upper(c.argument.substr(0, c.argument.find(' ')));
+      bool offered = false;
+      for (const auto& m : p.auth_mechanisms())
+        offered = offered || m == mechanism;
+      if (!mechanism.empty() && !offered && p.advertises("AUTH"))
+        note("auth-mechanism-unadvertised", "AUTH " + mechanism + " was not advertised");
+      if ((mechanism == "PLAIN" || mechanism == "LOGIN") && !tls_active_ &&
+          p.advertises("STARTTLS") && opts_.tls_available)
+        note("auth-before-tls", "AUTH " + mechanism + " in plaintext; STARTTLS was offered");
+      break;
+    }
+    case verb::quit:
+      quit_seen_ = true;
+      break;
+    default:
+      break;
+  }
 }
 
 void server_connection::interrupt(reply r) {
@@ -277,6 +385,7 @@ event server_connection::on_bdat_chunk() {
 
 event server_connection::on_command(const input_line& line) {
   command c = parse_command(line.text);
+  judge(c, line);
   values_["argument"] = c.argument;
   values_.erase("recipient");
   std::string shown = line.text;
@@ -551,6 +660,7 @@ void server_connection::respond(const reply& r) {
   output_ += serialise(r, enhanced_);
   ++unflushed_;
   const pending answered = std::exchange(pending_, pending{});
+  last_was_command_ = answered.to == answering::command;
   if (answered.to == answering::command) {
     last_answered_ = answered.command;
     last_ends_group_ = true;
@@ -707,6 +817,8 @@ void server_connection::tls_started(std::string version, std::string cipher) {
   values_.erase("helo");
   values_.erase("user");
   tls_active_ = true;
+  tls_restarted_ = true;
+  unflushed_ = 0;  // the 220 to STARTTLS was flushed before the handshake
   enter_state(state::fresh);
 }
 

@@ -20,6 +20,7 @@
 
 #include "smtp/command.hpp"
 #include "smtp/data_decoder.hpp"
+#include "smtp/findings.hpp"
 #include "smtp/line_reader.hpp"
 #include "smtp/personality.hpp"
 #include "smtp/reply.hpp"
@@ -166,6 +167,9 @@ class server_connection {
   const personality& scenario() const { return *personality_; }
   /// Number of replies counted against the error budget so far.
   std::size_t errors() const { return errors_; }
+  /// What the client did wrong so far, in order (findings.hpp). Each finding belongs to the
+  /// input of the event it was noted in; the driver reports new ones after recording it.
+  const std::vector<finding>& findings() const { return findings_; }
 
  private:
   enum class state { connect, fresh, greeted, data, auth, tls_handshake, closed };
@@ -177,12 +181,13 @@ class server_connection {
   /// end of data, by RSET, HELO/EHLO, a refused BDAT chunk or the TLS handshake. Ending it is
   /// assigning a fresh one, so nothing of it can outlive it.
   struct transaction {
-    envelope env;               ///< the session's facts (session_) plus MAIL FROM and RCPTs
-    bool open = false;          ///< MAIL was answered 2xx
-    bool smtputf8 = false;      ///< MAIL carried SMTPUTF8 (RFC 6531 3.4)
-    bool bdat_started = false;  ///< a BDAT chunk was accepted: DATA is refused (RFC 3030 2)
-    std::string bdat_message;   ///< the accepted chunks, up to the size limit
-    std::size_t bdat_size = 0;  ///< their octets, counted beyond the limit too
+    envelope env;                   ///< the session's facts (session_) plus MAIL FROM and RCPTs
+    bool open = false;              ///< MAIL was answered 2xx
+    bool smtputf8 = false;          ///< MAIL carried SMTPUTF8 (RFC 6531 3.4)
+    bool bdat_started = false;      ///< a BDAT chunk was accepted: DATA is refused (RFC 3030 2)
+    std::string bdat_message;       ///< the accepted chunks, up to the size limit
+    std::size_t bdat_size = 0;      ///< their octets, counted beyond the limit too
+    std::size_t rcpt_commands = 0;  ///< RCPT commands since MAIL, accepted or not
   };
 
   /// A BDAT chunk being read (RFC 3030 2). Input framing like the line reader, not a state:
@@ -237,6 +242,9 @@ class server_connection {
   static constexpr std::string_view masked_secret = "********";
 
   void enter_state(state s);
+  /// Notes the findings a command shows (its order, framing, pipelining, HELO argument).
+  void judge(const command& c, const input_line& line);
+  void note(std::string_view code, std::string text);
   event ask(answering to, event_kind k, verb v, std::string line, reply proposed, change apply);
   event make_event(event_kind k, verb v, std::string line, reply proposed) const;
   event on_command(const input_line& line);
@@ -317,6 +325,12 @@ class server_connection {
   std::size_t unflushed_ = 0;           ///< replies given since the last need_data (not yet read)
   verb last_answered_ = verb::unknown;  ///< the last command respond() answered
   bool last_ends_group_ = false;        ///< the last answered command ends a pipeline group
+  bool last_was_command_ = false;       ///< the last reply answered a command (not a message)
+
+  // The client's verdict.
+  std::vector<finding> findings_;
+  bool quit_seen_ = false;      ///< QUIT was sent
+  bool tls_restarted_ = false;  ///< STARTTLS's handshake succeeded (EHLO is due again)
 };
 
 }  // namespace smtpmock::smtp

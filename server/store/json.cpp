@@ -170,6 +170,20 @@ std::string message_json(const stored_message& m) {
   return dump(j);
 }
 
+/// [{Code, Severity, RFC, Text, Line, Time}], as the API shows them.
+static json findings_json(const std::vector<finding_record>& findings) {
+  json out = json::array();
+  for (const auto& f : findings) {
+    out.push_back(json{{"Code", f.code},
+                       {"Severity", f.severity},
+                       {"RFC", f.rfc},
+                       {"Text", f.text},
+                       {"Line", f.line},
+                       {"Time", rfc3339(f.at)}});
+  }
+  return out;
+}
+
 std::string session_json(const session_record& s) {
   json j{{"ID", s.id},
          {"ClientAddress", s.client_address},
@@ -178,6 +192,7 @@ std::string session_json(const session_record& s) {
          {"Ended", s.ended ? json(rfc3339(*s.ended)) : json(nullptr)},
          {"Truncated", s.truncated},
          {"MessageIDs", strings(s.message_ids)},
+         {"Findings", findings_json(s.findings)},
          {"Transcript", transcript_array(s.lines)}};
   return dump(j);
 }
@@ -278,6 +293,14 @@ std::optional<session_record> parse_session_json(std::string_view text) try {
     s.shown += shown_lines(line);
     s.lines.push_back(std::move(line));
   }
+  if (j.contains("Findings")) {
+    for (const auto& f : j["Findings"]) {
+      s.findings.push_back(
+          finding_record{f.at("Code").get<std::string>(), f.at("Severity").get<std::string>(),
+                         f.at("RFC").get<std::string>(), f.at("Text").get<std::string>(),
+                         f.at("Line").get<std::size_t>(), time_at(f, "Time")});
+    }
+  }
   s.message_mark = s.shown;
   return s;
 } catch (const std::exception&) {
@@ -286,6 +309,19 @@ std::optional<session_record> parse_session_json(std::string_view text) try {
 
 std::string transcript_text(const session_record& s) {
   std::string out;
+  // Findings follow the line they point at: "!! CODE: text".
+  std::size_t shown = 0;
+  std::size_t next = 0;
+  auto findings_up_to = [&](std::size_t line) {
+    for (; next < s.findings.size() && s.findings[next].line <= line; ++next) {
+      out += "!! ";
+      out += s.findings[next].code;
+      out += ": ";
+      out += escape_text(s.findings[next].text);
+      out += "\n";
+    }
+  };
+  findings_up_to(0);
   for (const auto& entry : s.lines) {
     for_each_shown(entry, [&](const transcript_line& l, std::string_view text) {
       // swaks arrows: client " -> " (" ~> " inside TLS), server "<- " ("<~ "), notes "=== ".
@@ -307,8 +343,10 @@ std::string transcript_text(const session_record& s) {
         out += "]";
       }
       out += "\n";
+      findings_up_to(++shown);
     });
   }
+  findings_up_to(static_cast<std::size_t>(-1));
   return out;
 }
 

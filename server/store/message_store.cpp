@@ -353,6 +353,17 @@ void message_store::append(const std::string& session_id, transcript_line line) 
   if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
 }
 
+void message_store::add_finding(const std::string& session_id, finding_record f) {
+  std::lock_guard lock(mutex_);
+  session_record* it = find_session_locked(session_id);
+  if (it == nullptr) return;
+  f.line = it->shown;
+  const std::size_t cost = f.code.size() + f.severity.size() + f.rfc.size() + f.text.size() + 64;
+  it->bytes += cost;
+  transcript_bytes_ += cost;
+  it->findings.push_back(std::move(f));
+}
+
 void message_store::evict_transcripts_locked() {
   // Oldest ended sessions first; live ones are bounded by max_transcript_bytes each.
   bool erased = false;
@@ -409,7 +420,7 @@ std::vector<session_summary> message_store::session_summaries() const {
   out.reserve(sessions_.size());
   for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
     out.push_back(session_summary{it->id, it->client_address, it->scenario, it->started, it->ended,
-                                  it->lines.size(), it->message_ids, it->truncated});
+                                  it->lines.size(), it->message_ids, it->truncated, it->findings});
   }
   return out;
 }

@@ -50,6 +50,17 @@ struct transcript_line {
   std::string rule;  ///< the scenario rule that shaped this reply, if any
 };
 
+/// A finding of a session (smtp/findings.hpp) as stored: it follows transcript line `line`
+/// (1-based, as shown; 0: before any line).
+struct finding_record {
+  std::string code;
+  std::string severity;  ///< "error", "warning" or "info"
+  std::string rfc;
+  std::string text;
+  std::size_t line = 0;
+  clock::time_point at;
+};
+
 /// One SMTP session and its transcript.
 struct session_record {
   std::string id;
@@ -59,6 +70,7 @@ struct session_record {
   std::optional<clock::time_point> ended;
   std::vector<transcript_line> lines;
   std::vector<std::string> message_ids;
+  std::vector<finding_record> findings;  ///< what the client did wrong, in order
   bool truncated = false;        ///< lines beyond max_transcript_lines or _bytes were dropped
   std::size_t bytes = 0;         ///< what `lines` cost, as counted against the store's byte bounds
   std::size_t shown = 0;         ///< lines as shown (a multi-line reply counts each line)
@@ -89,6 +101,7 @@ struct session_summary {
   std::size_t line_count = 0;
   std::vector<std::string> message_ids;
   bool truncated = false;
+  std::vector<finding_record> findings;
 };
 
 /// Bounds of the store.
@@ -144,6 +157,8 @@ class message_store {
                     const std::string& scenario);
   /// Appends a transcript line (bounded per session).
   void append(const std::string& session_id, transcript_line line);
+  /// Adds a finding to the session; it follows the session's last transcript line so far.
+  void add_finding(const std::string& session_id, finding_record f);
   /// Marks the session ended and spools its transcript as session-<id>.json when spooling.
   /// Never throws for a spool failure (it runs at teardown); see spool_failures().
   void close_session(const std::string& id);

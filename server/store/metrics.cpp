@@ -56,6 +56,13 @@ void metrics::reply(reply_to what, int code) {
       1, std::memory_order_relaxed);
 }
 
+void metrics::client_finding(const smtp::finding_kind& kind) {
+  const auto kinds = smtp::finding_kinds();
+  const auto index = static_cast<std::size_t>(&kind - kinds.data());
+  if (index < kinds.size() && index < findings_.size())
+    findings_[index].fetch_add(1, std::memory_order_relaxed);
+}
+
 void metrics::rule_hit(std::string_view rule) {
   {
     std::shared_lock lock(rules_mutex_);
@@ -98,6 +105,11 @@ metrics::snapshot metrics::snap() const {
     std::shared_lock lock(rules_mutex_);
     for (const auto& [name, count] : rules_)
       s.rule_hits.emplace(name, count->load(std::memory_order_relaxed));
+  }
+  const auto kinds = smtp::finding_kinds();
+  for (std::size_t i = 0; i < kinds.size() && i < findings_.size(); ++i) {
+    const auto n = findings_[i].load(std::memory_order_relaxed);
+    if (n != 0) s.findings.push_back({kinds[i].code, smtp::severity_name(kinds[i].severity), n});
   }
   for (std::size_t i = 0; i < duration_counts_.size(); ++i)
     s.duration_counts[i] = duration_counts_[i].load(std::memory_order_relaxed);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "smtp/command.hpp"
+#include "smtp/findings.hpp"
 
 namespace smtpmock::store {
 
@@ -66,6 +67,8 @@ class metrics {
   void reply(reply_to what, int code);
   /// A scenario rule shaped a reply (or an effect).
   void rule_hit(std::string_view rule);
+  /// The core noted a finding of this kind about a client.
+  void client_finding(const smtp::finding_kind& kind);
   /// A message was stored (it got its 2xx).
   void message_stored(std::size_t bytes);
   /// Octets read from / written to SMTP clients (after TLS decryption, before encryption).
@@ -87,6 +90,12 @@ class metrics {
     };
     std::vector<reply_count> replies;  ///< only the non-zero ones
     std::map<std::string, std::uint64_t> rule_hits;
+    struct finding_count {
+      std::string_view code;
+      std::string_view severity;
+      std::uint64_t count = 0;
+    };
+    std::vector<finding_count> findings;  ///< only the non-zero ones
     std::array<std::uint64_t, duration_buckets.size() + 1> duration_counts{};  ///< per bucket
     double duration_sum = 0;                                                   ///< seconds
     std::uint64_t duration_count = 0;
@@ -110,6 +119,8 @@ class metrics {
   std::atomic<std::uint64_t> duration_count_{0};
   mutable std::shared_mutex rules_mutex_;
   std::map<std::string, std::unique_ptr<std::atomic<std::uint64_t>>, std::less<>> rules_;
+  /// Per finding kind, in smtp::finding_kinds() order.
+  std::array<std::atomic<std::uint64_t>, 64> findings_{};
 };
 
 }  // namespace smtpmock::store

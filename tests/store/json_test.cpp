@@ -191,3 +191,39 @@ TEST_CASE("unit: a multi-line reply entry is listed and printed as one line each
   CHECK(back->shown == 3);
   CHECK(back->message_mark == 3);
 }
+
+TEST_CASE("unit: findings in the session JSON, the spool and the text transcript") {
+  message_store store;
+  store.open_session("S1", "127.0.0.1:1", "default");
+  store.append("S1", line(direction::out, "220 mx"));
+  store.add_finding(
+      "S1", finding_record{"early", "warning", "RFC 1", "before any line", 0, fixed_time()});
+  store.append("S1", line(direction::in, "MAIL FROM:<a@x>"));
+  store.add_finding("S1", finding_record{"no-helo", "error", "RFC 5321 4.1.4",
+                                         "MAIL before HELO or EHLO", 0, fixed_time()});
+  store.append("S1", line(direction::out, "503 5.5.1 EHLO first"));
+  store.add_finding("S1", finding_record{"no-quit", "warning", "RFC 5321 4.1.1.10",
+                                         "the client closed without QUIT", 0, fixed_time()});
+  const auto s = store.session("S1");
+  REQUIRE(s);
+  REQUIRE(s->findings.size() == 3);
+  CHECK(s->findings[1].line == 2);  // follows the MAIL line
+  const auto j = json::parse(session_json(*s));
+  REQUIRE(j["Findings"].size() == 3);
+  CHECK(j["Findings"][1] == json{{"Code", "no-helo"},
+                                 {"Severity", "error"},
+                                 {"RFC", "RFC 5321 4.1.4"},
+                                 {"Text", "MAIL before HELO or EHLO"},
+                                 {"Line", 2},
+                                 {"Time", "2026-11-28T12:00:00.123Z"}});
+  CHECK(transcript_text(*s) ==
+        "<- 220 mx\n!! early: before any line\n -> MAIL FROM:<a@x>\n"
+        "!! no-helo: MAIL before HELO or EHLO\n<- 503 5.5.1 EHLO first\n"
+        "!! no-quit: the client closed without QUIT\n");
+  const auto back = parse_session_json(session_json(*s));
+  REQUIRE(back);
+  REQUIRE(back->findings.size() == 3);
+  CHECK(back->findings[2].code == "no-quit");
+  CHECK(back->findings[2].line == 3);
+  CHECK(store.session_summaries().at(0).findings.size() == 3);
+}

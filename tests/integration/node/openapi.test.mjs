@@ -362,6 +362,13 @@ test('sessions and transcripts', async () => {
                           { params: { ID: id }, headers: { Accept: 'text/plain' }, status: 200 });
   assert.match(text.text, / -> MAIL FROM:/);
   await call('GET', '/api/v1/session/{ID}', { params: { ID: 'no-such-session' }, status: 404 });
+  // Findings: nodemailer names itself with the host name, so there may be info findings.
+  const findings = parse(await call('GET', '/api/v1/findings', { status: 200 }));
+  assert.ok(Array.isArray(findings));
+  await call('GET', '/api/v1/findings', { query: { session: id, severity: 'error' }, status: 200 });
+  await call('GET', '/api/v1/findings', { query: { code: 'no-helo' }, status: 200 });
+  await call('GET', '/api/v1/findings', { query: { severity: 'fatal' }, status: 400 });
+  await call('GET', '/api/v1/findings', { query: { session: 'no-such-session' }, status: 404 });
 });
 
 test('scenario, chaos and Jim', async () => {
