@@ -92,7 +92,9 @@ void add_send(CLI::App& app, client_cli& c) {
       ->type_name("PORT");
   cmd->add_option("-f,--from", s.from, "Envelope sender (MAIL FROM)")
       ->type_name("ADDRESS")
-      ->default_str("smtpmock@<hostname>");
+      ->default_str("$LOGNAME@<hostname>; <> for the null sender");
+  cmd->add_flag("--force-getpwuid", s.force_getpwuid,
+                "The default sender's user from getpwuid, not $LOGNAME");
   cmd->add_option("-t,--to", s.to, "Recipients: repeat the flag or give a comma list")
       ->type_name("ADDRESS[,ADDRESS...]");
   cmd->add_option("--ehlo,--helo", s.ehlo, "The EHLO name (swaks' -h)")

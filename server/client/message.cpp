@@ -6,7 +6,10 @@
 // replaced, in the headers and the body alike.
 #include "client/message.hpp"
 
+#include <pwd.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <array>
 #include <cstdio>
@@ -131,6 +134,16 @@ std::string local_hostname() {
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
   return name;
+}
+
+std::string local_user(bool force_getpwuid) {
+  if (!force_getpwuid) {
+    const char* name = std::getenv("LOGNAME");
+    if (name != nullptr && *name != '\0') return name;
+  }
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr)
+    return pw->pw_name;
+  return "smtpmock";
 }
 
 std::string compose_message(const message_spec& spec, std::size_t index) {

@@ -69,4 +69,8 @@ std::optional<read_result> read_argument(const std::string& arg, argument_kind k
 /// The local host name (for EHLO and the default sender), "localhost" when unknown.
 std::string local_hostname();
 
+/// The default sender's local part as swaks finds it: $LOGNAME, else (or with
+/// `force_getpwuid`) the user name of getpwuid(getuid()); "smtpmock" when neither is known.
+std::string local_user(bool force_getpwuid);
+
 }  // namespace smtpmock::client

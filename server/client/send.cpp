@@ -232,7 +232,11 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
 
   auto& o = p.options;
   o.ehlo_name = s.ehlo.empty() ? host_name : s.ehlo;
-  o.mail_from = s.from.empty() ? "smtpmock@" + host_name : s.from;
+  // swaks: the default sender is $LOGNAME@host (getpwuid's name with --force-getpwuid), and
+  // "<>" is the null sender.
+  o.mail_from = s.from.empty()   ? local_user(s.force_getpwuid) + "@" + host_name
+                : s.from == "<>" ? std::string()
+                                 : s.from;
   for (const auto& item : s.to) {
     // swaks: --to takes a comma-separated list, and may be repeated.
     std::size_t start = 0;
@@ -285,8 +289,9 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
       s.auth || !s.auth_user.empty() || proto.auth || s.auth_need != smtp::auth_policy::required;
   o.auth_need = s.auth_need;
   o.auth_mechanism = s.auth_mechanism;
-  o.auth_user = s.auth_user;
-  o.auth_password = s.auth_password;
+  // swaks: "<>" is an empty user name or password.
+  o.auth_user = s.auth_user == "<>" ? std::string() : s.auth_user;
+  o.auth_password = s.auth_password == "<>" ? std::string() : s.auth_password;
   o.pipeline = s.pipeline;
   o.hmac_md5 = &hmac_md5_hex;
 
@@ -348,8 +353,9 @@ int run_send(const send_settings& s) {
   }
 
   output_options o = s.output;
-  o.auth_user = s.auth_user;
-  o.auth_password = s.auth_password;
+  // swaks: "<>" is an empty user name or password.
+  o.auth_user = s.auth_user == "<>" ? std::string() : s.auth_user;
+  o.auth_password = s.auth_password == "<>" ? std::string() : s.auth_password;
   transcript_printer printer(*streams.out, *streams.err, std::move(o));
   session_report r = run_one(p.where, p.options, printer);
   if (r.exit_code() != 0) printer.error(r.result.error);

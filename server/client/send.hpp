@@ -31,9 +31,10 @@ struct attach_item {
 
 /// Everything `smtpmock send` takes (swaks' long flag names).
 struct send_settings {
-  std::string server;      ///< HOST[:PORT]; empty: 127.0.0.1:1025 (the local smtpmock)
-  std::uint16_t port = 0;  ///< --port; 0: from --server, else 25 (465 with --tls-on-connect)
-  std::string from;        ///< empty: smtpmock@<hostname>
+  std::string server;           ///< HOST[:PORT]; empty: 127.0.0.1:1025 (the local smtpmock)
+  std::uint16_t port = 0;       ///< --port; 0: from --server, else 25 (465 with --tls-on-connect)
+  std::string from;             ///< empty: $LOGNAME@<hostname>, as swaks; "<>": the null sender
+  bool force_getpwuid = false;  ///< the default sender's local part from getpwuid, not $LOGNAME
   std::vector<std::string> to;
   std::string ehlo;  ///< empty: the local host name
   bool auth = false;

@@ -49,6 +49,7 @@ const std::array options = {
     option{{"local-port", "lport", "lp"}, "local-port", arg::required},
     option{{"pipeline"}, "pipeline", arg::none},
     option{{"data", "d"}, "data", arg::required},
+    option{{"force-getpwuid"}, "force-getpwuid", arg::none},
     option{{"g"}, "data=-", arg::none},  // swaks' deprecated -g is --data -
     option{{"no-strip-from", "nsf"}, "no-strip-from", arg::none},
     option{{"dump-mail"}, "dump-mail", arg::none},
@@ -104,7 +105,7 @@ const std::array options = {
     option{{"pipe"}, "", arg::none},
     option{{"socket"}, "", arg::none}, option{{"dump"}, "", arg::none},
     option{{"prdr"}, "", arg::none},
-    option{{"force-getpwuid"}, "", arg::none}, option{{"xclient"}, "", arg::none},
+    option{{"xclient"}, "", arg::none},
     option{{"xclient-name"}, "", arg::none}, option{{"xclient-addr"}, "", arg::none},
     option{{"xclient-port"}, "", arg::none}, option{{"xclient-proto"}, "", arg::none},
     option{{"xclient-destaddr"}, "", arg::none}, option{{"xclient-destport"}, "", arg::none},

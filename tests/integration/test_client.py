@@ -1221,3 +1221,22 @@ def test_send_no_strip_from_dump_mail_g_and_tls_cipher(smtpmock_factory, tmp_pat
     assert cipher.returncode == 0 and "AES128-GCM-SHA256" in out(cipher), out(cipher)
     bad = send(server.address, "-tls", "--tls-cipher", "NOPE")
     assert bad.returncode == 1 and "--tls-cipher" in out(bad)
+
+
+def test_send_default_sender_null_sender_and_empty_auth_user(smtpmock_factory):
+    import pwd
+    server = smtpmock_factory()
+    env = {**os.environ, "LOGNAME": "swaksuser"}
+    r = subprocess.run([str(BINARY), "send", "--server", server.address, "--to", RECIPIENT,
+                        "--timeout", "10s"], capture_output=True, timeout=RUN_TIMEOUT, env=env)
+    assert r.returncode == 0 and " -> MAIL FROM:<swaksuser@" in out(r), out(r)
+    r = subprocess.run([str(BINARY), "send", "--server", server.address, "--to", RECIPIENT,
+                        "--force-getpwuid", "--timeout", "10s"], capture_output=True,
+                       timeout=RUN_TIMEOUT, env=env)
+    assert f" -> MAIL FROM:<{pwd.getpwuid(os.getuid()).pw_name}@" in out(r), out(r)
+    null = client("send", "-s", server.address, "-f", "<>", "-t", RECIPIENT, "--timeout", "10s")
+    assert null.returncode == 0 and " -> MAIL FROM:<>" in out(null), out(null)
+    auth = send(server.address, "-a", "PLAIN", "-au", "<>", "-ap", "secret")
+    assert auth.returncode == 0, out(auth)
+    plain = base64.b64encode(b"\0\0secret").decode()
+    assert f" -> AUTH PLAIN {plain}" in out(auth), out(auth)
