@@ -1,6 +1,9 @@
 // `smtpmock send`: settings -> core options, one session, a swaks transcript or JSON.
 #include "client/send.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
 #include <fstream>
 #include <iostream>
@@ -218,6 +221,15 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
   if (auto problem = check_tls_settings(p.where)) return usage(*problem);
   if (s.ipv4 && s.ipv6) return usage("-4 and -6 exclude each other");
   p.where.family = s.ipv4 ? ip_family::v4 : s.ipv6 ? ip_family::v6 : ip_family::any;
+  {
+    // swaks refuses an address of the other family before it connects (exit 1).
+    unsigned char buf[sizeof(in6_addr)];
+    const bool v4 = inet_pton(AF_INET, p.where.host.c_str(), buf) == 1;
+    const bool v6 = inet_pton(AF_INET6, p.where.host.c_str(), buf) == 1;
+    if ((s.ipv6 && v4) || (s.ipv4 && v6))
+      return usage(std::string("-") + (s.ipv6 ? "6" : "4") + " is set but the server " +
+                   p.where.host + " is an IPv" + (v4 ? "4" : "6") + " address");
+  }
   if (!s.local_interface.empty()) {
     auto local = split_host_port(s.local_interface);
     if (!local)
