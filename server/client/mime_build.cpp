@@ -12,29 +12,13 @@
 #include <cctype>
 #include <mutex>
 
+#include "mime/gmime_support.hpp"
+
 namespace smtpmock::client {
 namespace {
 
-void init_gmime() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
-}
-
-/// Owns one GObject reference.
-template <typename T>
-class ref {
- public:
-  explicit ref(T* p = nullptr) : p_(p) {}
-  ~ref() {
-    if (p_) g_object_unref(p_);
-  }
-  ref(const ref&) = delete;
-  ref& operator=(const ref&) = delete;
-  T* get() const { return p_; }
-
- private:
-  T* p_;
-};
+using mime::init_gmime;
+using mime::ref;
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),

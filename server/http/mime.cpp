@@ -13,40 +13,14 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "mime/gmime_support.hpp"
+
 namespace smtpmock::http {
 namespace {
 
-void init_gmime() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
-}
-
-/// Owns one GObject reference.
-template <typename T>
-class ref {
- public:
-  explicit ref(T* p = nullptr) : p_(p) {}
-  ~ref() {
-    if (p_) g_object_unref(p_);
-  }
-  ref(const ref&) = delete;
-  ref& operator=(const ref&) = delete;
-  T* get() const { return p_; }
-  explicit operator bool() const { return p_ != nullptr; }
-
- private:
-  T* p_;
-};
-
-/// Owns a g_malloc'ed string.
-struct gstring {
-  explicit gstring(char* s) : p(s) {}
-  ~gstring() { g_free(p); }
-  gstring(const gstring&) = delete;
-  gstring& operator=(const gstring&) = delete;
-  std::string str() const { return p ? std::string(p) : std::string(); }
-  char* p;
-};
+using mime::gstring;
+using mime::init_gmime;
+using mime::ref;
 
 std::string str(const char* s) {
   return s ? std::string(s) : std::string();
