@@ -76,12 +76,17 @@ bool data_decoder::step(char c) {
         state_ = state::dot_cr;
         return false;
       }
-      if (c == '\n' && lf_ends_lines) return true;  // the smuggling-prone "\n.\n" end
-      state_ = state::in_line;                      // the stuffed dot is dropped
+      if (c == '\n' && lf_ends_lines) {
+        saw_bare_lf_ = true;
+        return true;  // the smuggling-prone "\n.\n" end
+      }
+      // ".." is a stuffed dot; "." and then text was not stuffed. Either way it is dropped.
+      if (c != '.' && c != '\n' && unstuffed_dot_line_ == 0) unstuffed_dot_line_ = lines_ + 1;
+      state_ = state::in_line;
       break;
     case state::dot_cr:
       if (c == '\n') return true;
-      bare_line_end_ = true;  // ".\r" then something else: a bare CR
+      saw_bare_cr_ = true;  // ".\r" then something else: a bare CR
       put('\r');
       state_ = state::in_line;
       break;
@@ -93,7 +98,7 @@ bool data_decoder::step(char c) {
         ++lines_;
         return false;
       }
-      bare_line_end_ = true;
+      saw_bare_cr_ = true;
       if (c == '\r') {
         put('\r');
         return false;
@@ -109,12 +114,11 @@ bool data_decoder::step(char c) {
     state_ = state::cr;
   } else if (c == '\n') {
     put('\n');
+    saw_bare_lf_ = true;
     if (lf_ends_lines) {
       state_ = state::line_start;
       line_length_ = 0;
       ++lines_;
-    } else {
-      bare_line_end_ = true;
     }
   } else {
     put(c);

@@ -26,7 +26,13 @@ class data_decoder {
   std::size_t size() const { return size_; }  ///< octets after unstuffing, even if discarded
   bool too_big() const { return size_ > size_limit_; }
   bool line_too_long() const { return line_too_long_; }
-  bool bare_line_end() const { return bare_line_end_; }
+  /// A bare LF or CR was read (latched even when the bare-LF quirk accepts LF as a line end).
+  bool bare_line_end() const { return saw_bare_lf_ || saw_bare_cr_; }
+  bool bare_lf() const { return saw_bare_lf_; }  ///< an LF without CR before it
+  bool bare_cr() const { return saw_bare_cr_; }  ///< a CR not followed by LF
+  /// The first line (1-based) that began with a single "." followed by text: a line a client
+  /// that dot-stuffs never sends (RFC 5321 4.5.2); 0 when none did.
+  std::size_t unstuffed_dot_line() const { return unstuffed_dot_line_; }
   std::size_t lines() const { return lines_; }
 
  private:
@@ -43,7 +49,9 @@ class data_decoder {
   std::size_t line_length_ = 0;
   std::size_t lines_ = 0;
   bool line_too_long_ = false;
-  bool bare_line_end_ = false;
+  bool saw_bare_lf_ = false;
+  bool saw_bare_cr_ = false;
+  std::size_t unstuffed_dot_line_ = 0;
 };
 
 }  // namespace smtpmock::smtp

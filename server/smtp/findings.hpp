@@ -4,6 +4,7 @@
 // one-line text. The catalogue below is the list the docs table is made from.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,6 +34,9 @@ const finding_kind* find_finding_kind(std::string_view code);
 struct finding {
   const finding_kind* kind = nullptr;
   std::string text;  ///< this occurrence, one line
+  /// The mail transaction it belongs to (server_connection::transactions() while that one is
+  /// open, its MAIL included); 0: the session's, outside any transaction.
+  std::uint64_t transaction = 0;
 };
 
 }  // namespace smtpmock::smtp

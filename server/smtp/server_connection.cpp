@@ -62,7 +62,7 @@ void server_connection::note(std::string_view code, std::string text) {
   constexpr std::size_t max_findings = 100;
   const finding_kind* kind = find_finding_kind(code);
   if (kind == nullptr || findings_.size() >= max_findings) return;
-  findings_.push_back(finding{kind, std::move(text)});
+  findings_.push_back(finding{kind, std::move(text), tx_.open ? transactions_ : 0});
 }
 
 namespace {
@@ -91,10 +91,33 @@ bool fqdn_or_literal(std::string_view s) {
   return labels >= 2;
 }
 
+/// The extension whose advertisement allows a MAIL or RCPT parameter (RFC 5321 2.2.1: a
+/// parameter is sent only to a server that advertised its extension).
+std::string_view extension_of(const parameter& p) {
+  const std::string& k = p.keyword;
+  if (k == "BODY") return iequals(p.value, "BINARYMIME") ? "BINARYMIME" : "8BITMIME";
+  if (k == "RET" || k == "ENVID" || k == "NOTIFY" || k == "ORCPT") return "DSN";  // RFC 3461
+  if (k == "HOLDFOR" || k == "HOLDUNTIL") return "FUTURERELEASE";                 // RFC 4865
+  if (k == "BY") return "DELIVERBY";                                              // RFC 2852
+  return k;  // SIZE, SMTPUTF8, AUTH, REQUIRETLS, MT-PRIORITY, RRVS and unknown ones
+}
+
+/// Whether `params` (as "KEYWORD=value" texts) hold `keyword` with a value in `values`.
+const std::string* find_param(const std::vector<std::string>& params, std::string_view keyword) {
+  for (const auto& p : params) {
+    if (p.size() > keyword.size() && p[keyword.size()] == '=' &&
+        iequals(std::string_view(p).substr(0, keyword.size()), keyword))
+      return &p;
+    if (iequals(p, keyword)) return &p;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 void server_connection::judge(const command& c, const input_line& line) {
   const personality& p = *personality_;
+  if (c.id == verb::mail) mail_findings_from_ = findings_.size();
   if (line.too_long || (c.id != verb::auth && line.text.size() + 2 > limits::command_line)) {
     note("line-too-long",
          "a command line of more than " + std::to_string(limits::command_line) + " octets");
@@ -127,6 +150,7 @@ void server_connection::judge(const command& c, const input_line& line) {
           note("no-helo", "MAIL before HELO or EHLO");
         }
       }
+      judge_path(c);
       break;
     case verb::rcpt:
       if (!tx_.open) {
@@ -134,10 +158,18 @@ void server_connection::judge(const command& c, const input_line& line) {
       } else {
         ++tx_.rcpt_commands;
       }
+      judge_path(c);
       break;
     case verb::data:
     case verb::bdat:
-      if (tx_.rcpt_commands == 0) note("data-before-rcpt", upper(c.word) + " without any RCPT");
+      if (tx_.rcpt_commands == 0) {
+        note("data-before-rcpt", upper(c.word) + " without any RCPT");
+      } else if (tx_.env.recipients.empty() && unflushed_ == 0 && !tx_.bdat_started) {
+        // The client had read every RCPT's refusal (nothing was pipelined behind them).
+        note("data-after-all-rcpt-rejected", upper(c.word) + " after all " +
+                                                 std::to_string(tx_.rcpt_commands) +
+                                                 " RCPT were refused");
+      }
       if (c.id == verb::bdat && !p.advertises("CHUNKING"))
         note("bdat-unadvertised", "BDAT without CHUNKING advertised");
       break;
@@ -160,6 +192,54 @@ void server_connection::judge(const command& c, const input_line& line) {
       break;
     default:
       break;
+  }
+}
+
+void server_connection::judge_path(const command& c) {
+  path_argument path;
+  if (parse_path(c.argument, c.id == verb::mail ? "FROM" : "TO", path) != path_error::none) return;
+  const std::string name = upper(c.word);
+  for (const auto& param : path.params) {
+    const std::string_view ext = extension_of(param);
+    if (!session_.esmtp || !personality_->advertises(ext))
+      note("param-unadvertised", name + " parameter " + param.keyword + " needs " +
+                                     std::string(ext) + ", which was not advertised");
+  }
+  if (is_ascii(path.address)) return;
+  const auto smtputf8 = [](const parameter& q) { return q.keyword == "SMTPUTF8"; };
+  const bool declared = c.id == verb::mail
+                            ? std::any_of(path.params.begin(), path.params.end(), smtputf8)
+                            : tx_.smtputf8;
+  if (!declared)
+    note("smtputf8-undeclared", name + " " + path.address + ": a non-ASCII address without " +
+                                    (c.id == verb::mail ? "SMTPUTF8" : "SMTPUTF8 on MAIL"));
+}
+
+void server_connection::judge_message(std::string_view data, std::size_t size,
+                                      const data_decoder* decoder) {
+  if (decoder != nullptr) {
+    if (const std::size_t n = decoder->unstuffed_dot_line())
+      note("dot-not-stuffed",
+           "message line " + std::to_string(n) + " began with a single \".\" and text");
+    if (decoder->bare_lf()) note("bare-lf", "a message line ended with LF alone");
+    if (decoder->bare_cr()) note("bare-cr", "a message line held a CR without LF");
+    if (decoder->line_too_long())
+      note("line-too-long",
+           "a message line of more than " + std::to_string(limits::text_line) + " octets");
+  }
+  const auto& params = tx_.env.mail_params;
+  const std::string* body = find_param(params, "BODY");
+  const bool eight_bit_declared =
+      tx_.smtputf8 ||
+      (body != nullptr && (iequals(*body, "BODY=8BITMIME") || iequals(*body, "BODY=BINARYMIME")));
+  if (!eight_bit_declared &&
+      std::any_of(data.begin(), data.end(), [](char ch) { return (ch & 0x80) != 0; }))
+    note("8bit-undeclared", "8-bit octets in the message without BODY=8BITMIME on MAIL");
+  if (const std::string* declared = find_param(params, "SIZE")) {
+    std::size_t n = 0;
+    if (declared->size() > 5 && parse_size(std::string_view(*declared).substr(5), n) && size > n)
+      note("size-understated",
+           "the message had " + std::to_string(size) + " octets; MAIL declared " + *declared);
   }
 }
 
@@ -264,7 +344,8 @@ event server_connection::wait_for_input() {
     enter_state(state::closed);
     return make_event(event_kind::closed, verb::unknown, {}, {});
   }
-  unflushed_ = 0;  // the driver flushes every reply before it reads
+  // The driver flushes every reply before it reads, but those the hold_until_data quirk holds.
+  if (!holds_replies(0)) unflushed_ = 0;
   return make_event(event_kind::need_data, verb::unknown, {}, {});
 }
 
@@ -285,6 +366,7 @@ event server_connection::next_event() {
   }
   if (state_ == state::data) {
     if (!data_->feed(input_, pos_)) return wait_for_input();
+    judge_message(data_->message(), data_->size(), data_.get());
     // Limits latched during the transfer are answered now (RFC 5321 4.5.3.1.10, 4.2.5).
     reply r;
     if (data_->too_big()) {
@@ -380,6 +462,7 @@ event server_connection::on_bdat_chunk() {
   reply r;
   if (total > personality_->message_size_limit()) r = make(stock::size_exceeded);
   std::string data = tx_.bdat_message.empty() ? std::move(done.data) : tx_.bdat_message + done.data;
+  judge_message(data, total, nullptr);
   return message_event(std::move(data), total, std::move(r), verb::bdat, std::move(done.line));
 }
 
@@ -722,6 +805,8 @@ void server_connection::apply_command(const pending& answered, const reply& r) {
       // empty and the parameters already there stay.
       ++transactions_;
       tx_.open = true;
+      for (std::size_t i = mail_findings_from_; i < findings_.size(); ++i)
+        findings_[i].transaction = transactions_;
       tx_.env.mail_from = c.path.address;
       for (const auto& p : c.path.params) {
         tx_.env.mail_params.push_back(p.text());
@@ -743,6 +828,9 @@ void server_connection::apply_command(const pending& answered, const reply& r) {
         data_ = std::make_unique<data_decoder>(personality_->message_size_limit(),
                                                personality_->quirks.bare_lf);
         enter_state(state::data);
+        // Read before the 354 was even decided, so before the client could have seen it.
+        if (pos_ < input_.size())
+          note("data-before-354", "message content arrived before the 354 reply to DATA");
       }
       break;
     case verb::rset:

@@ -170,6 +170,11 @@ class server_connection {
   /// What the client did wrong so far, in order (findings.hpp). Each finding belongs to the
   /// input of the event it was noted in; the driver reports new ones after recording it.
   const std::vector<finding>& findings() const { return findings_; }
+  /// A finding only the driver can see (it arrives with the input of the event being made, or
+  /// of the last one): bytes before the banner (early-talker), a timeout (idle-timeout), what
+  /// the scenario engine measured (retry-too-early) or the listener counted (reconnect-storm).
+  /// An unknown code is ignored.
+  void observed(std::string_view code, std::string text) { note(code, std::move(text)); }
 
  private:
   enum class state { connect, fresh, greeted, data, auth, tls_handshake, closed };
@@ -244,6 +249,11 @@ class server_connection {
   void enter_state(state s);
   /// Notes the findings a command shows (its order, framing, pipelining, HELO argument).
   void judge(const command& c, const input_line& line);
+  /// Notes what a MAIL or RCPT's path and parameters show (unadvertised extensions, non-ASCII
+  /// without SMTPUTF8).
+  void judge_path(const command& c);
+  /// Notes what a message shows at its end (`decoder`: its DATA decoder; null after BDAT).
+  void judge_message(std::string_view data, std::size_t size, const data_decoder* decoder);
   void note(std::string_view code, std::string text);
   event ask(answering to, event_kind k, verb v, std::string line, reply proposed, change apply);
   event make_event(event_kind k, verb v, std::string line, reply proposed) const;
@@ -331,6 +341,9 @@ class server_connection {
   std::vector<finding> findings_;
   bool quit_seen_ = false;      ///< QUIT was sent
   bool tls_restarted_ = false;  ///< STARTTLS's handshake succeeded (EHLO is due again)
+  /// findings_.size() when the MAIL being answered was read: a 2xx makes the findings from
+  /// there on its transaction's.
+  std::size_t mail_findings_from_ = 0;
 };
 
 }  // namespace smtpmock::smtp

@@ -69,14 +69,199 @@ TEST_CASE("findings: the order of commands") {
   h.cmd("MAIL FROM:<a@x.example>");
   h.cmd("DATA");
   CHECK(codes_of(h) == codes{"no-helo", "rcpt-before-mail", "data-before-rcpt"});
-  // Neighbour: DATA after a refused RCPT is not data-before-rcpt (it has its own code).
+  // Neighbour: DATA after a refused RCPT is not data-before-rcpt; the client saw the refusal
+  // and sent DATA anyway, which has its own code.
   harness n;
   n.start();
   n.cmd("EHLO client.example");
   n.cmd("MAIL FROM:<a@x.example>");
   n.cmd("RCPT TO:<bad address>");
   n.cmd("DATA");
-  CHECK(codes_of(n).empty());
+  CHECK(codes_of(n) == codes{"data-after-all-rcpt-rejected"});
+  CHECK(n.conn.findings()[0].text == "DATA after all 1 RCPT were refused");
+  // Its neighbour: DATA pipelined behind the RCPTs, which the client could not have read.
+  harness pipelined;
+  pipelined.start();
+  pipelined.cmd("EHLO client.example");
+  pipelined.feed("MAIL FROM:<a@x.example>\r\nRCPT TO:<bad address>\r\nDATA\r\n");
+  CHECK(codes_of(pipelined).empty());
+  // One accepted RCPT among refused ones is fine.
+  harness some;
+  some.start();
+  some.cmd("EHLO client.example");
+  some.cmd("MAIL FROM:<a@x.example>");
+  some.cmd("RCPT TO:<bad address>");
+  some.cmd("RCPT TO:<b@y.example>");
+  some.cmd("DATA");
+  CHECK(codes_of(some).empty());
+}
+
+namespace {
+
+/// A session that has sent EHLO, MAIL (with `mail_params`) and one RCPT, each waiting for its
+/// reply.
+harness in_transaction(std::string_view mail_params = "",
+                       smtp::personality p = smtp::default_personality()) {
+  harness h(std::move(p));
+  h.start();
+  h.cmd("EHLO client.example");
+  h.cmd("MAIL FROM:<a@x.example>" + std::string(mail_params));
+  h.cmd("RCPT TO:<b@y.example>");
+  return h;
+}
+
+/// The codes a message with `mail_params` and `content` (sent after the 354) gets.
+codes message_codes(std::string_view content, std::string_view mail_params = "") {
+  harness h = in_transaction(mail_params);
+  h.cmd("DATA");
+  h.feed(content);
+  return codes_of(h);
+}
+
+}  // namespace
+
+TEST_CASE("findings: message content before the 354") {
+  harness h = in_transaction();
+  h.feed("DATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\n");
+  CHECK(codes_of(h) == codes{"data-before-354"});
+  CHECK(h.conn.findings()[0].transaction == 1);
+  // Neighbour: DATA alone, the content once the 354 was out.
+  harness ok = in_transaction();
+  ok.cmd("DATA");
+  ok.feed("Subject: hi\r\n\r\nhello\r\n.\r\n");
+  CHECK(codes_of(ok).empty());
+  // DATA refused (no recipient): what follows is read as commands, no data-before-354.
+  harness refused;
+  refused.start();
+  refused.cmd("EHLO client.example");
+  refused.feed("MAIL FROM:<a@x.example>\r\nRCPT TO:<bad address>\r\nDATA\r\nQUIT\r\n");
+  CHECK(codes_of(refused) == codes{"pipelining-group"});
+}
+
+TEST_CASE("findings: dot-stuffing, line ends and line length in the message") {
+  CHECK(message_codes("a\r\n.hidden\r\n.\r\n") == codes{"dot-not-stuffed"});
+  {
+    harness h = in_transaction();
+    h.cmd("DATA");
+    h.feed("a\r\nb\r\n.hidden\r\n.\r\n");
+    CHECK(h.conn.findings().at(0).text == "message line 3 began with a single \".\" and text");
+  }
+  CHECK(message_codes("a\r\n..stuffed\r\n.\r\n").empty());
+  CHECK(message_codes("a\nb\r\n.\r\n") == codes{"bare-lf"});
+  CHECK(message_codes("a\rb\r\n.\r\n") == codes{"bare-cr"});
+  CHECK(message_codes("a\r\nb\r\n.\r\n").empty());
+  CHECK(message_codes(std::string(999, 'a') + "\r\n.\r\n") == codes{"line-too-long"});
+  CHECK(message_codes(std::string(998, 'a') + "\r\n.\r\n").empty());
+  // With the bare-LF quirk accepting LF as a line end, a bare LF is still the client's fault.
+  auto lenient = smtp::default_personality();
+  lenient.quirks.bare_lf = smtp::bare_lf_mode::accept;
+  harness l = in_transaction("", lenient);
+  l.cmd("DATA");
+  l.feed("a\nb\n.\n");
+  CHECK(codes_of(l) == codes{"bare-lf"});
+}
+
+TEST_CASE("findings: 8-bit content, non-ASCII addresses, SIZE") {
+  const std::string eight = "Subject: caf\xc3\xa9\r\n\r\nx\r\n.\r\n";
+  CHECK(message_codes(eight) == codes{"8bit-undeclared"});
+  CHECK(message_codes(eight, " BODY=8BITMIME").empty());
+  CHECK(message_codes(eight, " SMTPUTF8").empty());
+  CHECK(message_codes("Subject: cafe\r\n\r\nx\r\n.\r\n", " BODY=7BIT").empty());
+
+  harness m;
+  m.start();
+  m.cmd("EHLO client.example");
+  m.cmd("MAIL FROM:<j\xc3\xb6s@x.example>");
+  CHECK(codes_of(m) == codes{"smtputf8-undeclared"});
+  harness r;
+  r.start();
+  r.cmd("EHLO client.example");
+  r.cmd("MAIL FROM:<a@x.example>");
+  r.cmd("RCPT TO:<j\xc3\xb6s@y.example>");
+  CHECK(codes_of(r) == codes{"smtputf8-undeclared"});
+  harness ok;
+  ok.start();
+  ok.cmd("EHLO client.example");
+  ok.cmd("MAIL FROM:<j\xc3\xb6s@x.example> SMTPUTF8");
+  ok.cmd("RCPT TO:<j\xc3\xb6s@y.example>");
+  CHECK(codes_of(ok).empty());
+
+  // "x\r\n" is 3 octets; the dot of ".\r\n" and stuffed dots do not count (RFC 1870).
+  CHECK(message_codes("x\r\n.\r\n", " SIZE=2") == codes{"size-understated"});
+  CHECK(message_codes("x\r\n.\r\n", " SIZE=3").empty());
+  CHECK(message_codes("..\r\n.\r\n", " SIZE=3").empty());
+  {
+    harness h = in_transaction(" SIZE=2");
+    h.cmd("DATA");
+    h.feed("x\r\n.\r\n");
+    CHECK(h.conn.findings().at(0).text == "the message had 3 octets; MAIL declared SIZE=2");
+  }
+  // BDAT counts its chunks.
+  harness b = in_transaction(" SIZE=2");
+  b.feed("BDAT 3 LAST\r\nabc");
+  CHECK(codes_of(b) == codes{"size-understated"});
+}
+
+TEST_CASE("findings: parameters of extensions that were not advertised") {
+  harness h = in_transaction("", without("DSN"));
+  h.cmd("RCPT TO:<c@y.example> NOTIFY=NEVER");
+  CHECK(codes_of(h) == codes{"param-unadvertised"});
+  CHECK(h.conn.findings()[0].text == "RCPT parameter NOTIFY needs DSN, which was not advertised");
+  harness m = in_transaction(" RET=HDRS", without("DSN"));  // refused with 555, still noted
+  CHECK(codes_of(m) == codes{"param-unadvertised", "rcpt-before-mail"});
+  // After HELO nothing is advertised.
+  harness helo;
+  helo.start();
+  helo.cmd("HELO client.example");
+  helo.cmd("MAIL FROM:<a@x.example> SIZE=10");
+  CHECK(codes_of(helo) == codes{"param-unadvertised"});
+  // Neighbours: the default scenario advertises all of these.
+  harness ok;
+  ok.start();
+  ok.cmd("EHLO client.example");
+  ok.cmd("MAIL FROM:<a@x.example> SIZE=10 BODY=8BITMIME RET=HDRS ENVID=x SMTPUTF8");
+  ok.cmd("RCPT TO:<b@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@y.example");
+  CHECK(codes_of(ok).empty());
+  harness binary;  // BODY=BINARYMIME needs BINARYMIME itself
+  binary.start();
+  binary.cmd("EHLO client.example");
+  binary.cmd("MAIL FROM:<a@x.example> BODY=BINARYMIME");
+  CHECK(codes_of(binary) == codes{"param-unadvertised"});
+}
+
+TEST_CASE("findings: which transaction a finding belongs to") {
+  harness h;
+  h.start();
+  h.cmd("EHLO vm");                           // the session's
+  h.cmd("MAIL FROM:<a@x.example> XFOO=1");    // refused: belongs to no transaction
+  h.cmd("MAIL FROM:<j\xc3\xb6s@x.example>");  // refused too (non-ASCII without SMTPUTF8)
+  h.cmd("MAIL FROM:<a@x.example> SIZE=1");    // accepted: transaction 1
+  h.cmd("RCPT TO:<b@y.example>");
+  h.cmd("DATA");
+  h.feed("x\r\n.\r\n");
+  h.cmd("MAIL FROM:<a@x.example>");
+  h.feed("RCPT TO:<b@y.example>\r\nDATA\r\nx\r\n.\r\n");  // transaction 2
+  const auto& f = h.conn.findings();
+  REQUIRE(f.size() == 5);
+  CHECK(std::string(f[0].kind->code) == "helo-not-fqdn");
+  CHECK(f[0].transaction == 0);
+  CHECK(std::string(f[1].kind->code) == "param-unadvertised");
+  CHECK(f[1].transaction == 0);
+  CHECK(std::string(f[2].kind->code) == "smtputf8-undeclared");
+  CHECK(f[2].transaction == 0);
+  CHECK(std::string(f[3].kind->code) == "size-understated");
+  CHECK(f[3].transaction == 1);
+  CHECK(std::string(f[4].kind->code) == "data-before-354");
+  CHECK(f[4].transaction == 2);
+}
+
+TEST_CASE("findings: those the driver observes") {
+  harness h;
+  h.start();
+  h.conn.observed("early-talker", "the client spoke 3 octets before the banner");
+  h.conn.observed("no-such-code", "ignored");
+  REQUIRE(codes_of(h) == codes{"early-talker"});
+  CHECK(h.conn.findings()[0].text == "the client spoke 3 octets before the banner");
 }
 
 TEST_CASE("findings: pipelining without PIPELINING, and past a group's end") {
