@@ -85,7 +85,8 @@ offered and verifies the certificate, so against that server it does not send at
 (`test_nodemailer_default_fails_on_the_self_signed_certificate` checks this); making it send
 would take `tls: {rejectUnauthorized: false}` or `ignoreTLS: true`, which is no longer its
 default mode. swaks, curl, msmtp and smtplib do not use STARTTLS unless asked to, and none of them
-authenticates without credentials, so for them the two setups give the same session.
+authenticates without credentials, so for them the two setups give the same findings
+(`test_starttls_on_offer_changes_nothing_for_the_others` checks this).
 """
 
 DEFAULT_MODES = """\
@@ -412,9 +413,9 @@ def render(rows: list[Row]) -> str:
 
 # --- the tests ------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def client_runs(tmp_path_factory):
-    """Each client against its own server; the servers are stopped at the end of the module."""
+def run_clients(tmp_path_factory, clients, starttls: bool):
+    """Each client against its own server (the default scenario, less STARTTLS unless
+    `starttls`): yields [(ClientRun, server)]; the servers are stopped afterwards."""
     from conftest import base_args, require_binary
 
     require_binary()
@@ -422,14 +423,16 @@ def client_runs(tmp_path_factory):
     runs: list[tuple[ClientRun, SmtpMockServer]] = []
     dump = os.environ.get("SMTPMOCK_FINDINGS_TRANSCRIPTS")
     try:
-        for key, run_client in CLIENTS:
+        for key, run_client in clients:
             tmp = tmp_path_factory.mktemp(key)
             spool = tmp / "spool"
             spool.mkdir()
-            scenario = tmp / "scenario.yaml"
-            scenario.write_text(server_scenario(), "utf-8")
-            server = SmtpMockServer(base_args(spool) + ["--scenario", str(scenario)], spool,
-                                    cwd=tmp)
+            args = base_args(spool)
+            if not starttls:
+                scenario = tmp / "scenario.yaml"
+                scenario.write_text(server_scenario(), "utf-8")
+                args += ["--scenario", str(scenario)]
+            server = SmtpMockServer(args, spool, cwd=tmp)
             servers.append(server)
             r = run_client(server, tmp)
             [m] = server.wait_messages(1)
@@ -438,12 +441,18 @@ def client_runs(tmp_path_factory):
             r.sessions = ended_sessions(server)
             if dump:
                 Path(dump).mkdir(parents=True, exist_ok=True)
-                Path(dump, f"{key}.json").write_text(json.dumps(r.sessions, indent=1), "utf-8")
+                name = f"{key}{'-starttls' if starttls else ''}.json"
+                Path(dump, name).write_text(json.dumps(r.sessions, indent=1), "utf-8")
             runs.append((r, server))
         yield runs
     finally:
         for s in servers:
             s.stop()
+
+
+@pytest.fixture(scope="module")
+def client_runs(tmp_path_factory):
+    yield from run_clients(tmp_path_factory, CLIENTS, starttls=False)
 
 
 def test_each_client_sent_in_one_session(client_runs):
@@ -502,3 +511,18 @@ def test_nodemailer_default_fails_on_the_self_signed_certificate(smtpmock, tmp_p
     result = json.loads(p.stdout.decode().strip().splitlines()[-1])
     assert "self-signed certificate" in result["message"], result
     assert smtpmock.messages() == []
+
+
+def test_starttls_on_offer_changes_nothing_for_the_others(client_runs, tmp_path_factory):
+    """SERVER_SETUP's claim: swaks, curl, msmtp and smtplib, in their default modes, neither
+    upgrade nor authenticate, so STARTTLS on offer (`smtpmock serve` as it starts) gives them
+    the same findings as the table's server."""
+    others = [c for c in CLIENTS if c[0] != "nodemailer"]
+    table = {r.name: rows_and_false_positives([(r, s)])[0][0].findings for r, s in client_runs}
+    for runs in run_clients(tmp_path_factory, others, starttls=True):
+        for r, server in runs:
+            assert not any(t["TLS"] for t in r.sessions[0]["Transcript"]), r.name
+            assert any(t["Direction"] == "out" and t["Text"][4:] == "STARTTLS"
+                       for t in r.sessions[0]["Transcript"]), r.name
+            [row], _, _ = rows_and_false_positives([(r, server)])
+            assert row.findings == table[r.name], r.name
