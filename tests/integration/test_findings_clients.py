@@ -1,7 +1,8 @@
 """The findings of real SMTP clients in their default modes, as a table in docs/findings-clients.md.
 
 Each client (swaks, curl, msmtp, Python smtplib twice, nodemailer) sends one plain text message
-the way a user does with the fewest options: host, port, sender, recipient and the message. Each
+the way a user does with the fewest options: host, port, sender, recipient and the message; a
+second table has the same runs with a UTF-8 body and a line that starts with a dot. Each
 runs against its own server: `smtpmock serve` with the default scenario less STARTTLS (see
 SERVER_SETUP for why), 127.0.0.1 and ephemeral ports only. The findings of each client's
 session(s) make the table; the test compares the generated document with the committed one and
@@ -21,7 +22,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -146,11 +146,11 @@ UTF8_NOTE = """\
 The same clients, the same way, with the body "Grüße aus Köln," and a line that starts with a
 dot (`.a line that starts with a dot`); the message curl, msmtp and smtplib's `sendmail()` are
 given says `Content-Type: text/plain; charset=utf-8` and `Content-Transfer-Encoding: 8bit`.
-swaks, whose own message is ASCII, gets the body with `--body` (its message has no MIME
-header fields, so the charset is not said either; no finding looks at headers); smtplib's `sendmail()` gets
-bytes (it refuses a str that is not ASCII); `send_message()` gets `set_content()` of the text
-(which picks `8bit`); nodemailer writes the text itself, quoted-printable, so 7-bit. Every
-client here dot-stuffs the dot line (no `dot-not-stuffed`).
+swaks, whose own message is ASCII, gets the body with `--body` (its message has no MIME header
+fields, so the charset goes unsaid too; no finding looks at headers). smtplib's `sendmail()`
+gets bytes (it refuses a str that is not ASCII), `send_message()` gets `set_content()` of the
+text (which picks `8bit`); nodemailer writes the text itself, quoted-printable, so 7-bit.
+Every client here dot-stuffs the dot line (no `dot-not-stuffed`).
 """
 
 # Real findings, judged from the transcript and the RFC clause: (client, code) -> one line.
