@@ -89,6 +89,24 @@ std::chrono::milliseconds duration_param(const std::string& value, const char* n
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
+bool wants_session_end(const request_context& c) {
+  const std::string* v = c.query("session_ended");
+  if (v == nullptr || *v == "0" || *v == "false") return false;
+  if (*v == "1" || *v == "true") return true;
+  fail(400, "bad session_ended '" + *v + "': expected 1 or 0");
+}
+
+std::chrono::milliseconds wait_timeout(const request_context& c) {
+  const api_options& options = c.state.options;
+  std::chrono::milliseconds timeout = options.default_wait;
+  if (const std::string* t = c.query("timeout")) timeout = duration_param(*t, "timeout");
+  if (timeout > options.max_wait) {
+    fail(400,
+         "timeout over the maximum of " + std::to_string(options.max_wait.count() / 1000) + " s");
+  }
+  return timeout;
+}
+
 json body_json(const std::string& body, json empty) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return empty;
   try {
@@ -314,9 +332,17 @@ outcome api::answer(const http_request& r, std::string_view path) {
 
 std::optional<http_response> api::check_wait(const wait_request& w) {
   try {
+    const store::message_store& store = state_->box.store();
+    if (w.what == wait_request::awaiting::findings) {
+      if (!findings_settled(store, w.findings)) return std::nullopt;
+      auto resp = json_response(collect_findings(store, w.findings));
+      add_cors(resp);
+      return resp;
+    }
     auto all = state_->box.all();
     const auto matches = state_->box.matching(w.query, all);
     if (matches.size() < w.count) return std::nullopt;
+    if (w.session_ended && !sessions_ended(store, matches)) return std::nullopt;
     auto resp = json_response(messages_summary_json(state_->box, all, matches, 0, max_page_size));
     add_cors(resp);
     return resp;
@@ -328,16 +354,26 @@ std::optional<http_response> api::check_wait(const wait_request& w) {
 }
 
 http_response api::wait_timed_out(const wait_request& w) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3g", static_cast<double>(w.timeout.count()) / 1000.0);
+  std::string what = "timed out after " + std::string(seconds) + " s waiting for ";
+  if (w.what == wait_request::awaiting::findings) {
+    const finding_filter& f = w.findings;
+    what += !f.session.empty()  ? "session " + f.session + " to end"
+            : !f.client.empty() ? "the session of client " + f.client + " to end"
+                                : std::string("every session to end");
+    auto resp = json_response(json{{"Error", what}}, 408);
+    add_cors(resp);
+    return resp;
+  }
   std::size_t have = 0;
   try {
     have = state_->box.matching(w.query, state_->box.all()).size();
   } catch (const std::exception&) {
   }
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.3g", static_cast<double>(w.timeout.count()) / 1000.0);
-  std::string what = "timed out after " + std::string(seconds) + " s waiting for " +
-                     std::to_string(w.count) + " message(s)";
+  what += std::to_string(w.count) + " message(s)";
   if (!w.query_text.empty()) what += " matching \"" + w.query_text + "\"";
+  if (w.session_ended) what += " whose sessions ended";
   what += " (" + std::to_string(have) + " so far)";
   auto resp = json_response(json{{"Error", what}, {"messages_count", have}}, 408);
   add_cors(resp);

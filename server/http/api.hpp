@@ -42,12 +42,25 @@ struct http_response {
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
 };
 
-/// A long-poll: answer once `count` messages match `query`, or when `timeout` passes.
+/// Which findings GET /api/v1/findings lists (empty: any).
+struct finding_filter {
+  std::string session;   ///< a session ID
+  std::string client;    ///< the session's client address: "ip:port", "[ip6]:port" or the ip
+  std::string code;      ///< a finding code
+  std::string severity;  ///< error, warning or info
+};
+
+/// A long-poll: answer once `count` messages match `query` (and, with session_ended, their
+/// sessions have ended), or once the sessions `findings` selects have ended; or when `timeout`
+/// passes.
 struct wait_request {
+  enum class awaiting { messages, findings } what = awaiting::messages;
   std::string query_text;
   search_query query;
   std::size_t count = 1;
   std::chrono::milliseconds timeout{0};
+  bool session_ended = false;
+  finding_filter findings;
 };
 
 /// Either an answer now, or a wait the server keeps until check_wait() or the timeout.

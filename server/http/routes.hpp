@@ -82,6 +82,11 @@ std::size_t size_param(const std::string* value, const char* name, std::size_t f
                        std::size_t min, std::size_t max);
 /// "5", "2.5" (seconds) or a scenario duration ("500ms", "2s", "1m").
 std::chrono::milliseconds duration_param(const std::string& value, const char* name);
+/// Whether a long-poll also waits for the end of sessions (session_ended=1 or true; 0, false
+/// or absent: no; anything else is a 400).
+bool wants_session_end(const request_context& c);
+/// The timeout= of a long-poll: default_wait when absent; over max_wait is a 400.
+std::chrono::milliseconds wait_timeout(const request_context& c);
 /// The request body as JSON; `empty` when there is none. Bad JSON is a 400.
 json body_json(const std::string& body, json empty = json::object());
 /// `j` (an object) with each key replaced by the field of `allowed` it names, matched as Go's
@@ -103,5 +108,14 @@ std::span<const route> control_routes();  ///< health, metrics, the page, sessio
 std::span<const route> mailpit_routes();  ///< Mailpit API v1 (and MailHog's v1 message by id)
 std::span<const route> mailhog_routes();  ///< MailHog API v2, Jim
 std::span<const route> view_routes();     ///< /view/{ID|latest}.html|.txt|.raw
+
+/// The findings `f` selects: every stored session's, newest session first, each session's in
+/// order, as GET /api/v1/findings shows them.
+json collect_findings(const store::message_store& store, const finding_filter& f);
+/// Whether every session `f` selects by session or client has ended, and one at least exists
+/// (without either: whether no session is live).
+bool findings_settled(const store::message_store& store, const finding_filter& f);
+/// Whether none of `messages` belongs to a session still live.
+bool sessions_ended(const store::message_store& store, const std::vector<message_ptr>& messages);
 
 }  // namespace smtpmock::http

@@ -1,5 +1,9 @@
 // Routes: health, metrics, the index page, sessions and their transcripts, the scenario and
 // Mailpit's chaos triggers (smtpmock's control of the SMTP side). See routes.hpp.
+#include <algorithm>
+#include <set>
+#include <string_view>
+
 #include "http/openapi.hpp"
 #include "http/routes.hpp"
 #include "scenario/loader.hpp"
@@ -8,6 +12,59 @@
 #include "store/json.hpp"
 
 namespace smtpmock::http {
+
+namespace {
+
+/// Whether a session's client address ("127.0.0.1:53422", "[::1]:53422") is `client`: the
+/// same address and port, or the same IP when `client` has no port.
+bool same_client(std::string_view address, std::string_view client) {
+  if (address == client) return true;
+  const auto port = address.rfind(':');
+  if (port == std::string_view::npos) return false;
+  std::string_view ip = address.substr(0, port);
+  if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  return ip == client;
+}
+
+bool selects(const finding_filter& f, const store::session_summary& s) {
+  if (!f.session.empty() && s.id != f.session) return false;
+  return f.client.empty() || same_client(s.client_address, f.client);
+}
+
+}  // namespace
+
+json collect_findings(const store::message_store& store, const finding_filter& f) {
+  json out = json::array();
+  for (const auto& s : store.session_summaries()) {
+    if (!selects(f, s)) continue;
+    for (const auto& x : s.findings) {
+      if (!f.code.empty() && x.code != f.code) continue;
+      if (!f.severity.empty() && x.severity != f.severity) continue;
+      out.push_back(finding_json(s.id, x));
+    }
+  }
+  return out;
+}
+
+bool findings_settled(const store::message_store& store, const finding_filter& f) {
+  const bool named = !f.session.empty() || !f.client.empty();
+  bool any = false;
+  for (const auto& s : store.session_summaries()) {
+    if (!selects(f, s)) continue;
+    if (!s.ended) return false;
+    any = true;
+  }
+  return any || !named;
+}
+
+bool sessions_ended(const store::message_store& store, const std::vector<message_ptr>& messages) {
+  std::set<std::string> live;
+  for (const auto& s : store.session_summaries())
+    if (!s.ended) live.insert(s.id);
+  if (live.empty()) return true;
+  return std::none_of(messages.begin(), messages.end(),
+                      [&](const message_ptr& m) { return live.contains(m->session_id); });
+}
 
 namespace {
 
@@ -196,32 +253,35 @@ http_response openapi_document(request_context&) {
   return text_response(openapi_json(), "application/json");
 }
 
-/// GET /api/v1/findings?session=&code=&severity=: the findings of every stored session (newest
-/// session first, each session's in order), filtered; [] for well-behaved clients.
+/// GET /api/v1/findings?session=&client=&code=&severity=: the findings of every stored session
+/// (newest session first, each session's in order), filtered; [] for well-behaved clients.
+/// With session_ended=1 (and timeout=) it long-polls until the sessions selected have ended.
 http_response list_findings(request_context& c) {
-  const std::string* session = c.query("session");
-  const std::string* code = c.query("code");
-  const std::string* severity = c.query("severity");
-  if (code && !code->empty() && !smtp::find_finding_kind(*code)) {
+  finding_filter f;
+  for (auto [name, field] : {std::pair{"session", &f.session}, std::pair{"client", &f.client},
+                             std::pair{"code", &f.code}, std::pair{"severity", &f.severity}}) {
+    if (const std::string* v = c.query(name)) *field = *v;
+  }
+  if (!f.code.empty() && !smtp::find_finding_kind(f.code)) {
     std::string known;
     for (const auto& k : smtp::finding_kinds())
       known += (known.empty() ? "" : ", ") + std::string(k.code);
-    fail(400, "unknown finding code '" + *code + "' (known: " + known + ")");
+    fail(400, "unknown finding code '" + f.code + "' (known: " + known + ")");
   }
-  if (severity && !severity->empty() && !smtp::parse_severity(*severity))
-    fail(400, "bad severity '" + *severity + "': expected error, warning or info");
-  if (session && !session->empty() && !c.state.box.store().session(*session))
-    fail(404, "session " + *session + " not found");
-  json out = json::array();
-  for (const auto& s : c.state.box.store().session_summaries()) {
-    if (session && !session->empty() && s.id != *session) continue;
-    for (const auto& f : s.findings) {
-      if (code && !code->empty() && f.code != *code) continue;
-      if (severity && !severity->empty() && f.severity != *severity) continue;
-      out.push_back(finding_json(s.id, f));
-    }
+  if (!f.severity.empty() && !smtp::parse_severity(f.severity))
+    fail(400, "bad severity '" + f.severity + "': expected error, warning or info");
+  if (!f.session.empty() && !c.state.box.store().session(f.session))
+    fail(404, "session " + f.session + " not found");
+  if (wants_session_end(c)) {
+    wait_request w;
+    w.what = wait_request::awaiting::findings;
+    w.session_ended = true;
+    w.findings = std::move(f);
+    w.timeout = wait_timeout(c);
+    c.wait = std::move(w);
+    return {};
   }
-  return json_response(out);
+  return json_response(collect_findings(c.state.box.store(), f));
 }
 
 const route table[] = {

@@ -104,18 +104,13 @@ http_response set_read(request_context& c) {
 }
 
 http_response wait_for_messages(request_context& c) {
-  const api_options& options = c.state.options;
   wait_request w;
   const std::string* text = c.query("query");
   w.query_text = text ? *text : std::string();
   w.query = parse_search(w.query_text);
   w.count = size_param(c.query("count"), "count", 1, 1, 1'000'000);
-  w.timeout = options.default_wait;
-  if (const std::string* t = c.query("timeout")) w.timeout = duration_param(*t, "timeout");
-  if (w.timeout > options.max_wait) {
-    fail(400,
-         "timeout over the maximum of " + std::to_string(options.max_wait.count() / 1000) + " s");
-  }
+  w.timeout = wait_timeout(c);
+  w.session_ended = wants_session_end(c);
   c.wait = std::move(w);
   return {};
 }

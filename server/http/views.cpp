@@ -118,6 +118,18 @@ json envelope_json(const smtp::envelope& env) {
   return json::parse(store::envelope_json(env));
 }
 
+namespace {
+
+/// The findings of a message's transaction, as GET /api/v1/findings shows them.
+json message_findings_json(const store::stored_message& m) {
+  json out = json::array();
+  for (const auto& f : m.findings)
+    out.push_back(finding_json(m.session_id, f));
+  return out;
+}
+
+}  // namespace
+
 json message_summary_json(mailbox& box, const message_ptr& m) {
   const auto p = box.parsed(m);
   return json{{"ID", m->id},
@@ -136,7 +148,8 @@ json message_summary_json(mailbox& box, const message_ptr& m) {
               {"Attachments", p->attachments.size()},
               {"Snippet", p->snippet},
               {"SessionID", m->session_id},
-              {"Envelope", envelope_json(m->env)}};
+              {"Envelope", envelope_json(m->env)},
+              {"Findings", message_findings_json(*m)}};
 }
 
 json message_json(mailbox& box, const message_ptr& m) {
@@ -163,7 +176,8 @@ json message_json(mailbox& box, const message_ptr& m) {
               {"Inline", attachments_json(p->inlines)},
               {"Attachments", attachments_json(p->attachments)},
               {"SessionID", m->session_id},
-              {"Envelope", envelope_json(m->env)}};
+              {"Envelope", envelope_json(m->env)},
+              {"Findings", message_findings_json(*m)}};
 }
 
 json messages_summary_json(mailbox& box, const std::vector<message_ptr>& all,

@@ -212,7 +212,8 @@ struct server::impl {
                           .tls = options.tls,
                           .implicit_tls = l.implicit_tls,
                           .live_connections = &connections,
-                          .max_connections = options.max_connections};
+                          .max_connections = options.max_connections,
+                          .reconnects = &reconnects};
     asio::co_spawn(ex, run_session(std::move(stream), std::move(params)),
                    [this, ctl](std::exception_ptr) { session_ended(ctl.get()); });
   }
@@ -340,6 +341,7 @@ struct server::impl {
   std::shared_ptr<store::message_store> store;
   unsigned threads;
   std::atomic<std::size_t> connections{0};
+  reconnect_watch reconnects;  ///< clients that come back at once after a 421
   std::atomic<bool> stopping{false};
   std::mutex registry_mutex;
   std::unordered_map<session_control*, std::weak_ptr<session_control>> registry;

@@ -20,6 +20,7 @@
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -92,6 +93,21 @@ store::reply_to reply_kind(const smtp::event& ev) {
   }
 }
 
+/// The text of a retry-too-early finding: which triplet came back when, against what delay.
+std::string retry_text(const smtp::event& ev, const scenario::action& act) {
+  const auto seconds = [](std::chrono::milliseconds d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+    return std::string(buf);
+  };
+  std::string what = "RCPT";
+  if (ev.command == smtp::verb::mail) what = "MAIL";
+  if (ev.kind == smtp::event_kind::message) what = "the message";
+  return what + " from <" + ev.sender + "> to <" + ev.recipient + "> came back " +
+         seconds(*act.retried_after) + " after it was greylisted; rule '" + act.rule +
+         "' asks for " + seconds(act.then.greylist.value_or(std::chrono::milliseconds(0)));
+}
+
 /// "code enhanced text" of a reply's first line, for logs.
 std::string reply_summary(const smtp::reply& r) {
   std::string out = r.enhanced;
@@ -138,6 +154,10 @@ class session final : private effect_host {
         }
       }
       conn_.emplace(personality_, connection_options());
+      if (p_.reconnects) {
+        if (auto storm = p_.reconnects->connected(client_ip_, steady::now()))
+          conn_->observed("reconnect-storm", std::move(*storm));
+      }
       for (; open;) {
         smtp::event ev = conn_->next_event();
         switch (ev.kind) {
@@ -289,24 +309,46 @@ class session final : private effect_host {
   }
 
   /// Stores the findings the core noted since the last call; each follows the transcript line
-  /// last recorded (the input it was noted in).
+  /// last recorded (the input it was noted in). Those of the open transaction are kept for
+  /// its message too.
   void report_findings() {
     const auto& all = conn_->findings();
     for (; findings_reported_ < all.size(); ++findings_reported_) {
       const smtp::finding& f = all[findings_reported_];
-      p_.store->add_finding(
-          id_, store::finding_record{std::string(f.kind->code),
-                                     std::string(smtp::severity_name(f.kind->severity)),
-                                     std::string(f.kind->rfc), f.text, 0, store::clock::now()});
+      store::finding_record record{std::string(f.kind->code),
+                                   std::string(smtp::severity_name(f.kind->severity)),
+                                   std::string(f.kind->rfc),
+                                   f.text,
+                                   0,
+                                   store::clock::now()};
+      record.line = p_.store->add_finding(id_, record);
       if (p_.metrics) p_.metrics->client_finding(*f.kind);
+      if (f.transaction == 0) continue;
+      if (f.transaction != tx_findings_of_) {
+        tx_findings_.clear();
+        tx_findings_of_ = f.transaction;
+      }
+      tx_findings_.push_back(std::move(record));
     }
+  }
+
+  /// Notes a finding of the driver's at once (it belongs to the last line recorded).
+  void observe(std::string_view code, std::string text) {
+    conn_->observed(code, std::move(text));
+    report_findings();
   }
 
   /// Stores the message of a message event; a failure turns the 2xx into 451 4.3.0.
   void keep_message(const smtp::event& ev, smtp::reply& r) {
     try {
-      p_.store->add_message(store::stored_message{ev.message->id, id_, store::clock::now(),
-                                                  ev.message->env, ev.message->data});
+      store::stored_message m;
+      m.id = ev.message->id;
+      m.session_id = id_;
+      m.received = store::clock::now();
+      m.env = ev.message->env;
+      m.data = ev.message->data;
+      if (tx_findings_of_ == conn_->transactions()) m.findings = tx_findings_;
+      p_.store->add_message(std::move(m));
       ++messages_;
       if (p_.metrics) p_.metrics->message_stored(ev.message->data.size());
     } catch (const std::exception& e) {
@@ -327,6 +369,9 @@ class session final : private effect_host {
           scenario::facts_for(ev, *type, *conn_, id_, client_ip_, &counters_, steady::now()));
       if (act && p_.metrics) p_.metrics->rule_hit(act->rule);
     }
+    if (act && act->retried_after) {
+      conn_->observed("retry-too-early", retry_text(ev, *act));
+    }
     record_input(ev);
     report_findings();
     if (ev.kind == smtp::event_kind::message) budget_.clear();
@@ -341,6 +386,14 @@ class session final : private effect_host {
       if (spoke) note("client spoke before the banner");
       r = conn_->banner_verdict(r, spoke);
     }
+    if (ev.kind == smtp::event_kind::connect && !stream_->tls_up()) {
+      // RFC 5321 4.3.1: the client waits for the greeting. Inside implicit TLS the probe would
+      // see TLS records, not commands, so it is made on plain connections only.
+      if (const std::size_t n = stream_->available()) {
+        conn_->observed("early-talker",
+                        "the client sent " + std::to_string(n) + " octets before the banner");
+      }
+    }
     // §4: a message that gets its 2xx is stored before the reply is written.
     if (ev.message != nullptr && conn_->keeps_message(r)) keep_message(ev, r);
     log_event(ev, r, rule);
@@ -349,6 +402,8 @@ class session final : private effect_host {
     if (fx && shapes_reply(*fx)) co_await flush();
     conn_->respond(r);
     if (p_.metrics) p_.metrics->reply(reply_kind(ev), r.code);
+    report_findings();  // those the reply showed (data-before-354), and the early talker
+    if (r.code == 421 && p_.reconnects) p_.reconnects->answered_421(client_ip_, steady::now());
     take_output(rule);
     if (fx) co_await perform_after_reply(*this, rule, *fx);
     // The next command (or the message after 354) has its own deadline from here.
@@ -534,6 +589,8 @@ class session final : private effect_host {
                  stress ? " stress=yes" : "");
     note(std::string(what) + " timeout after " + std::to_string(ms) + " ms" +
          (stress ? " (server under stress: nearly every connection slot in use)" : ""));
+    observe("idle-timeout", std::string(what) + " timeout: the server closed the session after " +
+                                std::to_string(ms) + " ms");
     conn_->interrupt(smtp::make(reply));
   }
 
@@ -603,6 +660,10 @@ class session final : private effect_host {
   std::string tls_version_;
   std::string tls_cipher_;
   std::size_t findings_reported_ = 0;  ///< conn_->findings() already stored
+  /// The stored findings of the newest transaction that had any (tx_findings_of_), for its
+  /// message.
+  std::vector<store::finding_record> tx_findings_;
+  std::uint64_t tx_findings_of_ = 0;
   std::string id_;
   std::string client_ip_;
   std::string client_address_;

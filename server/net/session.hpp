@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "net/reconnects.hpp"
 #include "net/session_stream.hpp"
 #include "net/tls_context.hpp"
 #include "scenario/engine.hpp"
@@ -39,6 +40,8 @@ struct session_params {
   /// timeout is cut to the scenario's stress_timeout. Null: never under stress.
   const std::atomic<std::size_t>* live_connections = nullptr;
   std::size_t max_connections = 0;
+  /// The server's watch over clients that reconnect at once after a 421; null: none.
+  reconnect_watch* reconnects = nullptr;
 };
 
 /// Runs one session to its end. Never throws: failures are logged and end only this session.

@@ -233,8 +233,9 @@ std::optional<action> engine::decide(const facts& f) {
   for (const std::uint32_t i : by_event_[static_cast<std::size_t>(f.event)]) {
     const rule& r = def_->rules[i];
     if (!conditions_hold(r, f, headers)) continue;  // pure: patterns and facts, no lock
-    if (stateful_[i] && !state_allows(i, r, f)) continue;
-    action a{r.name, r.then};
+    std::optional<std::chrono::milliseconds> retried_after;
+    if (stateful_[i] && !state_allows(i, r, f, retried_after)) continue;
+    action a{r.name, r.then, retried_after};
     if (a.then.greylist && !a.then.reply)
       a.then.reply = std::vector<std::string>{
           "451 4.7.1 <{recipient}>: Recipient address rejected: Greylisted, try again later"};
@@ -243,7 +244,8 @@ std::optional<action> engine::decide(const facts& f) {
   return std::nullopt;
 }
 
-bool engine::still_greylisted(std::size_t i, const facts& f) {
+bool engine::still_greylisted(std::size_t i, const facts& f,
+                              std::optional<std::chrono::milliseconds>& retried_after) {
   // RFC 6647 greylisting: a temporary failure until the same (client, sender, recipient)
   // comes back after retry_after; from then on it passes.
   std::string triplet = std::to_string(i);
@@ -257,10 +259,14 @@ bool engine::still_greylisted(std::size_t i, const facts& f) {
     greylist_.emplace(std::move(triplet), f.now);
     return true;
   }
-  return f.now - it->second < *def_->rules[i].then.greylist;
+  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(f.now - it->second);
+  if (since >= *def_->rules[i].then.greylist) return false;
+  retried_after = since;
+  return true;
 }
 
-bool engine::state_allows(std::size_t i, const rule& r, const facts& f) {
+bool engine::state_allows(std::size_t i, const rule& r, const facts& f,
+                          std::optional<std::chrono::milliseconds>& retried_after) {
   if (f.counters && session_scoped(r)) {
     // The session's own counters: one strand, no lock; only greylisting is shared.
     session_counters& mine = *f.counters;
@@ -273,7 +279,7 @@ bool engine::state_allows(std::size_t i, const rule& r, const facts& f) {
     if (!counters_fire(c, i, r, f)) return false;
     if (r.then.greylist) {
       std::lock_guard lock(mutex_);
-      if (!still_greylisted(i, f)) return false;
+      if (!still_greylisted(i, f, retried_after)) return false;
     }
     c.fired++;
     return true;
@@ -281,7 +287,7 @@ bool engine::state_allows(std::size_t i, const rule& r, const facts& f) {
   std::lock_guard lock(mutex_);
   rule_counter& c = counters_[{i, scope_key(r, f)}];  // std::map: the reference stays valid
   if (!counters_fire(c, i, r, f)) return false;
-  if (r.then.greylist && !still_greylisted(i, f)) return false;
+  if (r.then.greylist && !still_greylisted(i, f, retried_after)) return false;
   c.fired++;
   return true;
 }

@@ -80,6 +80,9 @@ struct facts {
 struct action {
   std::string rule;
   effects then;
+  /// A greylisting rule fired for a triplet seen before, within its retry_after: how long
+  /// after the first sighting it came back (the client retried too early).
+  std::optional<std::chrono::milliseconds> retried_after;
 };
 
 class engine {
@@ -103,12 +106,14 @@ class engine {
   using header_cache = std::optional<detail::header_index>;
   bool conditions_hold(const rule& r, const facts& f, header_cache& headers) const;
   /// The counters and greylisting of a rule whose conditions hold.
-  bool state_allows(std::size_t index, const rule& r, const facts& f);
+  bool state_allows(std::size_t index, const rule& r, const facts& f,
+                    std::optional<std::chrono::milliseconds>& retried_after);
   /// Counts a match in `c` and says whether the counters let the rule fire.
   bool counters_fire(rule_counter& c, std::size_t index, const rule& r, const facts& f) const;
   /// Whether greylisting still holds the event's triplet back, so the rule fires (under the
   /// mutex); the first sighting starts its window.
-  bool still_greylisted(std::size_t index, const facts& f);
+  bool still_greylisted(std::size_t index, const facts& f,
+                        std::optional<std::chrono::milliseconds>& retried_after);
   std::string scope_key(const rule& r, const facts& f) const;
   double draw(std::size_t index, const rule& r, const facts& f, std::uint64_t n) const;
 

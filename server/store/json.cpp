@@ -154,22 +154,6 @@ std::string envelope_json(const smtp::envelope& env) {
   return dump(envelope_object(env));
 }
 
-std::string message_json(const stored_message& m) {
-  json j{
-      {"ID", m.id},
-      {"SessionID", m.session_id},
-      {"Received", rfc3339(m.received)},
-      // Received to the nanosecond: messages of one millisecond keep their order when the
-      // spool is loaded back.
-      {"ReceivedUnixNano",
-       std::chrono::duration_cast<std::chrono::nanoseconds>(m.received.time_since_epoch()).count()},
-      {"Size", m.data.size()},
-      {"Envelope", envelope_object(m.env)},
-      // Indexes into the Transcript of session-<SessionID>.json: [From, To).
-      {"TranscriptLines", json{{"From", m.transcript_from}, {"To", m.transcript_to}}}};
-  return dump(j);
-}
-
 /// [{Code, Severity, RFC, Text, Line, Time}], as the API shows them.
 static json findings_json(const std::vector<finding_record>& findings) {
   json out = json::array();
@@ -182,6 +166,23 @@ static json findings_json(const std::vector<finding_record>& findings) {
                        {"Time", rfc3339(f.at)}});
   }
   return out;
+}
+
+std::string message_json(const stored_message& m) {
+  json j{
+      {"ID", m.id},
+      {"SessionID", m.session_id},
+      {"Received", rfc3339(m.received)},
+      // Received to the nanosecond: messages of one millisecond keep their order when the
+      // spool is loaded back.
+      {"ReceivedUnixNano",
+       std::chrono::duration_cast<std::chrono::nanoseconds>(m.received.time_since_epoch()).count()},
+      {"Size", m.data.size()},
+      {"Envelope", envelope_object(m.env)},
+      // Indexes into the Transcript of session-<SessionID>.json: [From, To).
+      {"TranscriptLines", json{{"From", m.transcript_from}, {"To", m.transcript_to}}},
+      {"Findings", findings_json(m.findings)}};
+  return dump(j);
 }
 
 std::string session_json(const session_record& s) {
@@ -247,6 +248,19 @@ clock::time_point time_at(const json& j, const char* key) {
   return *t;
 }
 
+/// The "Findings" of a spooled message or session (absent in older spools: none).
+std::vector<finding_record> parse_findings(const json& j) {
+  std::vector<finding_record> out;
+  if (!j.contains("Findings")) return out;
+  for (const auto& f : j["Findings"]) {
+    out.push_back(finding_record{f.at("Code").get<std::string>(),
+                                 f.at("Severity").get<std::string>(),
+                                 f.at("RFC").get<std::string>(), f.at("Text").get<std::string>(),
+                                 f.at("Line").get<std::size_t>(), time_at(f, "Time")});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<stored_message> parse_message_json(std::string_view text, std::string data) try {
@@ -266,6 +280,7 @@ std::optional<stored_message> parse_message_json(std::string_view text, std::str
     m.transcript_from = j["TranscriptLines"].at("From").get<std::size_t>();
     m.transcript_to = j["TranscriptLines"].at("To").get<std::size_t>();
   }
+  m.findings = parse_findings(j);
   return m;
 } catch (const std::exception&) {
   return std::nullopt;
@@ -293,14 +308,7 @@ std::optional<session_record> parse_session_json(std::string_view text) try {
     s.shown += shown_lines(line);
     s.lines.push_back(std::move(line));
   }
-  if (j.contains("Findings")) {
-    for (const auto& f : j["Findings"]) {
-      s.findings.push_back(
-          finding_record{f.at("Code").get<std::string>(), f.at("Severity").get<std::string>(),
-                         f.at("RFC").get<std::string>(), f.at("Text").get<std::string>(),
-                         f.at("Line").get<std::size_t>(), time_at(f, "Time")});
-    }
-  }
+  s.findings = parse_findings(j);
   s.message_mark = s.shown;
   return s;
 } catch (const std::exception&) {

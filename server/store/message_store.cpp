@@ -223,7 +223,7 @@ void message_store::add_message(stored_message m) {
       throw;
     }
   }
-  std::shared_ptr<const std::vector<std::function<void()>>> listeners;
+  listener_list listeners;
   {
     std::lock_guard lock(mutex_);
     if (session_record* it = find_session_locked(msg->session_id)) {
@@ -233,6 +233,10 @@ void message_store::add_message(stored_message m) {
     push_message_locked(std::move(msg));
     listeners = listeners_;
   }
+  notify(listeners);
+}
+
+void message_store::notify(const listener_list& listeners) noexcept {
   if (!listeners) return;
   for (const auto& on_added : *listeners) {
     try {
@@ -353,15 +357,17 @@ void message_store::append(const std::string& session_id, transcript_line line) 
   if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
 }
 
-void message_store::add_finding(const std::string& session_id, finding_record f) {
+std::size_t message_store::add_finding(const std::string& session_id, finding_record f) {
   std::lock_guard lock(mutex_);
   session_record* it = find_session_locked(session_id);
-  if (it == nullptr) return;
+  if (it == nullptr) return 0;
   f.line = it->shown;
+  const std::size_t line = f.line;
   const std::size_t cost = f.code.size() + f.severity.size() + f.rfc.size() + f.text.size() + 64;
   it->bytes += cost;
   transcript_bytes_ += cost;
   it->findings.push_back(std::move(f));
+  return line;
 }
 
 void message_store::evict_transcripts_locked() {
@@ -386,20 +392,24 @@ void message_store::evict_transcripts_locked() {
 
 void message_store::close_session(const std::string& id) {
   std::optional<session_record> snapshot;
+  listener_list listeners;
   {
     std::lock_guard lock(mutex_);
     session_record* it = find_session_locked(id);
     if (it == nullptr) return;
     if (!it->ended) it->ended = clock::now();
     if (spool_) snapshot = *it;
+    listeners = listeners_;
   }
-  if (!snapshot) return;
-  try {
-    write_atomic(*spool_, "session-" + safe_name(id) + ".json", session_json(*snapshot));
-  } catch (const std::exception&) {
-    std::lock_guard lock(mutex_);
-    ++spool_failures_;
+  if (snapshot) {
+    try {
+      write_atomic(*spool_, "session-" + safe_name(id) + ".json", session_json(*snapshot));
+    } catch (const std::exception&) {
+      std::lock_guard lock(mutex_);
+      ++spool_failures_;
+    }
   }
+  notify(listeners);  // a long-poll may wait for the session's end
 }
 
 std::optional<session_record> message_store::session(const std::string& id) const {

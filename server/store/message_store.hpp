@@ -24,6 +24,17 @@ namespace smtpmock::store {
 
 using clock = std::chrono::system_clock;
 
+/// A finding of a session (smtp/findings.hpp) as stored: it follows transcript line `line`
+/// (1-based, as shown; 0: before any line).
+struct finding_record {
+  std::string code;
+  std::string severity;  ///< "error", "warning" or "info"
+  std::string rfc;
+  std::string text;
+  std::size_t line = 0;
+  clock::time_point at;
+};
+
 /// A message that received its final 2xx.
 struct stored_message {
   std::string id;
@@ -35,6 +46,9 @@ struct stored_message {
   /// the lines since the session's previous message), so the spool writes a transcript once.
   std::size_t transcript_from = 0;
   std::size_t transcript_to = 0;
+  /// The findings of its transaction (MAIL to the end of data), `line` in its session's
+  /// transcript.
+  std::vector<finding_record> findings;
 };
 
 enum class direction { in, out, info };
@@ -48,17 +62,6 @@ struct transcript_line {
   std::string text;  ///< without a final CRLF; AUTH secrets already masked
   bool tls = false;
   std::string rule;  ///< the scenario rule that shaped this reply, if any
-};
-
-/// A finding of a session (smtp/findings.hpp) as stored: it follows transcript line `line`
-/// (1-based, as shown; 0: before any line).
-struct finding_record {
-  std::string code;
-  std::string severity;  ///< "error", "warning" or "info"
-  std::string rfc;
-  std::string text;
-  std::size_t line = 0;
-  clock::time_point at;
 };
 
 /// One SMTP session and its transcript.
@@ -158,9 +161,11 @@ class message_store {
   /// Appends a transcript line (bounded per session).
   void append(const std::string& session_id, transcript_line line);
   /// Adds a finding to the session; it follows the session's last transcript line so far.
-  void add_finding(const std::string& session_id, finding_record f);
-  /// Marks the session ended and spools its transcript as session-<id>.json when spooling.
-  /// Never throws for a spool failure (it runs at teardown); see spool_failures().
+  /// Returns that line (finding_record::line as stored).
+  std::size_t add_finding(const std::string& session_id, finding_record f);
+  /// Marks the session ended and spools its transcript as session-<id>.json when spooling;
+  /// then calls the listeners (add_listener). Never throws for a spool failure (it runs at
+  /// teardown); see spool_failures().
   void close_session(const std::string& id);
   std::optional<session_record> session(const std::string& id) const;
   /// Sessions, newest first, with their transcripts (a copy: prefer session_summaries()).
@@ -172,7 +177,8 @@ class message_store {
   /// Sessions kept (open and ended).
   std::size_t session_count() const;
 
-  /// Registers `on_added`, called after every add_message on the storing thread, outside the
+  /// Registers `on_added`, called after every add_message (and close_session) on the calling
+  /// thread, outside the
   /// store's lock and before the client's 2xx is written: it must be cheap and must not throw
   /// (the HTTP API uses it to post a wake-up for long-polls to its own executor).
   void add_listener(std::function<void()> on_added);
@@ -203,8 +209,11 @@ class message_store {
   const session_record* find_session_locked(const std::string& id) const;
   /// Keeps `m` as the newest message and drops the oldest past the count and byte bounds.
   void push_message_locked(std::shared_ptr<const stored_message> m);
+  using listener_list = std::shared_ptr<const std::vector<std::function<void()>>>;
   /// Replaced (never mutated) under mutex_, so add_message copies one pointer, not a vector.
-  std::shared_ptr<const std::vector<std::function<void()>>> listeners_;
+  listener_list listeners_;
+  /// Calls each of `listeners` (outside the lock), ignoring their failures.
+  static void notify(const listener_list& listeners) noexcept;
 };
 
 }  // namespace smtpmock::store

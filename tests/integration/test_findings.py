@@ -152,3 +152,169 @@ def test_well_behaved_clients_make_no_error_or_warning(smtpmock):
     # Only the HELO names of this machine can be info (a host name without a domain).
     for f in api(smtpmock, "/api/v1/findings")[1]:
         assert f["Code"] == "helo-not-fqdn", f
+
+
+# --- findings that depend on timing, on the listener and on the scenario -------------------
+
+SLOW_BANNER = """\
+name: slow-banner
+rules:
+  - name: slow-banner
+    on: connect
+    delay: 400ms
+"""
+
+
+def test_early_talker(smtpmock_factory, tmp_path):
+    scenario = tmp_path / "slow-banner.yaml"
+    scenario.write_text(SLOW_BANNER)
+    server = smtpmock_factory("--scenario", str(scenario))
+    c = RawSmtp("127.0.0.1", server.port)
+    c.send("EHLO client.example\r\n")  # at once, while the banner waits 400 ms
+    assert c.reply()[0].startswith("220")
+    assert c.reply()[0].startswith("250")
+    c.command("QUIT")
+    s = session_ended(server, newest_session(server))
+    assert codes(s) == ["early-talker"]
+    assert s["Findings"][0]["Text"] == "the client sent 21 octets before the banner"
+    # Neighbour: the same server, a client that waits for the banner.
+    c = RawSmtp("127.0.0.1", server.port)
+    c.reply()
+    c.command("EHLO client.example")
+    c.command("QUIT")
+    assert codes(session_ended(server, newest_session(server))) == []
+
+
+def raw_transaction(port: int, mail: str = "MAIL FROM:<a@x.example>") -> RawSmtp:
+    """A raw session that has had EHLO, MAIL and RCPT accepted, each reply read."""
+    c = RawSmtp("127.0.0.1", port)
+    c.reply()
+    c.command("EHLO client.example")
+    assert c.command(mail)[0].startswith("250")
+    assert c.command("RCPT TO:<b@y.example>")[0].startswith("250")
+    return c
+
+
+def test_data_before_354_and_the_findings_of_a_message(smtpmock):
+    c = raw_transaction(smtpmock.port)
+    c.send("DATA\r\nSubject: caf\xc3\xa9\r\n\r\nhi\r\n.\r\n".encode("latin-1"))  # one write
+    assert c.reply()[0].startswith("354")
+    assert c.reply()[0].startswith("250")
+    # The session is still open: a wait for its end times out, and says so.
+    status, err = api(smtpmock, "/api/v1/messages/wait?session_ended=1&timeout=0.3")
+    assert status == 408 and "whose sessions ended" in err["Error"]
+    c.command("QUIT")
+    status, listing = api(smtpmock, "/api/v1/messages/wait?session_ended=1&timeout=10")
+    assert status == 200 and listing["messages_count"] == 1
+    s = session_ended(smtpmock, newest_session(smtpmock))
+    assert codes(s) == ["data-before-354", "8bit-undeclared"]
+    # The message carries the findings of its transaction, in the listing and in full.
+    summary = listing["messages"][0]
+    assert [f["Code"] for f in summary["Findings"]] == ["data-before-354", "8bit-undeclared"]
+    status, msg = api(smtpmock, f"/api/v1/message/{summary['ID']}")
+    assert status == 200 and msg["Findings"] == summary["Findings"]
+    assert all(f["SessionID"] == s["ID"] for f in msg["Findings"])
+    # The text transcript puts data-before-354 after DATA's line.
+    status, text = api(smtpmock, f"/api/v1/session/{s['ID']}/transcript", accept="text/plain")
+    lines = text.decode().splitlines()
+    at = lines.index(" -> DATA")
+    assert lines[at + 1].startswith("!! data-before-354: ")
+
+
+def test_findings_wait_for_the_end_of_a_client_session(smtpmock):
+    c = RawSmtp("127.0.0.1", smtpmock.port)
+    c.reply()
+    c.command("EHLO vm")
+    host, port = c.sock.getsockname()[:2]
+    client = f"{host}:{port}"
+    status, err = api(smtpmock, f"/api/v1/findings?client={client}&session_ended=1&timeout=0.3")
+    assert status == 408 and client in err["Error"]
+    c.sock.close()  # no QUIT
+    status, found = api(smtpmock, f"/api/v1/findings?client={client}&session_ended=1&timeout=10")
+    assert status == 200 and [f["Code"] for f in found] == ["helo-not-fqdn", "no-quit"]
+    # The client's IP alone selects every session of it; another address none.
+    assert len(api(smtpmock, f"/api/v1/findings?client={host}")[1]) == 2
+    assert api(smtpmock, "/api/v1/findings?client=192.0.2.1:25")[1] == []
+    assert api(smtpmock, "/api/v1/findings?session_ended=maybe")[0] == 400
+
+
+GREYLIST = """\
+name: greylist
+rules:
+  - name: greylist
+    on: rcpt
+    greylist: {retry_after: 60s}
+"""
+
+
+def test_retry_too_early(smtpmock_factory, tmp_path):
+    scenario = tmp_path / "greylist.yaml"
+    scenario.write_text(GREYLIST)
+    server = smtpmock_factory("--scenario", str(scenario))
+    for _ in range(2):
+        c = RawSmtp("127.0.0.1", server.port)
+        c.reply()
+        c.command("EHLO client.example")
+        c.command("MAIL FROM:<a@x.example>")
+        assert c.command("RCPT TO:<b@y.example>")[0].startswith("451")
+        c.command("QUIT")
+        s = session_ended(server, newest_session(server))
+    # The first try is what greylisting expects; the second came back far too soon.
+    sessions = api(server, "/api/v1/sessions")[1]["sessions"]
+    first = session_ended(server, sessions[1]["ID"])
+    assert codes(first) == []
+    assert codes(s) == ["retry-too-early"]
+    text = s["Findings"][0]["Text"]
+    assert text.startswith("RCPT from <a@x.example> to <b@y.example> came back ")
+    assert text.endswith(" after it was greylisted; rule 'greylist' asks for 60.0 s")
+
+
+BUSY_FIRST = """\
+name: busy-first
+rules:
+  - name: busy-first
+    on: connect
+    when: {nth: 1}
+    reply: "421 4.3.2 Too busy, try later"
+"""
+
+
+def test_reconnect_storm_after_a_421(smtpmock_factory, tmp_path):
+    scenario = tmp_path / "busy.yaml"
+    scenario.write_text(BUSY_FIRST)
+    server = smtpmock_factory("--scenario", str(scenario))
+    c = RawSmtp("127.0.0.1", server.port)
+    assert c.reply()[0].startswith("421")
+    c.sock.close()
+    # Six connections at once: the sixth is more than five within a second.
+    for _ in range(6):
+        c = RawSmtp("127.0.0.1", server.port)
+        c.reply()
+        c.command("QUIT")
+    sessions = api(server, "/api/v1/sessions")[1]["sessions"]
+    assert len(sessions) == 7
+    found = {s["ID"]: codes(session_ended(server, s["ID"])) for s in sessions}
+    storms = [i for i, cs in found.items() if cs == ["reconnect-storm"]]
+    assert len(storms) == 1, found
+    assert sum(len(cs) for cs in found.values()) == 1, found
+    f = api(server, "/api/v1/findings?code=reconnect-storm")[1][0]
+    assert f["Text"].startswith("6 connections within 1 s from 127.0.0.1, ")
+
+
+IDLE = """\
+name: idle
+limits: {idle_timeout: 1s}
+"""
+
+
+def test_idle_timeout(smtpmock_factory, tmp_path):
+    scenario = tmp_path / "idle.yaml"
+    scenario.write_text(IDLE)
+    server = smtpmock_factory("--scenario", str(scenario))
+    c = RawSmtp("127.0.0.1", server.port)
+    c.reply()
+    c.command("EHLO client.example")
+    assert c.reply()[0].startswith("421")  # after a second of silence
+    s = session_ended(server, newest_session(server))
+    assert codes(s) == ["idle-timeout"]
+    assert s["Findings"][0]["Text"] == "idle timeout: the server closed the session after 1000 ms"

@@ -235,8 +235,11 @@ TEST_CASE("unit: engine: greylisting a triplet until it retries after the window
   auto first = e.decide(f);
   REQUIRE(first);
   CHECK(first->then.reply->front().rfind("451 4.7.1", 0) == 0);
+  CHECK_FALSE(first->retried_after);  // the first sighting is no retry
   f.now += 30s;
-  CHECK(fired(e, f) == "greylist");  // too early
+  const auto early = e.decide(f);
+  REQUIRE(early);                      // too early
+  CHECK(early->retried_after == 30s);  // measured from the first sighting
   facts other = rcpt("carol@x");
   other.now = f.now;
   CHECK(fired(e, other) == "greylist");  // a new triplet starts its own window

@@ -89,6 +89,28 @@ TEST_CASE("unit: message JSON carries id, session, time, size, envelope and its 
   CHECK(j["TranscriptLines"] == json{{"From", 3}, {"To", 9}});
 }
 
+TEST_CASE("unit: a message's findings go to its spool JSON and come back") {
+  auto m = sample_message();
+  CHECK(json::parse(message_json(m))["Findings"] == json::array());
+  m.findings.push_back(finding_record{"8bit-undeclared", "error", "RFC 6152 3",
+                                      "8-bit octets in the message without BODY=8BITMIME on MAIL",
+                                      7, m.received});
+  const std::string text = message_json(m);
+  CHECK(json::parse(text)["Findings"][0]["Line"] == 7);
+  const auto back = parse_message_json(text, m.data);
+  REQUIRE(back);
+  REQUIRE(back->findings.size() == 1);
+  CHECK(back->findings[0].code == "8bit-undeclared");
+  CHECK(back->findings[0].line == 7);
+  CHECK(back->findings[0].at == m.received);
+  // A spool written before findings existed loads with none.
+  auto old = json::parse(text);
+  old.erase("Findings");
+  const auto older = parse_message_json(old.dump(), m.data);
+  REQUIRE(older);
+  CHECK(older->findings.empty());
+}
+
 TEST_CASE("unit: session JSON carries every transcript field") {
   const auto s = sample_session();
   const auto with = json::parse(session_json(s));
