@@ -101,6 +101,12 @@ path_error parse_path(std::string_view argument, std::string_view prefix, path_a
 bool has_control_character(std::string_view line);
 /// Whether every octet of `s` is 7-bit ASCII (RFC 6531 3.4: anything else needs SMTPUTF8).
 bool is_ascii(std::string_view s);
+/// A fully qualified domain name (RFC 5321 4.1.2 Domain): two labels at least, each of
+/// letters, digits and inner hyphens, at most 63 octets; a final dot allowed.
+bool is_domain_name(std::string_view s);
+/// What RFC 5321 4.1.1.1 wants as the HELO/EHLO argument: a domain name, or an address literal
+/// ("[192.0.2.1]", "[IPv6:2001:db8::1]").
+bool is_domain_or_address_literal(std::string_view s);
 /// RFC 3461 4: xtext, "+" followed by two upper-case hex digits or a CHAR from "!" to "~"
 /// other than "+" and "=".
 bool valid_xtext(std::string_view s);

@@ -67,30 +67,6 @@ void server_connection::note(std::string_view code, std::string text) {
 
 namespace {
 
-/// RFC 5321 4.1.1.1: a domain (labels of letters, digits and hyphens, two at least) or an
-/// address literal ("[192.0.2.1]", "[IPv6:...]").
-bool fqdn_or_literal(std::string_view s) {
-  if (s.size() > 2 && s.front() == '[' && s.back() == ']') return true;
-  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
-  if (s.empty() || s.size() > 253) return false;
-  std::size_t labels = 0;
-  while (true) {
-    const auto dot = s.find('.');
-    const std::string_view label = s.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
-      return false;
-    for (char c : label) {
-      const bool ok =
-          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-      if (!ok) return false;
-    }
-    ++labels;
-    if (dot == std::string_view::npos) break;
-    s.remove_prefix(dot + 1);
-  }
-  return labels >= 2;
-}
-
 /// The extension whose advertisement allows a MAIL or RCPT parameter (RFC 5321 2.2.1: a
 /// parameter is sent only to a server that advertised its extension).
 std::string_view extension_of(const parameter& p) {
@@ -138,7 +114,7 @@ void server_connection::judge(const command& c, const input_line& line) {
   switch (c.id) {
     case verb::helo:
     case verb::ehlo:
-      if (!c.argument.empty() && !fqdn_or_literal(c.argument))
+      if (!c.argument.empty() && !is_domain_or_address_literal(c.argument))
         note("helo-not-fqdn", upper(c.word) + " " + c.argument +
                                   ": not a fully qualified domain name or an address literal");
       break;

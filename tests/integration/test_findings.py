@@ -165,10 +165,8 @@ rules:
 """
 
 
-def test_early_talker(smtpmock_factory, tmp_path):
-    scenario = tmp_path / "slow-banner.yaml"
-    scenario.write_text(SLOW_BANNER)
-    server = smtpmock_factory("--scenario", str(scenario))
+def test_early_talker(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=SLOW_BANNER)
     c = RawSmtp("127.0.0.1", server.port)
     c.send("EHLO client.example\r\n")  # at once, while the banner waits 400 ms
     assert c.reply()[0].startswith("220")
@@ -247,10 +245,8 @@ rules:
 """
 
 
-def test_retry_too_early(smtpmock_factory, tmp_path):
-    scenario = tmp_path / "greylist.yaml"
-    scenario.write_text(GREYLIST)
-    server = smtpmock_factory("--scenario", str(scenario))
+def test_retry_too_early(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=GREYLIST)
     for _ in range(2):
         c = RawSmtp("127.0.0.1", server.port)
         c.reply()
@@ -279,10 +275,8 @@ rules:
 """
 
 
-def test_reconnect_storm_after_a_421(smtpmock_factory, tmp_path):
-    scenario = tmp_path / "busy.yaml"
-    scenario.write_text(BUSY_FIRST)
-    server = smtpmock_factory("--scenario", str(scenario))
+def test_reconnect_storm_after_a_421(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=BUSY_FIRST)
     c = RawSmtp("127.0.0.1", server.port)
     assert c.reply()[0].startswith("421")
     c.sock.close()
@@ -307,10 +301,8 @@ limits: {idle_timeout: 1s}
 """
 
 
-def test_idle_timeout(smtpmock_factory, tmp_path):
-    scenario = tmp_path / "idle.yaml"
-    scenario.write_text(IDLE)
-    server = smtpmock_factory("--scenario", str(scenario))
+def test_idle_timeout(smtpmock_factory):
+    server = smtpmock_factory(scenario_yaml=IDLE)
     c = RawSmtp("127.0.0.1", server.port)
     c.reply()
     c.command("EHLO client.example")
