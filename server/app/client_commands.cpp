@@ -62,6 +62,7 @@ struct client_cli {
   CLI::Option* attach_no_name_opt = nullptr;
   CLI::Option* attach_body_opt = nullptr;
   bool no_progress = false;
+  bool no_api = false;
   CLI::Option* silent = nullptr;
   std::string silent_value;
   bool hide_all = false;
@@ -210,6 +211,13 @@ void add_send(CLI::App& app, client_cli& c) {
       ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_flag("--json", s.json, "Print a JSON transcript with timings (or the load summary)");
+  cmd->add_option("--api", s.api,
+                  "smtpmock's HTTP API, to show what the server found in the session (none: "
+                  "never ask)")
+      ->type_name("URL")
+      ->envname("SMTPMOCK_API")
+      ->default_str("http://HOST:8025 when the server is on a loopback address");
+  cmd->add_flag("--no-api", c.no_api, "Do not ask the server for its findings (--api none)");
   c.silent = cmd->add_option("--silent", c.silent_value,
                              "swaks' -S: 1 (no value) nothing until an error, then everything; "
                              "2 errors only; 3 nothing")
@@ -393,6 +401,7 @@ std::optional<int> run_client_command() {
       }
     }
     s.progress = !c.no_progress;
+    if (c.no_api) s.api = "none";
     if (s.server.empty() && s.port == 0) s.server = local_server();
     return client::run_send(s);
   }

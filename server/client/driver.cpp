@@ -37,8 +37,10 @@
 #include <optional>
 #include <stdexcept>
 #include <tuple>
+#include <utility>
 #include <variant>
 
+#include "client/local_name.hpp"
 #include "client/swaks.hpp"
 #include "net/flex_stream.hpp"
 
@@ -171,7 +173,10 @@ class session {
         timer_(ex),
         observer_(observer),
         ctx_(std::move(ctx)),
-        conn_(std::move(opts)),
+        opts_(std::move(opts)),
+        // Kept until connected only when the EHLO name waits for the local address.
+        conn_(opts_.ehlo_name.empty() ? smtp::client_connection(opts_)
+                                      : smtp::client_connection(std::exchange(opts_, {}))),
         buffer_(read_buffer_size),
         started_(clock::now()) {}
 
@@ -316,8 +321,20 @@ class session {
     report_.connected = true;
     report_.peer_ip = endpoint.address().to_string();
     report_.peer_port = endpoint.port();
-    connected_at_ = clock::now();
     asio::error_code ignored;
+    const tcp::endpoint local_end = stream_.next().local_endpoint(ignored);
+    if (!ignored) {
+      report_.local_ip = plain_ip(local_end.address().to_string());
+      report_.local_port = local_end.port();
+    }
+    if (opts_.ehlo_name.empty()) {
+      // No name asked for and no FQDN known: RFC 5321 4.1.4's address literal of our end. The
+      // core has written nothing yet (it waits for the banner), so it starts afresh.
+      opts_.ehlo_name = address_literal(report_.local_ip);
+      if (opts_.ehlo_name.empty()) opts_.ehlo_name = "localhost";
+      conn_ = smtp::client_connection(std::exchange(opts_, {}));
+    }
+    connected_at_ = clock::now();
     stream_.next().set_option(tcp::no_delay(true), ignored);
     observer_.info("Connected to " + report_.peer_ip + ".");
   }
@@ -478,6 +495,7 @@ class session {
   std::shared_ptr<asio::ssl::context> ctx_;
   bool tls_connect_failed_ = false;
   bool broken_ = false;
+  smtp::client_options opts_;  ///< until connected (the EHLO name may come from the local end)
   smtp::client_connection conn_;
   std::vector<char> buffer_;
   std::deque<std::optional<clock::time_point>> in_flight_;

@@ -105,6 +105,8 @@ struct session_report {
   double total_ms = 0;
   std::string peer_ip;  ///< the address connected to
   std::uint16_t peer_port = 0;
+  std::string local_ip;  ///< the connection's local end (IPv4-mapped shown as IPv4)
+  std::uint16_t local_port = 0;
   std::optional<tls_info> tls;
   std::string tls_error;  ///< a failed handshake's reason
   smtp::client_result result;
@@ -118,7 +120,9 @@ struct session_report {
   int exit_code() const;
 };
 
-/// Runs one session to its end on a fresh io_context (blocking).
+/// Runs one session to its end on a fresh io_context (blocking). An empty `options.ehlo_name`
+/// becomes the address literal of the connection's local address once it is connected
+/// (RFC 5321 4.1.4: "[127.0.0.1]", "[IPv6:::1]"); run_many does the same for each session.
 session_report run_one(const connection_settings& where, smtp::client_options options,
                        session_observer& observer);
 

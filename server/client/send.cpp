@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/load.hpp"
+#include "client/local_name.hpp"
 #include "client/swaks.hpp"
 
 namespace smtpmock::client {
@@ -155,6 +156,35 @@ bool compose(const send_settings& s, const smtp::client_options& o, const std::s
   return true;
 }
 
+/// How long the server may wait for the session to end, and the connects (RFC-free choices: a
+/// guess must cost little when nothing listens; an explicit API gets longer).
+constexpr std::chrono::seconds findings_wait{5};
+constexpr std::chrono::milliseconds guess_connect_timeout{1000};
+constexpr std::chrono::milliseconds api_connect_timeout{5000};
+
+/// The server's findings of the session `r`, when an API is known and the session connected;
+/// nullopt when nothing should be shown (not asked, or a default guess that failed).
+std::optional<findings_answer> server_findings(const prepared_send& p, const session_report& r) {
+  if (!p.api || !r.connected || r.local_port == 0) return std::nullopt;
+  findings_answer a =
+      fetch_findings(*p.api, endpoint_text(r.local_ip, r.local_port),
+                     p.api_explicit ? api_connect_timeout : guess_connect_timeout, findings_wait);
+  if (!a.ok && !p.api_explicit) return std::nullopt;  // a guess that failed: not smtpmock
+  return a;
+}
+
+void print_findings(transcript_printer& printer, const findings_answer& a) {
+  if (!a.ok) {
+    printer.info("server findings: unavailable (" + a.error + ")");
+  } else if (a.findings.empty()) {
+    printer.info("server findings: none");
+  } else {
+    printer.info("server findings: " + std::to_string(a.findings.size()));
+    for (const auto& f : a.findings)
+      printer.finding(f.code + " (" + f.severity + "): " + f.text);
+  }
+}
+
 }  // namespace
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
@@ -243,7 +273,10 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
       ":" + std::to_string(p.where.port);
 
   auto& o = p.options;
-  o.ehlo_name = s.ehlo.empty() ? host_name : s.ehlo;
+  // RFC 5321 4.1.1.1: the client's FQDN, else (4.1.4) an address literal of its end of the
+  // connection, which only the driver knows once connected (an empty name asks it for one).
+  // NOTE(compat): swaks says its host name even when that is no FQDN ("EHLO vm").
+  o.ehlo_name = s.ehlo.empty() ? local_fqdn() : s.ehlo;
   // swaks: the default sender is $LOGNAME@host (getpwuid's name with --force-getpwuid), and
   // "<>" is the null sender.
   o.mail_from = s.from.empty()   ? local_user(s.force_getpwuid) + "@" + host_name
@@ -308,6 +341,18 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
   o.hmac_md5 = &hmac_md5_hex;
 
   if (!compose(s, o, host_name, p.message)) return std::nullopt;
+
+  // The findings: --api URL, "none" never; without it, a guess for a server on this machine.
+  if (s.api == "none") {
+    p.api.reset();
+  } else if (!s.api.empty()) {
+    std::string error;
+    p.api = parse_api_url(s.api, error);
+    if (!p.api) return usage("--api: " + error);
+    p.api_explicit = true;
+  } else {
+    p.api = guess_api(p.where.host);
+  }
   return p;
 }
 
@@ -360,6 +405,14 @@ int run_send(const send_settings& s) {
     }
     out["messages"] = std::move(txns);
     out["transcript"] = std::move(rec.lines);
+    // The server's verdict: its findings as GET /api/v1/findings gives them; null when not
+    // asked (no API, or a default guess that failed), with server_findings_error set when an
+    // explicit --api failed.
+    const auto findings = server_findings(p, r);
+    out["server_findings"] =
+        findings && findings->ok ? nlohmann::json::parse(findings->json) : nlohmann::json(nullptr);
+    out["server_findings_error"] =
+        findings && !findings->ok ? nlohmann::json(findings->error) : nlohmann::json(nullptr);
     *streams.out << out.dump(2) << '\n';
     return r.exit_code();
   }
@@ -371,6 +424,10 @@ int run_send(const send_settings& s) {
   transcript_printer printer(*streams.out, *streams.err, std::move(o));
   session_report r = run_one(p.where, p.options, printer);
   if (r.exit_code() != 0) printer.error(r.result.error);
+  // Not asked when nothing of it would show (-S 2 and 3, -ha, -hi).
+  if (s.output.silent < 2 && !s.output.hide_informational) {
+    if (const auto findings = server_findings(p, r)) print_findings(printer, *findings);
+  }
   streams.out->flush();
   return r.exit_code();
 }

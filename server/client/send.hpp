@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "client/api_client.hpp"
 #include "client/driver.hpp"
 #include "client/message.hpp"
 #include "client/transcript.hpp"
@@ -36,7 +37,7 @@ struct send_settings {
   std::string from;             ///< empty: $LOGNAME@<hostname>, as swaks; "<>": the null sender
   bool force_getpwuid = false;  ///< the default sender's local part from getpwuid, not $LOGNAME
   std::vector<std::string> to;
-  std::string ehlo;  ///< empty: the local host name
+  std::string ehlo;  ///< empty: the machine's FQDN, else the local address literal ("[127.0.0.1]")
   bool auth = false;
   std::string auth_mechanism;  ///< empty: the best advertised; a comma list: the first offered
   /// -ao (optional: any AUTH problem goes on without) / -aos (optional-strict: only "not
@@ -75,6 +76,10 @@ struct send_settings {
   std::string drop_after_send;  ///< the same names: close right after the stage's command
   std::chrono::milliseconds timeout{30000};
   bool json = false;
+  /// --api URL (SMTPMOCK_API): the smtpmock HTTP API to ask for the session's findings; empty:
+  /// a default guess (http://HOST:8025 for a loopback server, silent when it fails); "none"
+  /// (or --no-api): never ask.
+  std::string api;
   output_options output;  ///< swaks' --silent, -n, -stl, -ahp, --hide-*, --no-*-hints
   /// --output-file (both streams), --output-file-stdout, --output-file-stderr; "&STDOUT" and
   /// "&STDERR" name the process's own. Empty: unchanged.
@@ -94,6 +99,9 @@ struct prepared_send {
   smtp::client_options options;
   message_spec message;
   std::string server_text;  ///< "host:port" as shown
+  /// Where to ask for the session's findings (--api, or the default guess); none: do not ask.
+  std::optional<api_endpoint> api;
+  bool api_explicit = false;  ///< --api given: a failure is shown ("unavailable (...)")
 };
 
 /// Checks and fills in defaults; nullopt after printing the problem to stderr.

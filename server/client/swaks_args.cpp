@@ -85,6 +85,8 @@ const std::array options = {
     option{{"help"}, "help", arg::none},
     option{{"version"}, "version", arg::none},
     option{{"json"}, "json", arg::none},
+    option{{"api"}, "api", arg::required},
+    option{{"no-api"}, "no-api", arg::none},
     option{{"count"}, "count", arg::required},
     option{{"concurrency"}, "concurrency", arg::required},
     option{{"per-connection"}, "per-connection", arg::required},

@@ -37,6 +37,11 @@ void transcript_printer::info(std::string_view text) {
   out_.flush();
 }
 
+void transcript_printer::finding(std::string_view text) {
+  print(11, "!!", text);
+  out_.flush();
+}
+
 void transcript_printer::error(std::string_view text) {
   print(12, "***", text);
   err_.flush();

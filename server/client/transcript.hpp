@@ -44,6 +44,8 @@ class transcript_printer : public session_observer {
   void event(const timed_event& t) override;
   /// A "***" line (an error of smtpmock's own).
   void error(std::string_view text);
+  /// A "!!" line: a finding the server noted (information, as "===" lines for the options).
+  void finding(std::string_view text);
 
  private:
   /// swaks' ptrans: `kind` is its code (11 info, 12 error, 21/22 sent, 31/32 received).

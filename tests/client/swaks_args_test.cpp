@@ -27,6 +27,9 @@ TEST_CASE("one-dash long names get two dashes; two-dash names stay") {
   CHECK(normalised({"--to", "b@x", "--tls-verify", "--pipeline"}) ==
         words{"--to", "b@x", "--tls-verify", "--pipeline"});
   CHECK(normalised({"-json", "-count", "5"}) == words{"--json", "--count", "5"});
+  CHECK(normalised({"-api", "http://h:8025", "-no-api"}) ==
+        words{"--api", "http://h:8025", "--no-api"});
+  CHECK(normalised({"--api=none"}) == words{"--api=none"});
 }
 
 TEST_CASE("swaks' short forms map to smtpmock's options") {

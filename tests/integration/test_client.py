@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 import pytest
 
 from conftest import BINARY, SmtpMockServer, require_binary
+from test_send_findings import send_default_helo
 
 RUN_TIMEOUT = 60  # seconds for one client command
 START_TIMEOUT = 5.0  # seconds for a helper server to accept connections
@@ -833,7 +834,7 @@ def test_send_auth_hide_password(smtpmock_factory):
 def test_send_hide_and_hint_options(smtpmock):
     r = send(smtpmock.address, "-hr", "-hi", "-nsh", "-n")
     assert r.returncode == 0, out(r)
-    assert r.stdout.decode().splitlines()[:2] == [f"EHLO {socket.gethostname()}",
+    assert r.stdout.decode().splitlines()[:2] == [f"EHLO {send_default_helo('127.0.0.1')}",
                                                  f"MAIL FROM:<{SENDER}>"], out(r)
     assert "<-" not in out(r) and "===" not in out(r)
 
