@@ -231,8 +231,8 @@ void client_connection::send(client_stage stage, std::string line, bool discard)
 
 void client_connection::send_message_data() {
   const std::size_t index = txn_->index;
-  std::string data =
-      encode_message_data(opts_.make_message ? opts_.make_message(index) : opts_.message);
+  std::string data = encode_message_data(txn_->message);
+  txn_->message = std::string();
   client_event ev;
   ev.kind = client_event_kind::sent;
   ev.stage = client_stage::message;
@@ -655,6 +655,18 @@ void client_connection::on_auth_reply(const reply& r) {
   }
 }
 
+std::string client_connection::mail_parameters(std::string_view message) const {
+  std::string out;
+  const auto eight_bit = [](char c) { return (static_cast<unsigned char>(c) & 0x80) != 0; };
+  if (std::any_of(message.begin(), message.end(), eight_bit) && extension("8BITMIME"))
+    out += " BODY=8BITMIME";
+  bool non_ascii = !is_ascii(opts_.mail_from);
+  for (const auto& r : opts_.recipients)
+    non_ascii = non_ascii || !is_ascii(r);
+  if (non_ascii && extension("SMTPUTF8")) out += " SMTPUTF8";
+  return out;
+}
+
 bool client_connection::pipelining() const {
   return opts_.pipeline && extension("PIPELINING").has_value();
 }
@@ -672,7 +684,8 @@ void client_connection::start_transaction() {
     end_transaction();
     return;
   }
-  send(client_stage::mail, "MAIL FROM:<" + opts_.mail_from + ">");
+  txn_->message = opts_.make_message ? opts_.make_message(txn_->index) : opts_.message;
+  send(client_stage::mail, "MAIL FROM:<" + opts_.mail_from + ">" + mail_parameters(txn_->message));
   // RFC 2920 3.1: MAIL and RCPT may be anywhere in a group; DATA only last. The group ends
   // where a --quit-after point would stop the session.
   if (!pipelining() || stops_at(milestone::mail)) return;

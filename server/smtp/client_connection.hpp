@@ -226,11 +226,16 @@ class client_connection {
     std::size_t data_replies_owed = 0;  ///< LMTP: one per accepted recipient
     std::size_t data_replies = 0;
     std::size_t data_accepted = 0;
+    std::string message;  ///< the message of this transaction, made at MAIL (its parameters
+                          ///< depend on it), sent after the 354
   };
 
   void enter_phase(phase p);
   void send(client_stage stage, std::string line, bool discard = false);
   void send_message_data();
+  /// MAIL's parameters for `message` (RFC 6152 BODY=8BITMIME for 8-bit octets, RFC 6531
+  /// SMTPUTF8 for a non-ASCII address), each only when advertised; "" or " BODY=8BITMIME ...".
+  std::string mail_parameters(std::string_view message) const;
   void send_greeting();
   std::optional<reply> parse_reply(std::vector<std::string>& raw);
   void on_reply(const pending_command& cmd, const reply& r, std::vector<std::string> raw);

@@ -146,6 +146,34 @@ TEST_CASE("unit: client: a whole unpipelined session against the server core") {
   CHECK(w.client.banner().code == 220);
 }
 
+TEST_CASE("unit: client: BODY=8BITMIME and SMTPUTF8 on MAIL when the message needs them") {
+  // The server core judges the client: what the client declares, the server finds no fault in.
+  auto o = basic();
+  o.message = "Subject: caf\xc3\xa9\r\n\r\nd\xc3\xa9j\xc3\xa0 vu\r\n";
+  o.recipients = {"b\xc3\xb6b@example.net"};
+  auto p = modern();
+  p.extensions.push_back("SMTPUTF8");
+  wired w(o, p);
+  CHECK_FALSE(w.run().failed);
+  CHECK(w.sent().at(1) == "MAIL FROM:<alice@example.com> BODY=8BITMIME SMTPUTF8");
+  CHECK(w.server.conn.findings().empty());
+  // Nothing to declare: a plain MAIL, and no finding either.
+  wired plain(basic());
+  CHECK_FALSE(plain.run().failed);
+  CHECK(plain.sent().at(1) == "MAIL FROM:<alice@example.com>");
+  CHECK(plain.server.conn.findings().empty());
+  // Not advertised: never sent (the server then notes 8bit-undeclared, rightly).
+  auto bare = modern();
+  std::erase(bare.extensions, "8BITMIME");
+  auto eight = basic();
+  eight.message = o.message;
+  wired w2(eight, bare);
+  w2.run();
+  CHECK(w2.sent().at(1) == "MAIL FROM:<alice@example.com>");
+  REQUIRE(w2.server.conn.findings().size() == 1);
+  CHECK(std::string(w2.server.conn.findings()[0].kind->code) == "8bit-undeclared");
+}
+
 TEST_CASE("unit: client: PIPELINING sends MAIL, RCPTs and DATA in one write") {
   auto o = basic();
   o.pipeline = true;
