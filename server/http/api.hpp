@@ -48,6 +48,7 @@ struct finding_filter {
   std::string client;    ///< the session's client address: "ip:port", "[ip6]:port" or the ip
   std::string code;      ///< a finding code
   std::string severity;  ///< error, warning or info
+  std::string listener;  ///< the name of the sessions' SMTP listener
 };
 
 /// A long-poll: answer once `count` messages match `query` (and, with session_ended, their

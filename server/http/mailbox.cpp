@@ -110,6 +110,7 @@ search_fields mailbox::fields(const message_ptr& m) {
   f.subject = p->subject;
   f.message_id = p->message_id;
   f.session_id = m->session_id;
+  f.listener = ascii_lower(m->listener.name);
   f.text = p->text.empty() ? html_to_text(p->html) : p->text;
   f.read = is_read(m->id);
   for (const auto& t : tags(m))

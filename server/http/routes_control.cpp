@@ -26,8 +26,14 @@ bool same_client(std::string_view address, std::string_view client) {
   return ip == client;
 }
 
+/// Whether `l` is the listener named `name` (case-insensitive, as the search term).
+bool same_listener(const store::listener_ref& l, std::string_view name) {
+  return ascii_lower(l.name) == ascii_lower(name);
+}
+
 bool selects(const finding_filter& f, const store::session_summary& s) {
   if (!f.session.empty() && s.id != f.session) return false;
+  if (!f.listener.empty() && !same_listener(s.listener, f.listener)) return false;
   return f.client.empty() || same_client(s.client_address, f.client);
 }
 
@@ -186,7 +192,12 @@ http_response home_page(request_context&) {
 
 http_response list_sessions(request_context& c) {
   const auto [start, limit] = c.paging(1000);
-  const auto sessions = c.state.box.store().session_summaries();
+  auto sessions = c.state.box.store().session_summaries();
+  if (const std::string* listener = c.query("listener"); listener && !listener->empty()) {
+    std::erase_if(sessions, [&](const store::session_summary& s) {
+      return !same_listener(s.listener, *listener);
+    });
+  }
   json list = json::array();
   for (std::size_t i = start; i < sessions.size() && i - start < limit; ++i)
     list.push_back(session_summary_json(sessions[i]));
@@ -259,7 +270,8 @@ http_response openapi_document(request_context&) {
 http_response list_findings(request_context& c) {
   finding_filter f;
   for (auto [name, field] : {std::pair{"session", &f.session}, std::pair{"client", &f.client},
-                             std::pair{"code", &f.code}, std::pair{"severity", &f.severity}}) {
+                             std::pair{"code", &f.code}, std::pair{"severity", &f.severity},
+                             std::pair{"listener", &f.listener}}) {
     if (const std::string* v = c.query(name)) *field = *v;
   }
   if (!f.code.empty() && !smtp::find_finding_kind(f.code)) {

@@ -56,6 +56,11 @@ http_response info(request_context& c) {
 http_response list_messages(request_context& c) {
   const auto [start, limit] = c.paging();
   auto all = c.state.box.all();
+  if (const std::string* listener = c.query("listener"); listener && !listener->empty()) {
+    // ?listener=NAME: those of one SMTP listener (the search term listener:NAME).
+    const auto matches = c.state.box.matching(parse_search("listener:" + *listener), all);
+    return json_response(messages_summary_json(c.state.box, all, matches, start, limit));
+  }
   return json_response(messages_summary_json(c.state.box, all, all, start, limit));
 }
 

@@ -218,9 +218,9 @@ search_query search_query::parse(std::string_view text) {
           throw std::invalid_argument("unsupported search term has:" + value +
                                       " (smtpmock knows has:attachment and has:inline)");
         }
-      } else if (key == "tag") {
+      } else if (key == "tag" || key == "listener") {
         known = true;
-        t.on = field::tag;
+        t.on = key == "tag" ? field::tag : field::listener;
         t.value = value;
       } else if (key == "after" || key == "before") {
         known = true;
@@ -307,6 +307,9 @@ bool search_query::matches(const search_fields& m) const {
         break;
       case field::tag:
         hit = std::find(m.tags.begin(), m.tags.end(), t.value) != m.tags.end();
+        break;
+      case field::listener:
+        hit = m.listener == t.value;
         break;
       case field::has_attachment:
         hit = m.attachments > 0;

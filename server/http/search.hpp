@@ -26,7 +26,8 @@ struct search_fields {
   std::string subject;
   std::string message_id;
   std::string session_id;
-  std::string text;  ///< body text (text part, or the HTML's text)
+  std::string listener;  ///< the name of the SMTP listener it came in on, lower-cased
+  std::string text;      ///< body text (text part, or the HTML's text)
   bool read = false;
   std::size_t attachments = 0;
   std::size_t inlines = 0;        ///< inline MIME parts (Mailpit's `Inline`)
@@ -52,6 +53,7 @@ struct search_term {
     is_unread,
     is_tagged,  ///< has a tag
     tag,        ///< has the tag `value` (case-insensitive, whole name)
+    listener,   ///< came in on the listener named `value` (case-insensitive, whole name)
     has_attachment,
     has_inline,
     after,    ///< received at or after `number` (Unix ms)

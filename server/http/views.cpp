@@ -120,6 +120,10 @@ json envelope_json(const smtp::envelope& env) {
 
 namespace {
 
+json listener_json(const store::listener_ref& l) {
+  return json{{"Name", l.name}, {"Address", l.address}};
+}
+
 /// The findings of a message's transaction, as GET /api/v1/findings shows them.
 json message_findings_json(const store::stored_message& m) {
   json out = json::array();
@@ -148,6 +152,7 @@ json message_summary_json(mailbox& box, const message_ptr& m) {
               {"Attachments", p->attachments.size()},
               {"Snippet", p->snippet},
               {"SessionID", m->session_id},
+              {"Listener", listener_json(m->listener)},
               {"Envelope", envelope_json(m->env)},
               {"Findings", message_findings_json(*m)}};
 }
@@ -176,6 +181,7 @@ json message_json(mailbox& box, const message_ptr& m) {
               {"Inline", attachments_json(p->inlines)},
               {"Attachments", attachments_json(p->attachments)},
               {"SessionID", m->session_id},
+              {"Listener", listener_json(m->listener)},
               {"Envelope", envelope_json(m->env)},
               {"Findings", message_findings_json(*m)}};
 }
@@ -268,6 +274,7 @@ json session_summary_json(const store::session_summary& s) {
   return json{{"ID", s.id},
               {"ClientAddress", s.client_address},
               {"Scenario", s.scenario},
+              {"Listener", listener_json(s.listener)},
               {"Started", store::rfc3339(s.started)},
               {"Ended", s.ended ? json(store::rfc3339(*s.ended)) : json(nullptr)},
               {"Live", !s.ended.has_value()},

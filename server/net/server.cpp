@@ -60,6 +60,9 @@ struct listener {
         acceptor(strand),
         configured(options.address),
         implicit_tls(options.implicit_tls),
+        starttls(options.starttls),
+        name(options.name),
+        tls(options.tls),
         engine(options.engine) {}
 
   strand_type strand;
@@ -67,6 +70,9 @@ struct listener {
   std::string configured;  ///< as given in the options
   std::string bound;       ///< the real address after bind ("127.0.0.1:40123")
   bool implicit_tls = false;
+  bool starttls = true;
+  std::string name;                   ///< as given, else the bound port (set at bind)
+  std::shared_ptr<tls_contexts> tls;  ///< its own certificates; null: the server's
   std::atomic<std::shared_ptr<scenario::engine>> engine;
 };
 
@@ -162,6 +168,7 @@ struct server::impl {
     auto local = l.acceptor.local_endpoint(ec);
     if (ec) fail("getsockname");
     l.bound = format_address(local.address().to_string(), local.port());
+    if (l.name.empty()) l.name = std::to_string(local.port());
   }
 
   asio::awaitable<void> accept_loop(listener& l) {
@@ -208,8 +215,10 @@ struct server::impl {
                           .metrics = options.metrics,
                           .control = ctl,
                           .listener = l.bound,
+                          .listener_name = l.name,
                           .over_limit = live > options.max_connections,
-                          .tls = options.tls,
+                          .tls = l.tls ? l.tls : options.tls,
+                          .starttls = l.starttls,
                           .implicit_tls = l.implicit_tls,
                           .live_connections = &connections,
                           .max_connections = options.max_connections,
@@ -370,6 +379,13 @@ server::~server() = default;
 
 void server::start() {
   impl_->start();
+}
+
+std::vector<std::string> server::listener_names() const {
+  std::vector<std::string> out;
+  for (const auto& l : impl_->listeners)
+    out.push_back(l->name);
+  return out;
 }
 
 std::vector<std::string> server::bound_addresses() const {

@@ -32,6 +32,13 @@ struct listener_options {
   std::shared_ptr<scenario::engine> engine;
   /// Implicit TLS (port 465 style, RFC 8314): every session starts with the TLS handshake.
   bool implicit_tls = false;
+  /// Its name in the API, logs and metrics; empty: its bound port ("1025").
+  std::string name;
+  /// Whether STARTTLS is on offer here; false: answered 454 even when advertised (for clients
+  /// that insist on it).
+  bool starttls = true;
+  /// Its own certificates (a per-listener tls-cert/tls-key); null: the server's.
+  std::shared_ptr<tls_contexts> tls;
 };
 
 /// Settings of the whole server.
@@ -72,6 +79,8 @@ class server {
   void start();
   /// The bound address of each listener ("127.0.0.1:40123", "[::1]:1025"), after start().
   std::vector<std::string> bound_addresses() const;
+  /// The name of each listener (its options' name, else its bound port), after start().
+  std::vector<std::string> listener_names() const;
   /// Runs the io_context on the configured number of threads (the caller's thread is one of
   /// them) until shutdown has completed.
   void run();

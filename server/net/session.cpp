@@ -139,7 +139,8 @@ class session final : private effect_host {
   asio::awaitable<void> run() {
     if (p_.metrics) p_.metrics->session_opened();
     try {
-      p_.store->open_session(id_, client_address_, personality_->name);
+      p_.store->open_session(id_, client_address_, personality_->name,
+                             store::listener_ref{p_.listener_name, p_.listener});
       note("connected from " + client_address_ + " to " + p_.listener);
       bool open = true;
       if (p_.implicit_tls) {
@@ -218,7 +219,7 @@ class session final : private effect_host {
     opts.client_address = client_address_;
     opts.client_ip = client_ip_;
     opts.new_message_id = &new_message_id;
-    opts.tls_available = p_.tls != nullptr;
+    opts.tls_available = p_.tls != nullptr && p_.starttls;
     opts.hmac_md5 = &hmac_md5_hex;
     if (stream_->tls_up()) {
       opts.tls = true;
@@ -344,6 +345,7 @@ class session final : private effect_host {
       store::stored_message m;
       m.id = ev.message->id;
       m.session_id = id_;
+      m.listener = store::listener_ref{p_.listener_name, p_.listener};
       m.received = store::clock::now();
       m.env = ev.message->env;
       m.data = ev.message->data;

@@ -30,10 +30,13 @@ struct session_params {
   /// Counters for GET /metrics; null: none are kept.
   std::shared_ptr<store::metrics> metrics;
   std::shared_ptr<session_control> control;
-  std::string listener;     ///< the bound address, for logs
-  bool over_limit = false;  ///< the connection limit was exceeded: answer 421 at the banner
+  std::string listener;       ///< the bound address, for logs
+  std::string listener_name;  ///< its name (the API's Listener.Name)
+  bool over_limit = false;    ///< the connection limit was exceeded: answer 421 at the banner
   /// The server's TLS contexts; null: STARTTLS is answered 454 and no implicit TLS.
   std::shared_ptr<tls_contexts> tls;
+  /// STARTTLS is on offer (with `tls`); false: answered 454 even when advertised.
+  bool starttls = true;
   /// Implicit TLS (port 465 style, RFC 8314 3.3): the handshake comes before the banner.
   bool implicit_tls = false;
   /// Live sessions of the server and its connection limit: near the limit (80 %) every

@@ -168,10 +168,16 @@ static json findings_json(const std::vector<finding_record>& findings) {
   return out;
 }
 
+/// {Name, Address}: the listener a session came in on.
+static json listener_json(const listener_ref& l) {
+  return json{{"Name", l.name}, {"Address", l.address}};
+}
+
 std::string message_json(const stored_message& m) {
   json j{
       {"ID", m.id},
       {"SessionID", m.session_id},
+      {"Listener", listener_json(m.listener)},
       {"Received", rfc3339(m.received)},
       // Received to the nanosecond: messages of one millisecond keep their order when the
       // spool is loaded back.
@@ -189,6 +195,7 @@ std::string session_json(const session_record& s) {
   json j{{"ID", s.id},
          {"ClientAddress", s.client_address},
          {"Scenario", s.scenario},
+         {"Listener", listener_json(s.listener)},
          {"Started", rfc3339(s.started)},
          {"Ended", s.ended ? json(rfc3339(*s.ended)) : json(nullptr)},
          {"Truncated", s.truncated},
@@ -248,6 +255,13 @@ clock::time_point time_at(const json& j, const char* key) {
   return *t;
 }
 
+/// The "Listener" of a spooled message or session (absent in older spools: none known).
+listener_ref parse_listener(const json& j) {
+  if (!j.contains("Listener")) return {};
+  const json& l = j["Listener"];
+  return listener_ref{l.at("Name").get<std::string>(), l.at("Address").get<std::string>()};
+}
+
 /// The "Findings" of a spooled message or session (absent in older spools: none).
 std::vector<finding_record> parse_findings(const json& j) {
   std::vector<finding_record> out;
@@ -268,6 +282,7 @@ std::optional<stored_message> parse_message_json(std::string_view text, std::str
   stored_message m;
   m.id = j.at("ID").get<std::string>();
   m.session_id = j.at("SessionID").get<std::string>();
+  m.listener = parse_listener(j);
   m.received = time_at(j, "Received");
   if (j.contains("ReceivedUnixNano")) {
     m.received = clock::time_point(std::chrono::duration_cast<clock::duration>(
@@ -292,6 +307,7 @@ std::optional<session_record> parse_session_json(std::string_view text) try {
   s.id = j.at("ID").get<std::string>();
   s.client_address = j.at("ClientAddress").get<std::string>();
   s.scenario = j.at("Scenario").get<std::string>();
+  s.listener = parse_listener(j);
   s.started = time_at(j, "Started");
   if (!j.at("Ended").is_null()) s.ended = time_at(j, "Ended");
   s.truncated = j.at("Truncated").get<bool>();

@@ -305,11 +305,12 @@ std::size_t message_store::message_bytes() const {
 }
 
 void message_store::open_session(const std::string& id, const std::string& client_address,
-                                 const std::string& scenario) {
+                                 const std::string& scenario, listener_ref listener) {
   session_record s;
   s.id = id;
   s.client_address = client_address;
   s.scenario = scenario;
+  s.listener = std::move(listener);
   s.started = clock::now();
   std::lock_guard lock(mutex_);
   if (find_session_locked(id) != nullptr) return;  // ids are unique; keep the first
@@ -429,8 +430,9 @@ std::vector<session_summary> message_store::session_summaries() const {
   std::vector<session_summary> out;
   out.reserve(sessions_.size());
   for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
-    out.push_back(session_summary{it->id, it->client_address, it->scenario, it->started, it->ended,
-                                  it->lines.size(), it->message_ids, it->truncated, it->findings});
+    out.push_back(session_summary{it->id, it->client_address, it->scenario, it->listener,
+                                  it->started, it->ended, it->lines.size(), it->message_ids,
+                                  it->truncated, it->findings});
   }
   return out;
 }

@@ -24,6 +24,12 @@ namespace smtpmock::store {
 
 using clock = std::chrono::system_clock;
 
+/// The SMTP listener a session came in on.
+struct listener_ref {
+  std::string name;     ///< "submission", or the port ("1025") when it has no name
+  std::string address;  ///< as bound: "127.0.0.1:1025", "[::1]:1587"
+};
+
 /// A finding of a session (smtp/findings.hpp) as stored: it follows transcript line `line`
 /// (1-based, as shown; 0: before any line).
 struct finding_record {
@@ -39,6 +45,7 @@ struct finding_record {
 struct stored_message {
   std::string id;
   std::string session_id;
+  listener_ref listener;  ///< its session's
   clock::time_point received;
   smtp::envelope env;
   std::string data;  ///< raw RFC 5322 bytes after dot-unstuffing
@@ -69,6 +76,7 @@ struct session_record {
   std::string id;
   std::string client_address;
   std::string scenario;
+  listener_ref listener;
   clock::time_point started;
   std::optional<clock::time_point> ended;
   std::vector<transcript_line> lines;
@@ -99,6 +107,7 @@ struct session_summary {
   std::string id;
   std::string client_address;
   std::string scenario;
+  listener_ref listener;
   clock::time_point started;
   std::optional<clock::time_point> ended;
   std::size_t line_count = 0;
@@ -157,7 +166,7 @@ class message_store {
 
   /// Starts a session record.
   void open_session(const std::string& id, const std::string& client_address,
-                    const std::string& scenario);
+                    const std::string& scenario, listener_ref listener = {});
   /// Appends a transcript line (bounded per session).
   void append(const std::string& session_id, transcript_line line);
   /// Adds a finding to the session; it follows the session's last transcript line so far.

@@ -111,6 +111,24 @@ TEST_CASE("unit: a message's findings go to its spool JSON and come back") {
   CHECK(older->findings.empty());
 }
 
+TEST_CASE("unit: the listener of a message and a session is in their JSON and comes back") {
+  auto m = sample_message();
+  m.listener = listener_ref{"submission", "127.0.0.1:1587"};
+  const std::string text = message_json(m);
+  CHECK(json::parse(text)["Listener"] ==
+        json{{"Name", "submission"}, {"Address", "127.0.0.1:1587"}});
+  const auto back = parse_message_json(text, m.data);
+  REQUIRE(back);
+  CHECK(back->listener.name == "submission");
+  CHECK(back->listener.address == "127.0.0.1:1587");
+  auto s = sample_session();
+  s.listener = listener_ref{"1025", "[::1]:1025"};
+  const auto again = parse_session_json(session_json(s));
+  REQUIRE(again);
+  CHECK(again->listener.name == "1025");
+  CHECK(again->listener.address == "[::1]:1025");
+}
+
 TEST_CASE("unit: session JSON carries every transcript field") {
   const auto s = sample_session();
   const auto with = json::parse(session_json(s));
