@@ -107,21 +107,10 @@ def explicit_api(server: SmtpMockServer) -> list[str]:
     return ["--api", f"http://127.0.0.1:{server.http_port}"]
 
 
-# Findings send cannot avoid yet, each with the reason (see the tests that use it).
-MAIL_PARAMETERS_MISSING = (
-    "smtpmock send cannot put parameters on MAIL: the core (server/smtp/client_connection.cpp) "
-    "writes 'MAIL FROM:<...>' with none, so BODY=8BITMIME and SMTPUTF8 are never declared")
-
-
-def assert_clean(server: SmtpMockServer, r: subprocess.CompletedProcess, single: bool = True,
-                 known_gap: tuple[set[str], str] | None = None) -> None:
-    """send exited 0, the server noted nothing, and send said so. `known_gap`: (codes, reason)
-    of a gap in send that is known and reported: the test is an expected failure while the
-    server notes exactly those codes, and fails on any other."""
+def assert_clean(server: SmtpMockServer, r: subprocess.CompletedProcess,
+                 single: bool = True) -> None:
+    """send exited 0, the server noted nothing, and (single sessions) send said so."""
     found = all_findings(server)
-    codes = {f["Code"] for f in found}
-    if known_gap is not None and found and codes <= known_gap[0]:
-        pytest.xfail(f"{known_gap[1]}: the server noted {sorted(codes)}")
     assert found == [], f"{found}\n{out(r)}"
     assert r.returncode == 0, out(r)
     if single:
@@ -186,7 +175,7 @@ def test_send_8bit_body_is_declared(smtpmock):
     # RFC 6152 3: 8-bit octets need BODY=8BITMIME on MAIL (the server notes 8bit-undeclared).
     r = send("-s", smtpmock.address, "-f", SENDER, "-t", RCPT, "--body", "caf\u00e9 cr\u00e8me",
              *explicit_api(smtpmock))
-    assert_clean(smtpmock, r, known_gap=({"8bit-undeclared"}, MAIL_PARAMETERS_MISSING))
+    assert_clean(smtpmock, r)
     mail = [l for l in session_lines(smtpmock) if l.upper().startswith("MAIL FROM:")]
     assert "BODY=8BITMIME" in mail[0].upper(), mail
 
@@ -196,8 +185,7 @@ def test_send_non_ascii_address_is_declared(smtpmock):
     # default scenario also refuses such a RCPT without it, 553 5.6.7).
     r = send("-s", smtpmock.address, "-f", SENDER, "-t", "b\u00e9atrice@dest.example",
              *explicit_api(smtpmock))
-    assert_clean(smtpmock, r, known_gap=({"smtputf8-undeclared", "8bit-undeclared"},
-                                         MAIL_PARAMETERS_MISSING))
+    assert_clean(smtpmock, r)
     mail = [l for l in session_lines(smtpmock) if l.upper().startswith("MAIL FROM:")]
     assert "SMTPUTF8" in mail[0].upper(), mail
 

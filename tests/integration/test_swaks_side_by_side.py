@@ -281,7 +281,9 @@ TABLE: list[Row] = [
         "lines starting with a dot are stuffed, and stored as typed"),
     Row("body-at-at", f"{STD} --body @@not-a-file", "@@text is the text @text (man --data)"),
     Row("body-8bit", f"{STD} --h-Subject 'Grüße' --body 'Grüße aus Köln'",
-        "8-bit UTF-8 in a header and the body, sent as is"),
+        "8-bit UTF-8 in a header and the body, sent as is; send declares it with BODY=8BITMIME "
+        "on MAIL (RFC 6152 3), swaks does not (docs/client.md)",
+        differs=("sessions", "messages"), send_rcpts=(RCPT,)),
     Row("body-and-attach-both-stdin", f"{STD} --body - --attach -",
         "man --attach: - may be given for --body and --attach, the same stdin each time",
         stdin=STDIN_BODY),
