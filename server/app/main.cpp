@@ -3,6 +3,8 @@
 // CLI11 applies flags and environment; the config file fills only what neither set, with
 // the same validators, so a bad value is rejected the same way wherever it was written.
 // Without a command, smtpmock runs `serve` (what `docker run` and a bare `smtpmock` expect).
+// SMTP listeners (--listen, SMTPMOCK_LISTEN, `listeners:`) are a list, not a setting: the first
+// source that gives any wins as a whole, and the whole set is checked before serve starts.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -12,7 +14,9 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/client_commands.hpp"
@@ -23,6 +27,7 @@
 #include "client/swaks_args.hpp"
 #include "net/address.hpp"
 #include "scenario/config_file.hpp"
+#include "scenario/listeners.hpp"
 #include "scenario/loader.hpp"
 
 namespace {
@@ -44,6 +49,11 @@ struct serve_cli {
   CLI::Option* seed = nullptr;
   unsigned long long seed_value = 0;
   std::string config_file;
+  CLI::Option* smtp_listen = nullptr;
+  CLI::Option* smtps_listen = nullptr;
+  std::vector<std::string> listen_values;                           ///< every --listen, in order
+  std::vector<smtpmock::scenario::listener_spec> config_listeners;  ///< the file's listeners:
+  std::map<std::string, std::string> config_origin;  ///< key -> "FILE:LINE:COLUMN" applied
 };
 
 void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
@@ -55,21 +65,32 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
   CLI::Validator listen_address(
       [](std::string& value) { return smtpmock::net::listen_address_problem(value); }, "");
 
-  add(cmd.add_option("--smtp-listen", s.smtp_listen,
-                     "SMTP listener address; port 0 picks a free port")
-          ->type_name("ADDR:PORT")
-          ->check(listen_address)
-          ->capture_default_str());
+  cli.smtp_listen = add(cmd.add_option("--smtp-listen", s.smtp_listen,
+                                       "SMTP listener address; port 0 picks a free port")
+                            ->type_name("ADDR:PORT")
+                            ->check(listen_address)
+                            ->capture_default_str());
   CLI::Validator listen_address_or_off(
       [](std::string& value) {
         return value == "off" ? std::string() : smtpmock::net::listen_address_problem(value);
       },
       "");
-  add(cmd.add_option("--smtps-listen", s.smtps_listen,
-                     "Implicit-TLS listener (port 465 style); off disables")
-          ->type_name("ADDR:PORT")
-          ->check(listen_address_or_off)
-          ->default_str("off"));
+  cli.smtps_listen = add(cmd.add_option("--smtps-listen", s.smtps_listen,
+                                        "Implicit-TLS listener (port 465 style); off disables")
+                             ->type_name("ADDR:PORT")
+                             ->check(listen_address_or_off)
+                             ->default_str("off"));
+  // Not a config key (the file has `listeners:`), and its environment twin is a list that
+  // CLI11's splitting would cut at the options' commas: read in resolve_listeners().
+  cmd.add_option("--listen", cli.listen_values,
+                 "An SMTP listener with its own scenario and TLS mode, repeatable; MODE is "
+                 "starttls (default), implicit or none (STARTTLS answered 454); NAME defaults "
+                 "to the port; also tls-cert=FILE,tls-key=FILE. Env: SMTPMOCK_LISTEN, comma- or "
+                 "newline-separated")
+      ->type_name("ADDR:PORT[=SCENARIO][,tls=MODE][,name=NAME]")
+      ->expected(1)
+      ->allow_extra_args(false)  // one value per --listen: `--listen A B` is a mistake
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add(cmd.add_option("--http-listen", s.http_listen,
                      "HTTP API (Mailpit- and MailHog-compatible), health and metrics; off disables")
           ->type_name("ADDR:PORT")
@@ -174,23 +195,27 @@ void add_serve_options(CLI::App& cmd, serve_settings& s, serve_cli& cli) {
       ->envname("SMTPMOCK_CONFIG");
 }
 
-/// Fills every option that neither a flag nor the environment set from the config file.
-/// Returns false after printing "file:line:column: message" on a bad file or value.
-bool apply_config_file(const serve_cli& cli) {
+/// Fills every option that neither a flag nor the environment set from the config file, and
+/// keeps its listeners. Returns false after printing "file:line:column: message" on a bad file
+/// or value.
+bool apply_config_file(serve_cli& cli) {
   std::vector<std::string> allowed;
   for (const auto* opt : cli.settable)
     allowed.push_back(opt->get_single_name());
-  std::map<std::string, smtpmock::scenario::config_value> values;
+  smtpmock::scenario::config_file config;
   try {
-    values = smtpmock::scenario::load_config_file(cli.config_file, allowed);
+    config = smtpmock::scenario::load_config(cli.config_file, allowed);
   } catch (const smtpmock::scenario::load_error& e) {
     std::cerr << e.what() << '\n';
     return false;
   }
-  for (const auto& [key, value] : values) {
+  cli.config_listeners = std::move(config.listeners);
+  for (const auto& [key, value] : config.settings) {
     auto it = std::find_if(cli.settable.begin(), cli.settable.end(),
                            [&](const CLI::Option* o) { return o->get_single_name() == key; });
     if (it == cli.settable.end() || (*it)->count() > 0) continue;  // flag or env wins
+    cli.config_origin[key] =
+        cli.config_file + ':' + std::to_string(value.line) + ':' + std::to_string(value.column);
     try {
       (*it)->add_result(value.value);
       (*it)->run_callback();
@@ -202,6 +227,80 @@ bool apply_config_file(const serve_cli& cli) {
                 << ": " << message << '\n';
       return false;
     }
+  }
+  return true;
+}
+
+/// Where a serve option's value came from, for messages: "FILE:LINE:COLUMN" (config file),
+/// "--smtp-listen VALUE" (typed) or "SMTPMOCK_SMTP_LISTEN=VALUE" (environment).
+std::string origin_of(const serve_cli& cli, const CLI::Option& opt, const std::string& value,
+                      const std::vector<const char*>& args) {
+  const std::string key = opt.get_single_name();
+  if (const auto it = cli.config_origin.find(key); it != cli.config_origin.end()) return it->second;
+  const std::string flag = "--" + key;
+  const bool typed = std::any_of(args.begin(), args.end(), [&](const char* a) {
+    return std::string_view(a) == flag || std::string_view(a).rfind(flag + "=", 0) == 0;
+  });
+  return typed ? flag + " " + value : opt.get_envname() + "=" + value;
+}
+
+/// Fills settings.listeners from --listen, else SMTPMOCK_LISTEN, else the config file, and the
+/// *_listen_set flags; checks the whole set (with the shorthands explicitly set) and that each
+/// listener's scenario resolves. Returns false after printing one line on a mistake.
+bool resolve_listeners(const serve_cli& cli, serve_settings& s,
+                       const std::vector<const char*>& args) {
+  namespace sc = smtpmock::scenario;
+  s.smtp_listen_set = cli.smtp_listen->count() > 0;
+  s.smtps_listen_set = cli.smtps_listen->count() > 0;
+  s.listeners.clear();
+  if (!cli.listen_values.empty()) {
+    for (const std::string& value : cli.listen_values) {
+      try {
+        s.listeners.push_back(sc::parse_listen_spec(value));
+      } catch (const std::invalid_argument& e) {
+        std::cerr << "smtpmock: --listen " << value << ": " << e.what() << '\n';
+        return false;
+      }
+    }
+  } else if (const char* env = std::getenv("SMTPMOCK_LISTEN"); env != nullptr && *env != '\0') {
+    try {
+      s.listeners = sc::parse_listen_list(env);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "smtpmock: SMTPMOCK_LISTEN: " << e.what() << '\n';
+      return false;
+    }
+  }
+  if (s.listeners.empty()) s.listeners = cli.config_listeners;
+  if (s.listeners.empty()) return true;  // serve as before: --smtp-listen (and --smtps-listen)
+
+  for (const auto& spec : s.listeners) {
+    if (spec.scenario.empty()) continue;  // the serve --scenario, which serve itself loads
+    try {
+      sc::resolve(spec.scenario);
+    } catch (const sc::load_error& e) {
+      std::cerr << "smtpmock: " << spec.origin << ": " << e.message() << '\n';
+      return false;
+    }
+  }
+  std::vector<sc::listener_spec> all = s.listeners;
+  if (s.smtp_listen_set) {
+    sc::listener_spec smtp;
+    smtp.address = s.smtp_listen;
+    smtp.origin = origin_of(cli, *cli.smtp_listen, s.smtp_listen, args);
+    all.push_back(std::move(smtp));
+  }
+  if (s.smtps_listen_set && !s.smtps_listen.empty() && s.smtps_listen != "off") {
+    sc::listener_spec smtps;
+    smtps.address = s.smtps_listen;
+    smtps.tls = sc::listener_tls::implicit;
+    smtps.origin = origin_of(cli, *cli.smtps_listen, s.smtps_listen, args);
+    all.push_back(std::move(smtps));
+  }
+  try {
+    sc::check_listeners(all);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "smtpmock: " << e.what() << '\n';
+    return false;
   }
   return true;
 }
@@ -330,7 +429,9 @@ int main(int argc, char** argv) {
   add_serve_options(*serve, settings, cli);
   serve->footer(
       "Every flag has an environment twin (--smtp-listen: SMTPMOCK_SMTP_LISTEN).\n"
-      "Precedence: flag > environment > config file > default.");
+      "Precedence: flag > environment > config file > default. Listeners: every --listen, else\n"
+      "SMTPMOCK_LISTEN, else the config file's listeners:; --smtp-listen and --smtps-listen\n"
+      "are served beside them only when given explicitly.");
 
   CLI::App* scenario_cmd = app.add_subcommand("scenario", "Validate and list scenarios");
   scenario_cmd->require_subcommand(1);
@@ -387,6 +488,7 @@ int main(int argc, char** argv) {
   if (auto code = smtpmock::app::run_client_command()) return *code;
   if (serve->parsed()) {
     if (!cli.config_file.empty() && !apply_config_file(cli)) return smtpmock::app::exit_usage;
+    if (!resolve_listeners(cli, settings, args)) return smtpmock::app::exit_usage;
     if (cli.seed->count() > 0) settings.seed = cli.seed_value;
     if (settings.tls_cert.empty() != settings.tls_key.empty()) {
       std::cerr << "smtpmock: --tls-cert and --tls-key must be given together (or neither, for "

@@ -7,6 +7,9 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "scenario/listeners.hpp"
 
 namespace smtpmock::app {
 
@@ -30,6 +33,12 @@ struct serve_settings {
   std::string log_level = "info";
   std::string log_format = "text";
   std::optional<unsigned long long> seed;  ///< absent: random, logged at start-up
+  /// --listen flags if any, else SMTPMOCK_LISTEN, else the config file's `listeners:`; checked
+  /// (addresses, names, options, conflicts) and each scenario resolvable. Empty: serve
+  /// smtp_listen (and smtps_listen) as before; else these, plus a shorthand explicitly set.
+  std::vector<scenario::listener_spec> listeners;
+  bool smtp_listen_set = false;   ///< --smtp-listen given by flag, environment or config file
+  bool smtps_listen_set = false;  ///< --smtps-listen given so (its value may still be "off")
 };
 
 /// Exit codes of `smtpmock serve`.
