@@ -41,6 +41,40 @@ std::pair<std::size_t, std::size_t> request_context::paging(std::size_t default_
   return {start, limit};
 }
 
+std::vector<const scenario_binding*> request_context::scenarios() const {
+  std::vector<const scenario_binding*> out;
+  const std::string* name = query("listener");
+  for (const auto& b : state.scenarios) {
+    if (name == nullptr || name->empty()) {
+      out.push_back(&b);
+      continue;
+    }
+    for (const auto& l : b.listeners)
+      if (ascii_lower(l.name) == ascii_lower(*name)) out.push_back(&b);
+  }
+  if (out.empty()) {
+    std::string known;
+    for (const auto& b : state.scenarios)
+      for (const auto& l : b.listeners)
+        known += (known.empty() ? "" : ", ") + l.name;
+    fail(404, "no listener named '" + *name + "' (listeners: " + known + ")");
+  }
+  return out;
+}
+
+const scenario_binding& request_context::scenario() const {
+  const auto all = scenarios();
+  if (all.size() > 1) {
+    std::string names;
+    for (const auto* b : all)
+      for (const auto& l : b->listeners)
+        names += (names.empty() ? "" : ", ") + l.name;
+    fail(400,
+         "the listeners have scenarios of their own: name one with ?listener= (" + names + ")");
+  }
+  return *all.front();
+}
+
 message_ptr request_context::message_or_404(const std::string& id) const {
   auto msg = state.box.find(id);
   if (!msg) fail(404, "message " + id + " not found");
@@ -223,7 +257,13 @@ const router& routes() {
 
 api::api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
          std::shared_ptr<scenario_control> control, api_options options)
-    : state_(std::make_unique<api_state>(std::move(store), std::move(metrics), std::move(control),
+    : api(std::move(store), std::move(metrics),
+          std::vector<scenario_binding>{scenario_binding{std::move(control), {}}},
+          std::move(options)) {}
+
+api::api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
+         std::vector<scenario_binding> scenarios, api_options options)
+    : state_(std::make_unique<api_state>(std::move(store), std::move(metrics), std::move(scenarios),
                                          std::move(options))) {}
 
 api::~api() = default;

@@ -94,12 +94,29 @@ inline constexpr std::size_t max_listing_bytes = 16u << 20;
 inline constexpr int status_ok = 200;
 inline constexpr int status_service_unavailable = 503;
 
+/// An SMTP listener as the API shows it.
+struct listener_info {
+  std::string name;     ///< its name, or its port
+  std::string address;  ///< as bound
+  std::string tls;      ///< "starttls", "implicit" or "none"
+};
+
+/// A live scenario and the listeners whose new sessions start with it.
+struct scenario_binding {
+  std::shared_ptr<scenario_control> control;
+  std::vector<listener_info> listeners;
+};
+
 struct api_state;
 
 class api {
  public:
+  /// One scenario for every listener.
   api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
       std::shared_ptr<scenario_control> control, api_options options);
+  /// A scenario per group of listeners (GET/PUT /api/v1/scenario?listener=NAME picks one).
+  api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
+      std::vector<scenario_binding> scenarios, api_options options);
   ~api();
   api(const api&) = delete;
   api& operator=(const api&) = delete;

@@ -26,15 +26,16 @@ namespace smtpmock::http {
 /// Everything the handlers read and change.
 struct api_state {
   api_state(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> m,
-            std::shared_ptr<scenario_control> c, api_options o)
+            std::vector<scenario_binding> s, api_options o)
       : box(std::move(store)),
         metrics(std::move(m)),
-        control(std::move(c)),
+        scenarios(std::move(s)),
         options(std::move(o)) {}
 
   mailbox box;
   std::shared_ptr<store::metrics> metrics;
-  std::shared_ptr<scenario_control> control;
+  /// One per scenario the listeners run (one for every listener unless they have their own).
+  std::vector<scenario_binding> scenarios;
   api_options options;
   std::atomic<bool> ready{false};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -66,6 +67,11 @@ class request_context {
   const std::string* query(const std::string& name) const;
   /// `start` and `limit` of a listing (limit above max_page_size is served as a page of it).
   std::pair<std::size_t, std::size_t> paging(std::size_t default_limit = 50) const;
+  /// The scenario ?listener=NAME runs on; without it the only one (a 400 naming the listeners
+  /// when they have several); an unknown name is a 404.
+  const scenario_binding& scenario() const;
+  /// Those ?listener= selects: every one without it (chaos and Jim set them all).
+  std::vector<const scenario_binding*> scenarios() const;
   /// The message `id` ("latest": the newest), else 404.
   message_ptr message_or_404(const std::string& id) const;
 

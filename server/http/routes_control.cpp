@@ -112,7 +112,14 @@ chaos_triggers parse_chaos(json j) {
   return out;
 }
 
-json scenario_json(const scenario_control::state& s) {
+json listeners_json(const std::vector<listener_info>& listeners) {
+  json out = json::array();
+  for (const auto& l : listeners)
+    out.push_back(json{{"Name", l.name}, {"Address", l.address}, {"TLS", l.tls}});
+  return out;
+}
+
+json scenario_json(const scenario_control::state& s, const std::vector<listener_info>& listeners) {
   const auto& def = s.engine->scenario();
   const auto& p = *def.personality;
   json rules = json::array();
@@ -137,6 +144,7 @@ json scenario_json(const scenario_control::state& s) {
               {"Rules", std::move(rules)},
               {"Chaos", chaos_json(s.chaos)},
               {"Jim", s.jim ? jim_json(*s.jim) : json(nullptr)},
+              {"Listeners", listeners_json(listeners)},
               {"YAML", s.source}};
 }
 
@@ -175,7 +183,14 @@ http_response livez(request_context&) {
 
 http_response readyz(request_context& c) {
   if (!c.state.ready) return text_response("starting\n", "text/plain; charset=utf-8", 503);
-  return text_response("ok\n");
+  // "ok", then a line per SMTP listener: NAME ADDRESS tls=MODE scenario=NAME.
+  std::string body = "ok\n";
+  for (const auto& b : c.state.scenarios) {
+    const std::string scenario = b.control->current().engine->scenario().personality->name;
+    for (const auto& l : b.listeners)
+      body += l.name + " " + l.address + " tls=" + l.tls + " scenario=" + scenario + "\n";
+  }
+  return text_response(std::move(body));
 }
 
 http_response metrics_page(request_context& c) {
@@ -229,17 +244,19 @@ http_response get_transcript(request_context& c) {
 }
 
 http_response get_scenario(request_context& c) {
-  const auto state = c.state.control->current();
+  const scenario_binding& b = c.scenario();
+  const auto state = b.control->current();
   if (accepts(c.request.accept, "yaml")) return text_response(state.source, "application/yaml");
-  return json_response(scenario_json(state));
+  return json_response(scenario_json(state, b.listeners));
 }
 
 http_response put_scenario(request_context& c) {
   const std::string& body = c.request.body;
   if (body.find_first_not_of(" \t\r\n") == std::string::npos)
     fail(400, "empty scenario: send the scenario's YAML as the request body");
+  const scenario_binding& b = c.scenario();
   try {
-    c.state.control->replace_text(body, "request", "PUT /api/v1/scenario");
+    b.control->replace_text(body, "request", "PUT /api/v1/scenario");
   } catch (const scenario::load_error& e) {
     return json_response(json{{"Error", e.what()},
                               {"File", e.file()},
@@ -248,16 +265,21 @@ http_response put_scenario(request_context& c) {
                               {"Message", e.message()}},
                          400);
   }
-  return json_response(scenario_json(c.state.control->current()));
+  return json_response(scenario_json(b.control->current(), b.listeners));
 }
 
+// Chaos and Jim: without ?listener= a PUT sets every scenario's and a GET shows the first's
+// (the same, unless one listener's were set apart).
 http_response get_chaos(request_context& c) {
-  return json_response(chaos_json(c.state.control->chaos()));
+  return json_response(chaos_json(c.scenarios().front()->control->chaos()));
 }
 
 http_response put_chaos(request_context& c) {
-  c.state.control->set_chaos(parse_chaos(body_json(c.request.body)));
-  return json_response(chaos_json(c.state.control->chaos()));
+  const auto targets = c.scenarios();
+  const chaos_triggers triggers = parse_chaos(body_json(c.request.body));
+  for (const auto* b : targets)
+    b->control->set_chaos(triggers);
+  return json_response(chaos_json(targets.front()->control->chaos()));
 }
 
 http_response openapi_document(request_context&) {

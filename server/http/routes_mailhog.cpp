@@ -92,28 +92,33 @@ http_response search_v2(request_context& c) {
 }
 
 http_response get_jim(request_context& c) {
-  const auto jim = c.state.control->jim();
+  const auto jim = c.scenarios().front()->control->jim();
   if (!jim) fail(404, "Jim is not enabled");
   return json_response(jim_json(*jim));
 }
 
 http_response post_jim(request_context& c) {
-  const auto settings =
-      parse_jim(body_json(c.request.body), c.state.control->jim().value_or(jim_settings{}));
-  c.state.control->set_jim(settings);
+  const auto targets = c.scenarios();
+  const auto settings = parse_jim(body_json(c.request.body),
+                                  targets.front()->control->jim().value_or(jim_settings{}));
+  for (const auto* b : targets)
+    b->control->set_jim(settings);
   return json_response(jim_json(settings), 201);
 }
 
 http_response put_jim(request_context& c) {
-  const auto current = c.state.control->jim();
+  const auto targets = c.scenarios();
+  const auto current = targets.front()->control->jim();
   if (!current) fail(404, "Jim is not enabled (POST /api/v2/jim enables it)");
   const auto settings = parse_jim(body_json(c.request.body), *current);
-  c.state.control->set_jim(settings);
+  for (const auto* b : targets)
+    b->control->set_jim(settings);
   return json_response(jim_json(settings));
 }
 
 http_response delete_jim(request_context& c) {
-  c.state.control->set_jim(std::nullopt);
+  for (const auto* b : c.scenarios())
+    b->control->set_jim(std::nullopt);
   return text_response("");
 }
 
