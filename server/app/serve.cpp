@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -47,6 +48,53 @@ bool enabled(const std::string& listen) {
   return !listen.empty() && listen != "off";
 }
 
+/// The listeners to open: --listen / SMTPMOCK_LISTEN / the config file's, plus a shorthand
+/// given explicitly; without any, --smtp-listen and --smtps-listen as they always were.
+std::vector<scenario::listener_spec> listener_specs(const serve_settings& settings) {
+  std::vector<scenario::listener_spec> out = settings.listeners;
+  const bool listed = !out.empty();
+  if (!listed || settings.smtp_listen_set) {
+    scenario::listener_spec smtp;
+    smtp.address = settings.smtp_listen;
+    smtp.origin = "--smtp-listen " + settings.smtp_listen;
+    out.insert(out.begin(), std::move(smtp));
+  }
+  if ((!listed || settings.smtps_listen_set) && enabled(settings.smtps_listen)) {
+    scenario::listener_spec smtps;
+    smtps.address = settings.smtps_listen;
+    smtps.tls = scenario::listener_tls::implicit;
+    smtps.origin = "--smtps-listen " + settings.smtps_listen;
+    out.push_back(std::move(smtps));
+  }
+  return out;
+}
+
+/// One live scenario: its control, its file (for SIGHUP) and the listeners (indices) on it.
+struct scenario_group {
+  std::shared_ptr<http::scenario_control> control;
+  std::filesystem::path file;
+  std::vector<std::size_t> listeners;
+};
+
+/// What the API needs of each live scenario: its control and its listeners as bound.
+std::vector<http::scenario_binding> bindings(const std::vector<scenario_group>& groups,
+                                             const std::vector<scenario::listener_spec>& specs,
+                                             const net::server& server) {
+  const auto bound = server.bound_addresses();
+  const auto names = server.listener_names();
+  std::vector<http::scenario_binding> out;
+  for (const auto& g : groups) {
+    if (g.listeners.empty() && groups.size() > 1) continue;  // --scenario, used by none
+    http::scenario_binding b{g.control, {}};
+    for (std::size_t i : g.listeners) {
+      b.listeners.push_back(http::listener_info{names.at(i), bound.at(i),
+                                                std::string(scenario::to_string(specs[i].tls))});
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_serve(const serve_settings& settings) {
@@ -86,12 +134,47 @@ int run_serve(const serve_settings& settings) {
   }
 
   const unsigned long long seed = settings.seed ? *settings.seed : random_seed();
-  // The live scenario: the file, then PUT /api/v1/scenario, chaos and Jim overlays, SIGHUP.
-  // Its engine's own `seed:` wins over --seed.
+  // The live scenarios: each file, then PUT /api/v1/scenario, chaos and Jim overlays, SIGHUP.
+  // An engine's own `seed:` wins over --seed. Listeners without a scenario of their own share
+  // the --scenario one (and its counters); each that names one gets its own, even if another
+  // names the same, so a PUT to one listener changes only that listener.
   auto control = std::make_shared<http::scenario_control>(definition, read_text(scenario_file),
                                                           scenario_file.string(), seed);
   auto engine = control->engine();
   auto metrics = std::make_shared<store::metrics>();
+  const std::vector<scenario::listener_spec> specs = listener_specs(settings);
+  std::vector<scenario_group> groups{scenario_group{control, scenario_file, {}}};
+  std::vector<std::shared_ptr<net::tls_contexts>> own_tls(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const auto& spec = specs[i];
+    if (spec.scenario.empty()) {
+      groups.front().listeners.push_back(i);
+    } else {
+      try {
+        const auto file = scenario::resolve(spec.scenario);
+        auto def = scenario::load_definition_file(file);
+        groups.push_back(scenario_group{
+            std::make_shared<http::scenario_control>(def, read_text(file), file.string(), seed),
+            file,
+            {i}});
+      } catch (const scenario::load_error& e) {
+        std::cerr << e.what() << " (the scenario of " << spec.origin << ")\n";
+        return exit_usage;
+      }
+    }
+    if (!spec.tls_cert.empty()) {
+      const auto& def = groups.back().listeners.back() == i && !spec.scenario.empty()
+                            ? groups.back().control->current().base
+                            : definition;
+      try {
+        own_tls[i] = std::make_shared<net::tls_contexts>(
+            net::tls_settings{spec.tls_cert, spec.tls_key, def->personality->hostname});
+      } catch (const net::tls_error& e) {
+        std::cerr << "smtpmock: " << e.what() << " (" << spec.origin << ")\n";
+        return exit_usage;
+      }
+    }
+  }
 
   store::store_limits limits;
   limits.max_messages = settings.max_messages;
@@ -111,13 +194,21 @@ int run_serve(const serve_settings& settings) {
   }
 
   net::server_options options;
-  options.listeners.push_back(net::listener_options{settings.smtp_listen, engine, false});
-  if (!settings.smtps_listen.empty() && settings.smtps_listen != "off") {
-    options.listeners.push_back(net::listener_options{settings.smtps_listen, engine, true});
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    net::listener_options l;
+    l.address = specs[i].address;
+    l.implicit_tls = specs[i].tls == scenario::listener_tls::implicit;
+    l.starttls = specs[i].tls != scenario::listener_tls::none;
+    l.name = specs[i].name;
+    l.tls = own_tls[i];
+    options.listeners.push_back(std::move(l));
+  }
+  for (const auto& g : groups) {
+    for (std::size_t i : g.listeners)
+      options.listeners[i].engine = g.control->engine();
   }
   options.tls = tls;
   options.metrics = metrics;
-  const std::size_t listeners = options.listeners.size();
   options.threads = settings.threads;
   // Sessions are bounded by descriptors: take all the kernel allows us, and by default admit
   // as many sessions as that leaves room for.
@@ -137,26 +228,31 @@ int run_serve(const serve_settings& settings) {
   // SIGHUP: reload the scenario file atomically. Sessions in progress keep the scenario they
   // started with; a file that fails to load leaves the old scenario in place. Chaos and Jim
   // overlays set through the API stay on top of the reloaded file.
-  options.on_reload = [control, scenario_file] {
-    try {
-      const std::string text = read_text(scenario_file);
-      control->replace(scenario::load_definition_file(scenario_file), text, scenario_file.string());
-      const auto next = control->engine();
-      const auto& p = *next->scenario().personality;
-      spdlog::info("scenario reloaded name={} rules={} seed={} file={}", p.name,
-                   next->scenario().rules.size(), next->seed(), scenario_file.string());
-    } catch (const scenario::load_error& e) {
-      spdlog::error("scenario reload failed, keeping the old scenario: {}", e.what());
+  options.on_reload = [groups] {
+    for (const auto& g : groups) {
+      if (g.listeners.empty()) continue;
+      try {
+        const std::string text = read_text(g.file);
+        g.control->replace(scenario::load_definition_file(g.file), text, g.file.string());
+        const auto next = g.control->engine();
+        const auto& p = *next->scenario().personality;
+        spdlog::info("scenario reloaded name={} rules={} seed={} file={}", p.name,
+                     next->scenario().rules.size(), next->seed(), g.file.string());
+      } catch (const scenario::load_error& e) {
+        spdlog::error("scenario reload failed, keeping the old scenario: {}", e.what());
+      }
     }
   };
   options.on_shutdown = [&http_running] {
     if (http_running) http_running->stop();
   };
-  control->set_apply([&running, listeners](std::shared_ptr<scenario::engine> next) {
-    if (!running) return;
-    for (std::size_t i = 0; i < listeners; ++i)
-      running->set_scenario(i, next);
-  });
+  for (const auto& g : groups) {
+    g.control->set_apply([&running, indices = g.listeners](std::shared_ptr<scenario::engine> next) {
+      if (!running) return;
+      for (std::size_t i : indices)
+        running->set_scenario(i, next);
+    });
+  }
   const std::size_t max_connections = options.max_connections;
   net::server server(std::move(options), store);
   running = &server;
@@ -179,13 +275,14 @@ int run_serve(const serve_settings& settings) {
     api_options.version = version();
     api_options.commit = commit();
     api_options.new_message_id = &net::new_message_id;
-    api = std::make_shared<http::api>(store, metrics, control, api_options);
+    api = std::make_shared<http::api>(store, metrics, bindings(groups, specs, server), api_options);
     http_listener = std::make_unique<http::http_server>(store, api, settings.http_listen);
     try {
       http_bound = http_listener->start();
     } catch (const net::bind_error& e) {
       spdlog::error("{}", e.what());
-      control->set_apply(nullptr);
+      for (const auto& g : groups)
+        g.control->set_apply(nullptr);
       return exit_runtime;
     }
     http_running = http_listener.get();
@@ -194,14 +291,35 @@ int run_serve(const serve_settings& settings) {
   // Ready before the line that says so: a client that reads the line may ask /readyz at once.
   if (api) api->set_ready();
   auto bound = server.bound_addresses();
+  const auto names = server.listener_names();
   spdlog::info("tls certificate=\"{}\"", tls->describe());
-  const std::string smtps = bound.size() > 1 ? " smtps=" + bound.at(1) : std::string();
+  // smtp= the first plain listener, smtps= the first implicit-TLS one (scripts read these);
+  // listeners= every one as NAME=ADDRESS/TLS/SCENARIO.
+  std::string smtp_first, smtps;
+  std::string every;
+  for (const auto& g : groups) {
+    const std::string name = g.control->engine()->scenario().personality->name;
+    for (std::size_t i : g.listeners) {
+      const bool implicit = specs[i].tls == scenario::listener_tls::implicit;
+      if (implicit && smtps.empty()) smtps = " smtps=" + bound.at(i);
+      if (!implicit && smtp_first.empty()) smtp_first = bound.at(i);
+    }
+  }
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    for (const auto& g : groups) {
+      if (std::find(g.listeners.begin(), g.listeners.end(), i) == g.listeners.end()) continue;
+      every += (every.empty() ? "" : ",") + names.at(i) + "=" + bound.at(i) + "/" +
+               std::string(scenario::to_string(specs[i].tls)) + "/" +
+               g.control->engine()->scenario().personality->name;
+    }
+  }
+  if (smtp_first.empty()) smtp_first = bound.at(0);
   log_always(fmt::format(
       "smtpmock ready smtp={}{} http={} scenario={} rules={} seed={} threads={} spool={} "
-      "max_connections={} nofile={} version={} commit={}",
-      bound.at(0), smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
+      "max_connections={} nofile={} listeners={} version={} commit={}",
+      smtp_first, smtps, http_bound, scenario->name, definition->rules.size(), engine->seed(),
       server.threads(), settings.spool.empty() ? "off" : settings.spool, max_connections,
-      nofile.now, version(), commit()));
+      nofile.now, every, version(), commit()));
   if (::isatty(STDERR_FILENO) == 1 && settings.log_format != "json") {
     // A person at a terminal (`make run`): where to look, and a first message to send.
     std::cerr << "\n  SMTP     " << bound.at(0) << "\n  try      smtpmock send --server "
@@ -218,7 +336,8 @@ int run_serve(const serve_settings& settings) {
   // Shutdown order: the SMTP sessions have ended (run() returned); the HTTP listener was
   // closed when shutdown began; now its threads stop, then the objects go in reverse order.
   if (http_listener) http_listener->join();
-  control->set_apply(nullptr);
+  for (const auto& g : groups)
+    g.control->set_apply(nullptr);
   spdlog::info("smtpmock stopped messages={}", store->message_count());
   return exit_ok;
 }
