@@ -141,7 +141,6 @@ int run_serve(const serve_settings& settings) {
   auto control = std::make_shared<http::scenario_control>(definition, read_text(scenario_file),
                                                           scenario_file.string(), seed);
   auto engine = control->engine();
-  auto metrics = std::make_shared<store::metrics>();
   const std::vector<scenario::listener_spec> specs = listener_specs(settings);
   std::vector<scenario_group> groups{scenario_group{control, scenario_file, {}}};
   std::vector<std::shared_ptr<net::tls_contexts>> own_tls(specs.size());
@@ -201,6 +200,8 @@ int run_serve(const serve_settings& settings) {
     l.starttls = specs[i].tls != scenario::listener_tls::none;
     l.name = specs[i].name;
     l.tls = own_tls[i];
+    // Counters of its own: /metrics shows each listener's series under its `listener` label.
+    l.metrics = std::make_shared<store::metrics>();
     options.listeners.push_back(std::move(l));
   }
   for (const auto& g : groups) {
@@ -208,7 +209,6 @@ int run_serve(const serve_settings& settings) {
       options.listeners[i].engine = g.control->engine();
   }
   options.tls = tls;
-  options.metrics = metrics;
   options.threads = settings.threads;
   // Sessions are bounded by descriptors: take all the kernel allows us, and by default admit
   // as many sessions as that leaves room for.
@@ -254,6 +254,9 @@ int run_serve(const serve_settings& settings) {
     });
   }
   const std::size_t max_connections = options.max_connections;
+  std::vector<std::shared_ptr<store::metrics>> listener_counters;
+  for (const auto& l : options.listeners)
+    listener_counters.push_back(l.metrics);
   net::server server(std::move(options), store);
   running = &server;
   try {
@@ -275,7 +278,12 @@ int run_serve(const serve_settings& settings) {
     api_options.version = version();
     api_options.commit = commit();
     api_options.new_message_id = &net::new_message_id;
-    api = std::make_shared<http::api>(store, metrics, bindings(groups, specs, server), api_options);
+    std::vector<http::listener_metrics> metrics;
+    const auto listener_names = server.listener_names();
+    for (std::size_t i = 0; i < listener_counters.size(); ++i)
+      metrics.push_back(http::listener_metrics{listener_names.at(i), listener_counters[i]});
+    api = std::make_shared<http::api>(store, std::move(metrics), bindings(groups, specs, server),
+                                      api_options);
     http_listener = std::make_unique<http::http_server>(store, api, settings.http_listen);
     try {
       http_bound = http_listener->start();

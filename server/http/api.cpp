@@ -263,8 +263,15 @@ api::api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::met
 
 api::api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
          std::vector<scenario_binding> scenarios, api_options options)
-    : state_(std::make_unique<api_state>(std::move(store), std::move(metrics), std::move(scenarios),
-                                         std::move(options))) {}
+    : api(std::move(store), std::vector<listener_metrics>{listener_metrics{"", std::move(metrics)}},
+          std::move(scenarios), std::move(options)) {}
+
+api::api(std::shared_ptr<store::message_store> store, std::vector<listener_metrics> metrics,
+         std::vector<scenario_binding> scenarios, api_options options) {
+  std::erase_if(metrics, [](const listener_metrics& m) { return !m.metrics; });
+  state_ = std::make_unique<api_state>(std::move(store), std::move(metrics), std::move(scenarios),
+                                       std::move(options));
+}
 
 api::~api() = default;
 

@@ -107,15 +107,25 @@ struct scenario_binding {
   std::vector<listener_info> listeners;
 };
 
+/// One SMTP listener's counters, for GET /metrics (each under its `listener` label) and
+/// /api/v1/info (summed).
+struct listener_metrics {
+  std::string listener;  ///< its name; empty: no `listener` label (an API given one object)
+  std::shared_ptr<store::metrics> metrics;
+};
+
 struct api_state;
 
 class api {
  public:
-  /// One scenario for every listener.
+  /// One scenario for every listener; one metrics object, shown without a `listener` label.
   api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
       std::shared_ptr<scenario_control> control, api_options options);
   /// A scenario per group of listeners (GET/PUT /api/v1/scenario?listener=NAME picks one).
   api(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> metrics,
+      std::vector<scenario_binding> scenarios, api_options options);
+  /// Scenarios per group of listeners and the counters of each listener (null ones skipped).
+  api(std::shared_ptr<store::message_store> store, std::vector<listener_metrics> metrics,
       std::vector<scenario_binding> scenarios, api_options options);
   ~api();
   api(const api&) = delete;
@@ -144,9 +154,16 @@ class api {
 /// {"Error": message} with `status`.
 http_response error_response(int status, const std::string& message);
 
-/// Prometheus text exposition of the counters and the store's size (prometheus_text.cpp).
-std::string prometheus_text(const store::metrics::snapshot& s, std::size_t messages_stored,
-                            std::size_t sessions_stored, const std::string& version = "",
-                            const std::string& commit = "");
+/// One listener's counters as prometheus_text() renders them.
+struct labelled_snapshot {
+  std::string listener;  ///< the `listener` label's value; empty: no such label
+  store::metrics::snapshot counters;
+};
+
+/// Prometheus text exposition of each listener's counters (every SMTP-side series labelled
+/// with its listener, each family once) and the store's size (prometheus_text.cpp).
+std::string prometheus_text(const std::vector<labelled_snapshot>& listeners,
+                            std::size_t messages_stored, std::size_t sessions_stored,
+                            const std::string& version = "", const std::string& commit = "");
 
 }  // namespace smtpmock::http

@@ -25,7 +25,7 @@ namespace smtpmock::http {
 
 /// Everything the handlers read and change.
 struct api_state {
-  api_state(std::shared_ptr<store::message_store> store, std::shared_ptr<store::metrics> m,
+  api_state(std::shared_ptr<store::message_store> store, std::vector<listener_metrics> m,
             std::vector<scenario_binding> s, api_options o)
       : box(std::move(store)),
         metrics(std::move(m)),
@@ -33,7 +33,8 @@ struct api_state {
         options(std::move(o)) {}
 
   mailbox box;
-  std::shared_ptr<store::metrics> metrics;
+  /// Each SMTP listener's counters (none null), fixed at construction.
+  std::vector<listener_metrics> metrics;
   /// One per scenario the listeners run (one for every listener unless they have their own).
   std::vector<scenario_binding> scenarios;
   api_options options;

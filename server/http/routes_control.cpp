@@ -194,9 +194,11 @@ http_response readyz(request_context& c) {
 }
 
 http_response metrics_page(request_context& c) {
-  const auto snap = c.state.metrics ? c.state.metrics->snap() : store::metrics::snapshot{};
+  std::vector<labelled_snapshot> listeners;
+  for (const auto& m : c.state.metrics)
+    listeners.push_back({m.listener, m.metrics->snap()});
   const auto& store = c.state.box.store();
-  return text_response(prometheus_text(snap, store.message_count(), store.session_count(),
+  return text_response(prometheus_text(listeners, store.message_count(), store.session_count(),
                                        c.state.options.version, c.state.options.commit),
                        "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -26,7 +26,9 @@ std::uint64_t resident_memory() {
 http_response info(request_context& c) {
   auto& box = c.state.box;
   const auto all = box.all();
-  const auto snap = c.state.metrics ? c.state.metrics->snap() : store::metrics::snapshot{};
+  store::metrics::snapshot snap;  // every listener's, summed
+  for (const auto& m : c.state.metrics)
+    store::merge(snap, m.metrics->snap());
   std::uint64_t rejected = 0;
   for (const auto& rc : snap.replies) {
     if (rc.verb == "message" && rc.code >= 400) rejected += rc.count;

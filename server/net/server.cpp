@@ -63,6 +63,7 @@ struct listener {
         starttls(options.starttls),
         name(options.name),
         tls(options.tls),
+        metrics(options.metrics),
         engine(options.engine) {}
 
   strand_type strand;
@@ -71,8 +72,9 @@ struct listener {
   std::string bound;       ///< the real address after bind ("127.0.0.1:40123")
   bool implicit_tls = false;
   bool starttls = true;
-  std::string name;                   ///< as given, else the bound port (set at bind)
-  std::shared_ptr<tls_contexts> tls;  ///< its own certificates; null: the server's
+  std::string name;                         ///< as given, else the bound port (set at bind)
+  std::shared_ptr<tls_contexts> tls;        ///< its own certificates; null: the server's
+  std::shared_ptr<store::metrics> metrics;  ///< its own counters; null: the server's
   std::atomic<std::shared_ptr<scenario::engine>> engine;
 };
 
@@ -212,7 +214,7 @@ struct server::impl {
     if (stopping) ctl->stop_requested = true;
     session_params params{.engine = l.engine.load(),
                           .store = store,
-                          .metrics = options.metrics,
+                          .metrics = l.metrics ? l.metrics : options.metrics,
                           .control = ctl,
                           .listener = l.bound,
                           .listener_name = l.name,

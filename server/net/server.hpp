@@ -39,6 +39,9 @@ struct listener_options {
   bool starttls = true;
   /// Its own certificates (a per-listener tls-cert/tls-key); null: the server's.
   std::shared_ptr<tls_contexts> tls;
+  /// The counters its sessions update (GET /metrics labels them with its name); null: the
+  /// server's.
+  std::shared_ptr<store::metrics> metrics;
 };
 
 /// Settings of the whole server.

@@ -2,6 +2,7 @@
 // and a scrape that sees one counter a moment ahead of another is harmless.
 #include "store/metrics.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace smtpmock::store {
@@ -117,6 +118,39 @@ metrics::snapshot metrics::snap() const {
       static_cast<double>(duration_micros_.load(std::memory_order_relaxed)) / 1'000'000.0;
   s.duration_count = duration_count_.load(std::memory_order_relaxed);
   return s;
+}
+
+void merge(metrics::snapshot& into, const metrics::snapshot& from) {
+  into.sessions_total += from.sessions_total;
+  into.sessions_active += from.sessions_active;
+  into.messages_total += from.messages_total;
+  into.message_bytes_total += from.message_bytes_total;
+  into.bytes_received += from.bytes_received;
+  into.bytes_sent += from.bytes_sent;
+  for (const auto& r : from.replies) {
+    auto it = std::find_if(into.replies.begin(), into.replies.end(), [&](const auto& mine) {
+      return mine.verb == r.verb && mine.code == r.code;
+    });
+    if (it != into.replies.end())
+      it->count += r.count;
+    else
+      into.replies.push_back(r);
+  }
+  for (const auto& [name, count] : from.rule_hits)
+    into.rule_hits[name] += count;
+  for (const auto& f : from.findings) {
+    auto it = std::find_if(into.findings.begin(), into.findings.end(), [&](const auto& mine) {
+      return mine.code == f.code && mine.severity == f.severity;
+    });
+    if (it != into.findings.end())
+      it->count += f.count;
+    else
+      into.findings.push_back(f);
+  }
+  for (std::size_t i = 0; i < into.duration_counts.size(); ++i)
+    into.duration_counts[i] += from.duration_counts[i];
+  into.duration_sum += from.duration_sum;
+  into.duration_count += from.duration_count;
 }
 
 }  // namespace smtpmock::store

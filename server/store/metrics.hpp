@@ -3,6 +3,8 @@
 // them (the only place that includes prometheus-cpp). Plain atomics with relaxed ordering:
 // the SMTP hot path never takes a lock (a rule hit takes a shared lock, an unseen rule name
 // once an exclusive one). Every counter only grows, except the live-session gauge.
+// One object per SMTP listener (net::listener_options::metrics): GET /metrics labels each with
+// its listener's name, and merge() sums them for totals (/api/v1/info).
 #pragma once
 
 #include <array>
@@ -122,5 +124,9 @@ class metrics {
   /// Per finding kind, in smtp::finding_kinds() order.
   std::array<std::atomic<std::uint64_t>, 64> findings_{};
 };
+
+/// Adds every counter of `from` to `into` (replies, rule hits and findings matched by their
+/// labels), e.g. the listeners' snapshots into one total.
+void merge(metrics::snapshot& into, const metrics::snapshot& from);
 
 }  // namespace smtpmock::store

@@ -160,6 +160,59 @@ TEST_CASE("api: metrics in Prometheus text") {
   CHECK(r.body.find("smtpmock_commands_total{code=\"250\",verb=\"mail\"} 1") != std::string::npos);
   CHECK(r.body.find("smtpmock_rule_hits_total{rule=\"r1\"} 1") != std::string::npos);
   CHECK(r.body.find("smtpmock_sessions_active 1") != std::string::npos);
+  // One metrics object (no listeners named): no listener label on any series.
+  CHECK(r.body.find("listener=") == std::string::npos);
+}
+
+TEST_CASE("api: metrics of several listeners, each series under its listener label") {
+  fixture f;
+  auto yahoo = std::make_shared<store::metrics>();
+  auto plain = std::make_shared<store::metrics>();
+  api a(f.store, {{"1025", plain}, {"yahoo", yahoo}, {"dead", nullptr}},
+        {scenario_binding{f.control, {}}}, {});
+  plain->session_opened();
+  plain->reply(store::reply_to::mail, 250);
+  plain->message_stored(10);
+  yahoo->session_opened();
+  yahoo->session_opened();
+  yahoo->reply(store::reply_to::mail, 250);
+  yahoo->rule_hit("r1");
+  yahoo->message_stored(5);
+  yahoo->session_closed(std::chrono::milliseconds(20));
+  auto call = [&](const std::string& path) {
+    http_request r;
+    r.method = "GET";
+    r.path = path;
+    auto out = a.handle(r);
+    REQUIRE(std::holds_alternative<http_response>(out));
+    return std::get<http_response>(out);
+  };
+  const std::string text = call("/metrics").body;
+  auto has = [&](const std::string& line) {
+    INFO(line);
+    CHECK(text.find(line + "\n") != std::string::npos);
+  };
+  has("smtpmock_sessions_total{listener=\"1025\"} 1");
+  has("smtpmock_sessions_total{listener=\"yahoo\"} 2");
+  has("smtpmock_sessions_active{listener=\"yahoo\"} 1");
+  has("smtpmock_commands_total{code=\"250\",listener=\"1025\",verb=\"mail\"} 1");
+  has("smtpmock_commands_total{code=\"250\",listener=\"yahoo\",verb=\"mail\"} 1");
+  has("smtpmock_rule_hits_total{listener=\"yahoo\",rule=\"r1\"} 1");
+  has("smtpmock_message_bytes_total{listener=\"1025\"} 10");
+  has("smtpmock_session_duration_seconds_count{listener=\"yahoo\"} 1");
+  has("smtpmock_session_duration_seconds_bucket{listener=\"yahoo\",le=\"0.05\"} 1");
+  // The store's gauges are the process's, unlabelled; every family is declared once.
+  has("smtpmock_messages_stored 0");
+  CHECK(text.find("listener=\"dead\"") == std::string::npos);
+  std::size_t types = 0;
+  for (auto at = text.find("# TYPE smtpmock_sessions_total "); at != std::string::npos;
+       at = text.find("# TYPE smtpmock_sessions_total ", at + 1))
+    ++types;
+  CHECK(types == 1);
+  // /api/v1/info counts every listener's.
+  const auto info = body(call("/api/v1/info"))["RuntimeStats"];
+  CHECK(info["SMTPAccepted"] == 2);
+  CHECK(info["SMTPAcceptedSize"] == 15);
 }
 
 TEST_CASE("api: percent decoding") {

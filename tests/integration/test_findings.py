@@ -88,7 +88,8 @@ def test_order_mistakes_are_findings_with_their_line(smtpmock):
     # The metric.
     with urllib.request.urlopen(f"http://127.0.0.1:{smtpmock.http_port}/metrics", timeout=10) as r:
         metrics = r.read().decode()
-    assert 'smtpmock_client_findings_total{code="no-helo",severity="error"} 1' in metrics
+    assert ('smtpmock_client_findings_total{code="no-helo",'
+            f'listener="{smtpmock.port}",severity="error"}} 1') in metrics
 
 
 def test_pipelining_without_pipelining_advertised(smtpmock_factory, tmp_path):

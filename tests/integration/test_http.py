@@ -910,14 +910,22 @@ rules:
                 samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
         return samples
 
-    samples = wait_until(lambda: (lambda s: s if s[("smtpmock_sessions_active", ())] == 0
-                                  else None)(scrape()), what="sessions to close")
-    def v(name, **labels):
+    # Every SMTP-side series carries the listener's name (here its port, as it has none).
+    listener = str(server.port)
+    active = ("smtpmock_sessions_active", (("listener", listener),))
+    samples = wait_until(lambda: (lambda s: s if s[active] == 0 else None)(scrape()),
+                         what="sessions to close")
+    def v(name, listener=listener, **labels):
+        if listener is not None:
+            labels["listener"] = listener
         return samples.get((name, tuple(sorted(labels.items()))), 0)
 
+    store_wide = {"smtpmock_messages_stored", "smtpmock_sessions_stored", "smtpmock_build_info"}
+    for name, labels in samples:
+        assert (("listener", listener) in labels) == (name not in store_wide), (name, labels)
     assert v("smtpmock_sessions_total") == 4
     assert v("smtpmock_messages_total") == 3
-    assert v("smtpmock_messages_stored") == 3
+    assert v("smtpmock_messages_stored", listener=None) == 3
     assert v("smtpmock_commands_total", verb="connect", code="220") == 4
     assert v("smtpmock_commands_total", verb="mail", code="250") == 4
     assert v("smtpmock_commands_total", verb="rcpt", code="250") == 6

@@ -182,3 +182,57 @@ def test_a_single_scenario_server_needs_no_listener_parameter(smtpmock_factory):
     status, s = request(server, "GET", "/api/v1/scenario")
     assert status == 200 and s["Name"] == "default"
     assert sorted(l["TLS"] for l in s["Listeners"]) == ["implicit", "starttls"]
+
+
+def test_metrics_carry_the_listener_label(smtpmock_factory):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    server = smtpmock_factory("--listen", "127.0.0.1:0=yahoo,name=yahoo")
+    ls = listeners_of(server)
+    default = str(server.port)  # the one without a name is called by its port
+    assert set(ls) == {default, "yahoo"}
+    for _ in range(2):
+        c = RawSmtp("127.0.0.1", server.port)
+        c.reply()
+        c.command("EHLO client.example")
+        assert c.command("NOOP")[0].startswith("250")
+        c.command("QUIT")
+    c = RawSmtp("127.0.0.1", ls["yahoo"][0])
+    assert c.reply() == ["220 mta7.am0.yahoodns.net ESMTP ready"]
+    c.command("EHLO client.example")
+    c.command("QUIT")
+
+    def scrape():
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/metrics",
+                                    timeout=10) as r:
+            text = r.read().decode()
+        samples = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return samples
+
+    def v(samples, name, **labels):
+        return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+    def settled(samples):
+        return all(v(samples, "smtpmock_sessions_active", listener=n) == 0
+                   for n in (default, "yahoo"))
+
+    deadline = time.monotonic() + 10
+    samples = scrape()
+    while not settled(samples) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        samples = scrape()
+    assert v(samples, "smtpmock_sessions_total", listener=default) == 2
+    assert v(samples, "smtpmock_sessions_total", listener="yahoo") == 1
+    for listener, sessions in ((default, 2), ("yahoo", 1)):
+        for verb, code in (("connect", "220"), ("ehlo", "250"), ("quit", "221")):
+            assert v(samples, "smtpmock_commands_total", verb=verb, code=code,
+                     listener=listener) == sessions, (listener, verb)
+    assert v(samples, "smtpmock_commands_total", verb="noop", code="250", listener=default) == 2
+    assert ("smtpmock_commands_total",
+            (("code", "250"), ("listener", "yahoo"), ("verb", "noop"))) not in samples
+    # No series without the label but the store's own.
+    assert v(samples, "smtpmock_sessions_total") == 0
+    assert ("smtpmock_sessions_stored", ()) in samples

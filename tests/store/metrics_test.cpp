@@ -1,5 +1,5 @@
 // Tests for store::metrics: counters by verb and code, rule hits, histogram buckets,
-// and concurrent updates without lost increments.
+// concurrent updates without lost increments, and merging the listeners' snapshots.
 #include "store/metrics.hpp"
 
 #include <doctest/doctest.h>
@@ -67,4 +67,51 @@ TEST_CASE("metrics: concurrent updates lose nothing") {
   CHECK(s.replies.at(0).count == 40000);
   CHECK(s.rule_hits.at("a") == 20000);
   CHECK(s.rule_hits.at("b") == 20000);
+}
+
+TEST_CASE("metrics: merge sums two listeners' snapshots, matching labels") {
+  metrics a, b;
+  a.session_opened();
+  a.reply(reply_to::mail, 250);
+  a.reply(reply_to::rcpt, 550);
+  a.rule_hit("shared");
+  a.message_stored(10);
+  a.bytes_received(3);
+  a.session_closed(std::chrono::milliseconds(30));
+  b.session_opened();
+  b.session_opened();
+  b.reply(reply_to::mail, 250);
+  b.reply(reply_to::data, 354);
+  b.rule_hit("shared");
+  b.rule_hit("own");
+  b.message_stored(5);
+  b.bytes_sent(4);
+  b.client_finding(smtpmock::smtp::finding_kinds().front());
+  b.session_closed(std::chrono::seconds(2));
+  metrics::snapshot total;
+  merge(total, a.snap());
+  merge(total, b.snap());
+  CHECK(total.sessions_total == 3);
+  CHECK(total.sessions_active == 1);
+  CHECK(total.messages_total == 2);
+  CHECK(total.message_bytes_total == 15);
+  CHECK(total.bytes_received == 3);
+  CHECK(total.bytes_sent == 4);
+  REQUIRE(total.replies.size() == 3);
+  auto count = [&](std::string_view verb, int code) {
+    for (const auto& r : total.replies)
+      if (r.verb == verb && r.code == code) return r.count;
+    return std::uint64_t{0};
+  };
+  CHECK(count("mail", 250) == 2);
+  CHECK(count("rcpt", 550) == 1);
+  CHECK(count("data", 354) == 1);
+  CHECK(total.rule_hits.at("shared") == 2);
+  CHECK(total.rule_hits.at("own") == 1);
+  REQUIRE(total.findings.size() == 1);
+  CHECK(total.findings[0].count == 1);
+  CHECK(total.duration_count == 2);
+  CHECK(total.duration_counts[1] == 1);  // 30 ms
+  CHECK(total.duration_counts[6] == 1);  // 1 < 2 <= 2.5
+  CHECK(total.duration_sum == doctest::Approx(2.03));
 }
