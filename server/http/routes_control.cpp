@@ -309,6 +309,15 @@ http_response list_findings(request_context& c) {
   if (!f.session.empty() && !c.state.box.store().session(f.session))
     fail(404, "session " + f.session + " not found");
   if (wants_session_end(c)) {
+    // A session is recorded when it is accepted, so a client with none is not this server's
+    // (say, a client asking the wrong smtpmock): a 404 at once, not a wait for the timeout.
+    if (!f.client.empty()) {
+      const auto sessions = c.state.box.store().session_summaries();
+      if (std::none_of(sessions.begin(), sessions.end(), [&](const store::session_summary& s) {
+            return same_client(s.client_address, f.client);
+          }))
+        fail(404, "no session from client " + f.client);
+    }
     wait_request w;
     w.what = wait_request::awaiting::findings;
     w.session_ended = true;

@@ -4,7 +4,8 @@
 #   build (timed, then a timed no-change rebuild) · image size, config, labels, runtime libraries
 #   run with published ports · start-to-healthy · swaks from the host: plain, AUTH, STARTTLS
 #   assertions over the HTTP API · HEALTHCHECK · non-root PID 1 · SIGTERM stop time
-#   a mounted /scenarios file selected by SMTPMOCK_SCENARIO · docker/compose.yaml with podman-compose
+#   a mounted /scenarios file selected by SMTPMOCK_SCENARIO · several listeners (SMTPMOCK_LISTEN)
+#   · docker/compose.yaml with podman-compose
 #   the README's Testcontainers for Node snippet against podman's Docker-compatible socket
 #
 # Needs `make docker-deps` (podman, runc, podman-compose, the local debian:bookworm-slim).
@@ -259,12 +260,67 @@ grep -q 'PowerMTA(TM) v4.0' "$TMP/swaks-powermta.txt" || { cat "$TMP/swaks-power
 ok "PowerMTA banner from /usr/local/share/smtpmock/scenarios/powermta.yaml"
 podman rm -f -t 2 "$C3" >/dev/null
 
+log "several personalities in one container (SMTPMOCK_LISTEN)"
+SMTP=$(free_port); YAHOO=$(free_port); SMTPS=$(free_port); HTTP=$(free_port)
+C4=$RUN-listeners
+t=$(now)
+podman run -d --name "$C4" -p "127.0.0.1:$SMTP:1025" -p "127.0.0.1:$YAHOO:1026" \
+  -p "127.0.0.1:$SMTPS:1465" -p "127.0.0.1:$HTTP:8025" \
+  -e SMTPMOCK_LISTEN="0.0.0.0:1026=yahoo,name=yahoo,0.0.0.0:1465=tls-required,tls=implicit,name=tls" \
+  "$IMAGE" >/dev/null
+wait_healthy "$C4" "$t" >/dev/null
+python3 - "$SMTP" "$YAHOO" "$SMTPS" "$HTTP" <<'EOF' || { show_logs "$C4"; fail "listeners from the host"; }
+import json, socket, ssl, sys, urllib.request
+smtp, yahoo, smtps, http = map(int, sys.argv[1:])
+def session(port, tls=False):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        raw = ctx.wrap_socket(raw)
+    f = raw.makefile("rwb")
+    def reply():
+        lines = []
+        while True:
+            line = f.readline().decode().rstrip("\r\n")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return lines
+    banner = reply()
+    f.write(b"EHLO host.example\r\n"); f.flush()
+    ehlo = reply()
+    f.write(b"QUIT\r\n"); f.flush()
+    reply()
+    raw.close()
+    return banner, ehlo
+banner, ehlo = session(yahoo)
+assert banner == ["220 mta7.am0.yahoodns.net ESMTP ready"], banner
+assert ehlo == ["250-mta7.am0.yahoodns.net", "250-8BITMIME", "250-SIZE 41943040",
+                "250 PIPELINING"], ehlo
+banner, _ = session(smtp)
+assert banner[0].startswith("220 ") and "smtpmock" in banner[0], banner
+banner, _ = session(smtps, tls=True)
+assert banner[0].startswith("220 mx.tls-required.example"), banner
+with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=10) as r:
+    ready = r.read().decode()
+assert "yahoo 0.0.0.0:1026 tls=starttls scenario=yahoo" in ready, ready
+assert "tls 0.0.0.0:1465 tls=implicit scenario=tls-required" in ready, ready
+url = f"http://127.0.0.1:{http}/api/v1/sessions?listener=yahoo"
+with urllib.request.urlopen(url, timeout=10) as r:
+    sessions = json.load(r)["sessions"]
+assert len(sessions) == 1 and sessions[0]["Listener"]["Name"] == "yahoo", sessions
+EOF
+ok "1025 default, 1026 yahoo (byte-exact EHLO), 1465 implicit TLS; /readyz and ?listener= from the host"
+podman rm -f -t 2 "$C4" >/dev/null
+
 # ----------------------------------------------------------------------------------------------
 log "docker/compose.yaml with podman-compose"
 {
   echo "SMTPMOCK_IMAGE=$IMAGE"              # already built: compose reuses it
   echo "EXAMPLE_APP_IMAGE=$APP_IMAGE"
   echo "SMTPMOCK_SMTP_PORT=$(free_port)"
+  echo "SMTPMOCK_YAHOO_PORT=$(free_port)"
   echo "SMTPMOCK_HTTP_PORT=$(free_port)"
   echo "BUILDAH_FORMAT=docker"
 } >"$TMP/compose.env"

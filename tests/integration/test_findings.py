@@ -234,6 +234,9 @@ def test_findings_wait_for_the_end_of_a_client_session(smtpmock):
     # The client's IP alone selects every session of it; another address none.
     assert len(api(smtpmock, f"/api/v1/findings?client={host}")[1]) == 2
     assert api(smtpmock, "/api/v1/findings?client=192.0.2.1:25")[1] == []
+    # Waiting for a client this server never saw would be waiting for nothing: a 404 at once.
+    status, err = api(smtpmock, "/api/v1/findings?client=192.0.2.1:25&session_ended=1")
+    assert status == 404 and "192.0.2.1:25" in err["Error"]
     assert api(smtpmock, "/api/v1/findings?session_ended=maybe")[0] == 400
 
 

@@ -150,7 +150,7 @@ TEST_CASE("unit: client: BODY=8BITMIME and SMTPUTF8 on MAIL when the message nee
   // The server core judges the client: what the client declares, the server finds no fault in.
   auto o = basic();
   o.message = "Subject: caf\xc3\xa9\r\n\r\nd\xc3\xa9j\xc3\xa0 vu\r\n";
-  o.recipients = {"b\xc3\xb6b@example.net"};
+  o.recipients = {"b\xc3\xb6" "b@example.net"};
   auto p = modern();
   p.extensions.push_back("SMTPUTF8");
   wired w(o, p);
