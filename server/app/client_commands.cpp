@@ -151,6 +151,9 @@ void add_send(CLI::App& app, client_cli& c) {
   cmd->add_option("--local-port", s.local_port, "Connect from this local port")->type_name("PORT");
   cmd->add_flag("--pipeline", s.pipeline,
                 "Pipeline MAIL, RCPT and DATA (RFC 2920) when the server advertises PIPELINING");
+  cmd->add_flag("--chunking,--bdat", s.chunking,
+                "Send the message as one BDAT chunk (RFC 3030) when the server advertises "
+                "CHUNKING, else DATA");
   c.data_opt =
       cmd->add_option(
              "-d,--data", c.data,

@@ -338,6 +338,7 @@ std::optional<prepared_send> prepare_send(const send_settings& s) {
   o.auth_user = s.auth_user == "<>" ? std::string() : s.auth_user;
   o.auth_password = s.auth_password == "<>" ? std::string() : s.auth_password;
   o.pipeline = s.pipeline;
+  o.chunking = s.chunking;
   o.hmac_md5 = &hmac_md5_hex;
 
   if (!compose(s, o, host_name, p.message)) return std::nullopt;

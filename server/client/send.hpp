@@ -61,6 +61,7 @@ struct send_settings {
   std::string local_interface;   ///< -li ADDR[:PORT]
   std::uint16_t local_port = 0;  ///< -lp PORT
   bool pipeline = false;
+  bool chunking = false;  ///< --chunking: BDAT instead of DATA where CHUNKING is advertised
   std::optional<std::string> data;       ///< --data @FILE|-|TEXT (swaks: a one-line TEXT is a file)
   std::vector<std::string> headers;      ///< --header: replaces a header of that name, or adds
   std::vector<std::string> add_headers;  ///< --add-header: always adds

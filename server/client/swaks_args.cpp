@@ -48,6 +48,7 @@ const std::array options = {
     option{{"local-interface", "li"}, "local-interface", arg::required},
     option{{"local-port", "lport", "lp"}, "local-port", arg::required},
     option{{"pipeline"}, "pipeline", arg::none},
+    option{{"chunking", "bdat"}, "chunking", arg::none},
     option{{"data", "d"}, "data", arg::required},
     option{{"force-getpwuid"}, "force-getpwuid", arg::none},
     option{{"g"}, "data=-", arg::none},  // swaks' deprecated -g is --data -

@@ -68,7 +68,10 @@ std::string_view client_stage_name(client_stage s) {
   return "unknown";
 }
 
-std::string encode_message_data(std::string_view message) {
+namespace {
+
+/// `message` with CRLF line ends and a final CRLF; `stuff` doubles a leading dot (DATA).
+std::string crlf_lines(std::string_view message, bool stuff) {
   std::string out;
   out.reserve(message.size() + message.size() / 64 + 8);
   bool line_start = true;
@@ -82,11 +85,22 @@ std::string encode_message_data(std::string_view message) {
       continue;
     }
     // RFC 5321 4.5.2: a line that starts with "." gets one more.
-    if (line_start && c == '.') out += '.';
+    if (stuff && line_start && c == '.') out += '.';
     out += c;
     line_start = false;
   }
   if (!line_start) out += "\r\n";
+  return out;
+}
+
+}  // namespace
+
+std::string encode_chunk_data(std::string_view message) {
+  return crlf_lines(message, false);
+}
+
+std::string encode_message_data(std::string_view message) {
+  std::string out = crlf_lines(message, true);
   out += ".\r\n";
   return out;
 }
@@ -248,14 +262,49 @@ void client_connection::send_message_data() {
     }
   }
   output_ += data;
+  events_.push_back(std::move(ev));
+  owe_message_replies(index);
+}
+
+void client_connection::owe_message_replies(std::size_t index) {
   // RFC 2033 4.2: after the data an LMTP server replies once per accepted recipient.
   txn_->data_replies_owed = opts_.hello == hello_verb::lhlo
                                 ? std::max<std::size_t>(1, txn_->result.recipients_accepted)
                                 : 1;
   for (std::size_t i = 0; i < txn_->data_replies_owed; ++i)
     pending_.push_back({client_stage::message, index});
-  events_.push_back(std::move(ev));
   if (opts_.stop && opts_.stop->on_send && opts_.stop->after == milestone::dot) drop_now();
+}
+
+bool client_connection::chunking() const {
+  return opts_.chunking && extension("CHUNKING").has_value();
+}
+
+void client_connection::send_bdat() {
+  const std::size_t index = txn_->index;
+  const std::string data = encode_chunk_data(txn_->message);
+  txn_->message = std::string();
+  std::string line = "BDAT " + std::to_string(data.size()) + " LAST";
+  client_event ev;
+  ev.kind = client_event_kind::sent;
+  ev.stage = client_stage::message;
+  ev.octets = line.size() + 2 + data.size();
+  ev.tls = tls_;
+  ev.transaction = index;
+  ev.lines.push_back(line);
+  if (opts_.report_message_lines) {
+    std::string_view rest(data);
+    while (!rest.empty()) {
+      const auto end = rest.find("\r\n");
+      ev.lines.emplace_back(rest.substr(0, end));
+      rest.remove_prefix(end + 2);
+    }
+  }
+  output_ += line;
+  output_ += "\r\n";
+  output_ += data;
+  events_.push_back(std::move(ev));
+  owe_message_replies(index);
 }
 
 void client_connection::send_greeting() {
@@ -694,7 +743,8 @@ void client_connection::start_transaction() {
     send(client_stage::rcpt, "RCPT TO:<" + rcpt + ">");
     ++txn_->rcpt_sent;
   }
-  if (opts_.after_recipients == after_rcpt::data && !stops_at(milestone::rcpt))
+  // BDAT carries the message itself: it waits for the RCPT replies (one chunk, sent whole).
+  if (opts_.after_recipients == after_rcpt::data && !stops_at(milestone::rcpt) && !chunking())
     send(client_stage::data, "DATA");
 }
 
@@ -711,16 +761,22 @@ void client_connection::after_recipients_step() {
   auto& t = *txn_;
   if (t.result.recipients_accepted == 0) {
     if (!t.result.failed) fail(client_stage::rcpt, t.result.code, "no recipient was accepted");
-    if (!t.group || opts_.after_recipients != after_rcpt::data || stops_at(milestone::rcpt))
+    if (!t.group || opts_.after_recipients != after_rcpt::data || stops_at(milestone::rcpt) ||
+        chunking())
       end_transaction();
     return;  // a pipelined DATA is still to be answered
   }
-  if (t.group && opts_.after_recipients == after_rcpt::data && !stops_at(milestone::rcpt))
+  if (t.group && opts_.after_recipients == after_rcpt::data && !stops_at(milestone::rcpt) &&
+      !chunking())
     return;  // DATA went with the group
   if (stop_at(milestone::rcpt)) return;
   switch (opts_.after_recipients) {
     case after_rcpt::data:
-      send(client_stage::data, "DATA");
+      if (chunking()) {
+        send_bdat();
+      } else {
+        send(client_stage::data, "DATA");
+      }
       return;
     case after_rcpt::rset:
       send(client_stage::rset, "RSET");

@@ -107,6 +107,9 @@ struct client_options {
   std::string auth_password;
   /// Send MAIL, the RCPTs and DATA as one group when the server advertises PIPELINING.
   bool pipeline = false;
+  /// Send the message as one BDAT chunk ("BDAT n LAST", RFC 3030) instead of DATA when the
+  /// server advertises CHUNKING (else DATA, as without it).
+  bool chunking = false;
   std::string mail_from;  ///< without angle brackets; empty sends MAIL FROM:<>
   std::vector<std::string> recipients;
   /// Transactions (messages) to run on this connection.
@@ -233,6 +236,12 @@ class client_connection {
   void enter_phase(phase p);
   void send(client_stage stage, std::string line, bool discard = false);
   void send_message_data();
+  /// The message as one last BDAT chunk: its command line and octets in one write.
+  void send_bdat();
+  /// Whether this session sends BDAT (asked for, and CHUNKING advertised).
+  bool chunking() const;
+  /// After the message octets went out: the end-of-data replies owed, and a --drop-after dot.
+  void owe_message_replies(std::size_t index);
   /// MAIL's parameters for `message` (RFC 6152 BODY=8BITMIME for 8-bit octets, RFC 6531
   /// SMTPUTF8 for a non-ASCII address), each only when advertised; "" or " BODY=8BITMIME ...".
   std::string mail_parameters(std::string_view message) const;
@@ -291,5 +300,8 @@ class client_connection {
 /// becomes CRLF), a leading "." on any line doubled, a final CRLF added when missing, then the
 /// end-of-data line ".".
 std::string encode_message_data(std::string_view message);
+/// The message as one BDAT chunk carries it (RFC 3030 2): every line end made CRLF and a final
+/// CRLF added when missing, as encode_message_data, but no dot-stuffing and no end line.
+std::string encode_chunk_data(std::string_view message);
 
 }  // namespace smtpmock::smtp

@@ -162,13 +162,28 @@ def test_send_implicit_tls_makes_no_finding(smtpmock_factory):
     assert_clean(server, r)
 
 
-def test_send_uses_data_where_chunking_is_advertised(smtpmock):
-    # The default scenario advertises CHUNKING; send has no BDAT mode (docs/client.md), so it
-    # sends DATA, which is always allowed (RFC 3030 2), and bdat-unadvertised cannot happen.
+def test_send_uses_data_unless_asked_for_chunking(smtpmock):
+    # The default scenario advertises CHUNKING; without --chunking send sends DATA, which is
+    # always allowed (RFC 3030 2).
     r = send("-s", smtpmock.address, "-f", SENDER, "-t", RCPT, *explicit_api(smtpmock))
     assert_clean(smtpmock, r)
     lines = session_lines(smtpmock)
     assert "DATA" in lines and not any(l.upper().startswith("BDAT") for l in lines), lines
+
+
+@pytest.mark.parametrize("extra", [[], ["--pipeline"], ["--tls", "--pipeline"]])
+def test_send_chunking_makes_no_finding(smtpmock, extra):
+    r = send("-s", smtpmock.address, "-f", SENDER, "-t", RCPT, "--chunking",
+             "--body", "line one\n.a line that DATA would stuff\n", *extra,
+             *explicit_api(smtpmock))
+    assert_clean(smtpmock, r)
+    lines = session_lines(smtpmock)
+    assert any(l.startswith("BDAT ") and l.endswith(" LAST") for l in lines), lines
+    assert "DATA" not in lines, lines
+    # BDAT carries the octets as they are: the dot line arrives unstuffed and is kept so.
+    with urllib.request.urlopen(f"{smtpmock.http_url}/api/v1/message/latest/raw",
+                                timeout=10) as raw:
+        assert b"\r\n.a line that DATA would stuff\r\n" in raw.read()
 
 
 def test_send_8bit_body_is_declared(smtpmock):

@@ -150,7 +150,9 @@ TEST_CASE("unit: client: BODY=8BITMIME and SMTPUTF8 on MAIL when the message nee
   // The server core judges the client: what the client declares, the server finds no fault in.
   auto o = basic();
   o.message = "Subject: caf\xc3\xa9\r\n\r\nd\xc3\xa9j\xc3\xa0 vu\r\n";
-  o.recipients = {"b\xc3\xb6" "b@example.net"};
+  o.recipients = {
+      "b\xc3\xb6"
+      "b@example.net"};
   auto p = modern();
   p.extensions.push_back("SMTPUTF8");
   wired w(o, p);
@@ -172,6 +174,31 @@ TEST_CASE("unit: client: BODY=8BITMIME and SMTPUTF8 on MAIL when the message nee
   CHECK(w2.sent().at(1) == "MAIL FROM:<alice@example.com>");
   REQUIRE(w2.server.conn.findings().size() == 1);
   CHECK(std::string(w2.server.conn.findings()[0].kind->code) == "8bit-undeclared");
+}
+
+TEST_CASE("unit: client: --chunking sends one BDAT LAST chunk where CHUNKING is advertised") {
+  auto o = basic();
+  o.chunking = true;
+  o.pipeline = true;
+  o.message = "Subject: c\n\n.not stuffed in BDAT\nend";
+  auto p = modern();
+  p.extensions.push_back("CHUNKING");
+  wired w(o, p);
+  CHECK_FALSE(w.run().failed);
+  const std::string data = "Subject: c\r\n\r\n.not stuffed in BDAT\r\nend\r\n";
+  CHECK(w.sent().at(3) == "BDAT " + std::to_string(data.size()) + " LAST");
+  CHECK(w.wire_out.find("BDAT " + std::to_string(data.size()) + " LAST\r\n" + data) !=
+        std::string::npos);
+  REQUIRE(w.server.stored.size() == 1);
+  CHECK(w.server.stored[0].data == data);
+  CHECK(w.server.conn.findings().empty());
+  CHECK(smtp::encode_chunk_data("a\nb") == "a\r\nb\r\n");
+  CHECK(smtp::encode_chunk_data("") == "");
+  // Without CHUNKING advertised: DATA, as if not asked.
+  wired d(o);
+  CHECK_FALSE(d.run().failed);
+  CHECK(d.sent().at(3) == "DATA");
+  CHECK(d.server.conn.findings().empty());
 }
 
 TEST_CASE("unit: client: PIPELINING sends MAIL, RCPTs and DATA in one write") {
