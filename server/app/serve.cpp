@@ -69,6 +69,15 @@ std::vector<scenario::listener_spec> listener_specs(const serve_settings& settin
   return out;
 }
 
+/// The engine listener number `n` of a scenario runs: the control's own for the first, a twin
+/// (the same definition and seed) for the others, so `per: server` counters and greylisting
+/// are kept per listener even where listeners share a scenario.
+std::shared_ptr<scenario::engine> engine_for_listener(const std::shared_ptr<scenario::engine>& e,
+                                                      std::size_t n) {
+  if (n == 0) return e;
+  return std::make_shared<scenario::engine>(e->shared(), e->seed());
+}
+
 /// One live scenario: its control, its file (for SIGHUP) and the listeners (indices) on it.
 struct scenario_group {
   std::shared_ptr<http::scenario_control> control;
@@ -205,8 +214,8 @@ int run_serve(const serve_settings& settings) {
     options.listeners.push_back(std::move(l));
   }
   for (const auto& g : groups) {
-    for (std::size_t i : g.listeners)
-      options.listeners[i].engine = g.control->engine();
+    for (std::size_t n = 0; n < g.listeners.size(); ++n)
+      options.listeners[g.listeners[n]].engine = engine_for_listener(g.control->engine(), n);
   }
   options.tls = tls;
   options.threads = settings.threads;
@@ -249,8 +258,8 @@ int run_serve(const serve_settings& settings) {
   for (const auto& g : groups) {
     g.control->set_apply([&running, indices = g.listeners](std::shared_ptr<scenario::engine> next) {
       if (!running) return;
-      for (std::size_t i : indices)
-        running->set_scenario(i, next);
+      for (std::size_t n = 0; n < indices.size(); ++n)
+        running->set_scenario(indices[n], engine_for_listener(next, n));
     });
   }
   const std::size_t max_connections = options.max_connections;

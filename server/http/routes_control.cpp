@@ -155,13 +155,15 @@ td,th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}pre{backgroun
 </style></head><body><h1>smtpmock</h1>
 <p>API: <a href="api/v1/messages">messages</a> · <a href="api/v1/sessions">sessions</a> ·
 <a href="api/v1/scenario">scenario</a> · <a href="metrics">metrics</a></p>
-<h2>Sessions</h2><table id="s"></table><pre id="t"></pre><h2>Messages</h2><table id="m"></table>
+<h2>Listeners</h2><pre id="l"></pre><h2>Sessions</h2><table id="s"></table><pre id="t"></pre><h2>Messages</h2><table id="m"></table>
 <script>
 const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
 async function load() {
+  const ready = await (await fetch("readyz")).text();
+  document.getElementById("l").textContent = ready.split("\n").slice(1).join("\n");
   const s = await (await fetch("api/v1/sessions")).json();
-  document.getElementById("s").innerHTML = "<tr><th>session</th><th>client</th><th>scenario</th><th>started</th><th>live</th></tr>" +
-    s.sessions.map(x => `<tr><td><a href="#" data-id="${esc(x.ID)}">${esc(x.ID)}</a></td><td>${esc(x.ClientAddress)}</td><td>${esc(x.Scenario)}</td><td>${esc(x.Started)}</td><td>${x.Live ? "yes" : ""}</td></tr>`).join("");
+  document.getElementById("s").innerHTML = "<tr><th>session</th><th>client</th><th>listener</th><th>scenario</th><th>started</th><th>live</th></tr>" +
+    s.sessions.map(x => `<tr><td><a href="#" data-id="${esc(x.ID)}">${esc(x.ID)}</a></td><td>${esc(x.ClientAddress)}</td><td>${esc(x.Listener.Name)}</td><td>${esc(x.Scenario)}</td><td>${esc(x.Started)}</td><td>${x.Live ? "yes" : ""}</td></tr>`).join("");
   const m = await (await fetch("api/v1/messages?limit=100")).json();
   document.getElementById("m").innerHTML = "<tr><th>received</th><th>from</th><th>to</th><th>subject</th></tr>" +
     m.messages.map(x => `<tr><td>${esc(x.Created)}</td><td>${esc(x.From && x.From.Address)}</td><td>${esc(x.To.map(t => t.Address).join(", "))}</td><td>${esc(x.Subject)}</td></tr>`).join("");

@@ -1,31 +1,15 @@
 // Listen addresses as written on the command line: "ADDR:PORT", "[IPV6]:PORT", "localhost:PORT".
-// Pure string handling with no asio, so the app can validate flags before anything starts.
-// Invariant: a parsed address holds a numeric IP literal (v4 or v6) and a port in 0..65535;
-// port 0 asks the OS for an ephemeral port.
+// The parsing lives in scenario/listen_address.hpp (the lowest layer that reads addresses: the
+// listener specs of a config file); net/ and the app use it under these names.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
+#include "scenario/listen_address.hpp"
 
 namespace smtpmock::net {
 
-/// A parsed listen address.
-struct listen_address {
-  std::string host;  ///< numeric IP literal, without brackets ("127.0.0.1", "::1")
-  std::uint16_t port = 0;
-  bool v6 = false;  ///< host is an IPv6 literal
-};
-
-/// Parses "127.0.0.1:1025", "[::1]:1025", "localhost:1025" (= 127.0.0.1), "*:1025" and
-/// ":1025" (= 0.0.0.0); nullopt when the text is not one of these forms.
-std::optional<listen_address> parse_listen_address(std::string_view text);
-
-/// Formats an address as "127.0.0.1:1025" or "[::1]:1025" (the ready line's form).
-std::string format_address(std::string_view host, std::uint16_t port);
-
-/// Describes why `text` is not a listen address, for a usage error; empty when it is one.
-std::string listen_address_problem(std::string_view text);
+using scenario::format_address;
+using scenario::listen_address;
+using scenario::listen_address_problem;
+using scenario::parse_listen_address;
 
 }  // namespace smtpmock::net

@@ -236,3 +236,48 @@ def test_metrics_carry_the_listener_label(smtpmock_factory):
     # No series without the label but the store's own.
     assert v(samples, "smtpmock_sessions_total") == 0
     assert ("smtpmock_sessions_stored", ()) in samples
+
+
+BUSY_FIRST = """\
+name: busy-first
+rules:
+  - name: busy-first
+    on: connect
+    when: {nth: 1, per: server}
+    reply: "421 4.3.2 Too busy, try later"
+"""
+
+
+def test_server_counters_are_per_listener_even_on_a_shared_scenario(smtpmock_factory):
+    # Both listeners run --scenario's rules; `per: server` counts on each of them apart.
+    server = smtpmock_factory("--listen", "127.0.0.1:0,name=second", scenario_yaml=BUSY_FIRST)
+    ls = listeners_of(server)
+    ports = [ls["second"][0]] + [p for n, (p, _, _) in ls.items() if n != "second"]
+    for port in ports:
+        first = RawSmtp("127.0.0.1", port)
+        assert first.reply()[0].startswith("421"), port
+        first.sock.close()
+        second = RawSmtp("127.0.0.1", port)
+        assert second.reply()[0].startswith("220"), port
+        second.command("QUIT")
+    # One scenario for both: the API needs no ?listener=.
+    status, s = request(server, "GET", "/api/v1/scenario")
+    assert status == 200 and sorted(l["Name"] for l in s["Listeners"]) == sorted(ls)
+
+
+def test_listeners_from_the_config_file(smtpmock_factory, tmp_path):
+    config = tmp_path / "smtpmock.yaml"
+    config.write_text("listeners:\n"
+                      "  - {listen: 127.0.0.1:0, scenario: aol, name: aol}\n"
+                      "  - listen: 127.0.0.1:0\n"
+                      "    scenario: yahoo\n"
+                      "    name: yahoo\n")
+    server = smtpmock_factory("--config", str(config))
+    ls = listeners_of(server)
+    c = RawSmtp("127.0.0.1", ls["aol"][0])
+    assert c.reply() == ["220 mx-aol.mail.gm0.yahoodns.net ESMTP ready"]
+    assert c.command("EHLO client.example") == ["250-mx-aol.mail.gm0.yahoodns.net", "250 DSN"]
+    c.command("QUIT")
+    c = RawSmtp("127.0.0.1", ls["yahoo"][0])
+    assert c.reply() == ["220 mta7.am0.yahoodns.net ESMTP ready"]
+    c.command("QUIT")
