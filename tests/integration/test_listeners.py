@@ -164,17 +164,24 @@ def test_scenario_control_per_listener_and_sighup(smtpmock_factory):
     assert status == 200
     assert request(server, "GET", "/api/v1/chaos?listener=aol")[1]["Sender"]["Probability"] == 100
     assert request(server, "GET", "/api/v1/chaos?listener=tls")[1]["Sender"]["Probability"] == 0
-    # SIGHUP reloads each listener's file: yahoo is itself again.
+    # SIGHUP reloads every listener's file: yahoo and aol are themselves again.
+    status, _ = request(server, "PUT", "/api/v1/scenario?listener=aol",
+                        b"name: changed-too\nbanner: \"changed-too.example ESMTP\"\n")
+    assert status == 200
     server.proc.send_signal(signal.SIGHUP)
+    expected = {"yahoo": ["220 mta7.am0.yahoodns.net ESMTP ready"],
+                "aol": ["220 mx-aol.mail.gm0.yahoodns.net ESMTP ready"]}
     deadline = time.monotonic() + 10
     while True:
-        c = RawSmtp("127.0.0.1", ls["yahoo"][0])
-        banner = c.reply()
-        c.command("QUIT")
-        if banner == ["220 mta7.am0.yahoodns.net ESMTP ready"] or time.monotonic() > deadline:
+        banners = {}
+        for name in expected:
+            c = RawSmtp("127.0.0.1", ls[name][0])
+            banners[name] = c.reply()
+            c.command("QUIT")
+        if banners == expected or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert banner == ["220 mta7.am0.yahoodns.net ESMTP ready"]
+    assert banners == expected
 
 
 def test_a_single_scenario_server_needs_no_listener_parameter(smtpmock_factory):
