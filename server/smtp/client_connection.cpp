@@ -93,6 +93,16 @@ std::string crlf_lines(std::string_view message, bool stuff) {
   return out;
 }
 
+/// Appends each CRLF-ended line of `data` (without its CRLF) to `out`.
+void append_lines(std::vector<std::string>& out, std::string_view data) {
+  while (!data.empty()) {
+    const auto end = data.find("\r\n");
+    out.emplace_back(data.substr(0, end));
+    if (end == std::string_view::npos) return;
+    data.remove_prefix(end + 2);
+  }
+}
+
 }  // namespace
 
 std::string encode_chunk_data(std::string_view message) {
@@ -253,14 +263,7 @@ void client_connection::send_message_data() {
   ev.octets = data.size();
   ev.tls = tls_;
   ev.transaction = index;
-  if (opts_.report_message_lines) {
-    std::string_view rest(data);
-    while (!rest.empty()) {
-      const auto end = rest.find("\r\n");
-      ev.lines.emplace_back(rest.substr(0, end));
-      rest.remove_prefix(end + 2);
-    }
-  }
+  if (opts_.report_message_lines) append_lines(ev.lines, data);
   output_ += data;
   events_.push_back(std::move(ev));
   owe_message_replies(index);
@@ -292,14 +295,7 @@ void client_connection::send_bdat() {
   ev.tls = tls_;
   ev.transaction = index;
   ev.lines.push_back(line);
-  if (opts_.report_message_lines) {
-    std::string_view rest(data);
-    while (!rest.empty()) {
-      const auto end = rest.find("\r\n");
-      ev.lines.emplace_back(rest.substr(0, end));
-      rest.remove_prefix(end + 2);
-    }
-  }
+  if (opts_.report_message_lines) append_lines(ev.lines, data);
   output_ += line;
   output_ += "\r\n";
   output_ += data;
