@@ -279,6 +279,33 @@ rgba_image oriented(rgba_image in, int orientation) {
   return out;
 }
 
+/// `jpeg` with a DHT segment right after its SOI that defines all eight Huffman tables (one
+/// one-bit code each, for symbol 0). stb allocates its decoder state without clearing it, so a
+/// scan that selects a table no DHT defined decodes with uninitialised tables: an index far
+/// out of the table's arrays (fuzz_thumbnail found one, index 718 of 257). With every table
+/// defined first, such a file decodes deterministically (to garbage pixels, as the file is
+/// garbage); a file's own DHT segments replace these before any scan that uses them, so a
+/// valid JPEG decodes exactly as before.
+std::string with_default_huffman_tables(std::string_view jpeg) {
+  constexpr std::size_t tables = 8;                // DC and AC, ids 0-3
+  constexpr std::size_t length = 2 + tables * 18;  // Tc/Th, 16 counts, one value each
+  std::string out;
+  out.reserve(jpeg.size() + 2 + length);
+  out.append(jpeg.substr(0, 2));  // SOI
+  out += '\xFF';
+  out += '\xC4';
+  out += static_cast<char>(length >> 8);
+  out += static_cast<char>(length & 0xFF);
+  for (std::size_t t = 0; t < tables; ++t) {
+    out += static_cast<char>(((t / 4) << 4) | (t % 4));  // Tc (0 DC, 1 AC), Th
+    out += '\x01';                                       // one code of length 1...
+    out.append(15, '\0');
+    out += '\0';  // ...for symbol 0 (DC: difference 0; AC: end of block)
+  }
+  out.append(jpeg.substr(2));
+  return out;
+}
+
 /// Decoded to 8-bit RGBA, EXIF-oriented; nullopt for anything else, truncated images included,
 /// and for a header declaring more than thumbnail_max_pixels, which is refused from
 /// stbi_info_from_memory's header parse before any raster is allocated.
@@ -307,8 +334,20 @@ std::optional<rgba_image> decode(std::string_view bytes) {
         static_cast<std::int64_t>((width + 7) / 8) * static_cast<std::int64_t>((height + 7) / 8);
     if (static_cast<std::int64_t>(bytes.size() - scan) < blocks / 16) return std::nullopt;
   }
+  std::string patched;
+  if (*f == format::jpeg) {
+    try {
+      patched = with_default_huffman_tables(bytes);
+    } catch (const std::bad_alloc&) {
+      return std::nullopt;
+    }
+    if (patched.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;
+  }
+  const auto* pixels_from =
+      patched.empty() ? data : reinterpret_cast<const stbi_uc*>(patched.data());
+  const int pixels_size = patched.empty() ? size : static_cast<int>(patched.size());
   int w = 0, h = 0, n = 0;
-  stbi_pixels pixels{stbi_load_from_memory(data, size, &w, &h, &n, 4)};
+  stbi_pixels pixels{stbi_load_from_memory(pixels_from, pixels_size, &w, &h, &n, 4)};
   if (!pixels || w != width || h != height) return std::nullopt;
   rgba_image image;
   image.width = w;
