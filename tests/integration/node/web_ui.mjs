@@ -1,0 +1,290 @@
+// The web UI in a real browser: Debian's /usr/bin/chromium, headless, driven by puppeteer-core.
+// Run by tests/integration/test_web_ui.py, which starts the servers, sends the mail and sessions,
+// and passes what to expect in the environment:
+//   WEBUI_BASE          the page's URL (http://127.0.0.1:PORT/)
+//   WEBUI_SMTP_PORT     the SMTP port of that server (for the live message sent from here)
+//   WEBUI_SUBJECT       the subject of the HTML message already sent
+//   WEBUI_HTML_TEXT     text the HTML part shows
+//   WEBUI_ATTACHMENT    "FILENAME:BASE64" of the attachment's bytes
+//   WEBUI_INLINE        the inline image's file name (a cid: reference in the HTML)
+//   WEBUI_CANARY        a path the message's <script> would fetch if it ran
+//   WEBUI_RULE          the name of the rule that fired in one session
+//   WEBUI_AUTH_BASE     a second server's page under --http-base-path (http://.../mail/)
+//   WEBUI_AUTH          its --http-auth "user:password"
+//   WEBUI_AUTH_SUBJECT  a message subject sent to that second server
+//   WEBUI_OUTPUT        where screenshots go
+// Exits 0 when every check held, 1 with the reasons otherwise. Every wait is bounded.
+
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const puppeteer = require('puppeteer-core');
+
+const env = (k) => {
+  const v = process.env[k];
+  if (v === undefined) throw new Error(`missing ${k}`);
+  return v;
+};
+const BASE = env('WEBUI_BASE');
+const OUT = env('WEBUI_OUTPUT');
+const WAIT = 10000; // ms: the longest any single wait may take
+fs.mkdirSync(OUT, { recursive: true });
+
+const failures = [];
+const problems = []; // console errors/warnings and page errors of the page itself
+const requests = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function check(cond, what) {
+  if (cond) console.log(`ok   ${what}`);
+  else { console.log(`FAIL ${what}`); failures.push(what); }
+  return cond;
+}
+
+/** Collects console errors/warnings, page errors and requests of a page. */
+function watch(page, label) {
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+    const text = msg.text();
+    // Chromium's own report that the sandbox did its job (the captured HTML's <script> in a
+    // frame without allow-scripts): expected, and proof the script did not run.
+    if (/^Blocked script execution in '.*\/view\/[^']*' because the document's frame is sandboxed/.test(text)) {
+      page.sawBlockedScript = true;
+      return;
+    }
+    const loc = msg.location() && msg.location().url ? ` (${msg.location().url})` : '';
+    problems.push(`${label}: console.${msg.type()}: ${text}${loc}`);
+  });
+  page.on('pageerror', (err) => problems.push(`${label}: page error: ${err.message}`));
+  page.on('request', (req) => requests.push(req.url()));
+  page.on('requestfailed', (req) => {
+    const f = req.failure();
+    // A navigation away (or a frame replaced) aborts pending loads: not a fault of the page.
+    if (f && f.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`${label}: request failed: ${req.url()} ${f ? f.errorText : ''}`);
+  });
+}
+
+/** Sends one message over SMTP with a raw socket (bounded by a timeout). */
+function smtpSend(port, from, to, data) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const script = [null, 'EHLO webui.test', `MAIL FROM:<${from}>`, `RCPT TO:<${to}>`, 'DATA',
+      `${data.replace(/\r?\n/g, '\r\n')}\r\n.`, 'QUIT'];
+    let buf = '';
+    let step = 0;
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('SMTP timeout')); }, WAIT);
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk) => {
+      buf += chunk;
+      // A reply is complete at a line "NNN text" (no dash after the code).
+      while (/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(buf)) {
+        const code = Number(buf.match(/(\d{3}) [^\r\n]*\r\n$/)[1]);
+        buf = '';
+        if (code >= 400) { clearTimeout(timer); sock.destroy(); reject(new Error(`SMTP ${code} at step ${step}`)); return; }
+        step += 1;
+        if (step >= script.length) { clearTimeout(timer); sock.end(); resolve(); return; }
+        sock.write(`${script[step]}\r\n`);
+      }
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+async function shot(page, name) {
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file });
+  console.log(`     screenshot ${file}`);
+}
+
+async function textOf(page, selector) {
+  return page.$eval(selector, (el) => el.textContent);
+}
+
+async function main() {
+  const browser = await puppeteer.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run'],
+    timeout: WAIT,
+  });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT);
+    await page.setViewport({ width: 1280, height: 800 });
+    watch(page, 'page');
+    const responses = [];
+    page.on('response', (r) => responses.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] || '' }));
+
+    // --- inbox ------------------------------------------------------------------------------
+    await page.goto(`${BASE}#/inbox`, { waitUntil: 'load', timeout: WAIT });
+    const subject = env('WEBUI_SUBJECT');
+    const row = await page.waitForFunction((s) => [...document.querySelectorAll('#message-list [data-message-id]')]
+      .find((r) => r.textContent.includes(s)), {}, subject);
+    check(!!row, 'the inbox lists the HTML message');
+    const messageId = await row.evaluate((r) => r.dataset.messageId);
+    check(await row.evaluate((r) => r.classList.contains('unread')), 'the unread message is marked unread');
+    check(await row.evaluate((r) => !!r.querySelector('[data-attachments]')), 'the message row has an attachment marker');
+    await shot(page, 'inbox');
+
+    // --- sessions: the rule marker and the dropped marker -----------------------------------
+    const rule = env('WEBUI_RULE');
+    await page.goto(`${BASE}#/sessions`, { waitUntil: 'load', timeout: WAIT });
+    await page.waitForSelector('#session-list [data-session-id]');
+    const ruleRow = await page.waitForFunction((r) => [...document.querySelectorAll('#session-list [data-session-id]')]
+      .find((x) => x.querySelector(`.badge.rule[data-rules~="${r}"]`)), { timeout: WAIT }, rule).catch(() => null);
+    check(!!ruleRow, `a session row carries the rule marker for ${rule}`);
+    const dropped = await page.waitForSelector('#session-list [data-session-id] .badge[data-closed="server"]', { timeout: WAIT }).catch(() => null);
+    check(!!dropped, 'a session row carries the dropped (server closed) marker');
+    await shot(page, 'sessions');
+
+    // --- the message: sandboxed HTML, inline image, no script ran ---------------------------
+    await page.goto(`${BASE}#/message/${encodeURIComponent(messageId)}`, { waitUntil: 'load', timeout: WAIT });
+    const frameEl = await page.waitForSelector('iframe#html-frame');
+    const sandbox = await frameEl.evaluate((f) => f.getAttribute('sandbox'));
+    check(sandbox !== null, `the HTML frame is sandboxed (sandbox="${sandbox}")`);
+    check(sandbox !== null && !/allow-scripts/.test(sandbox) && !/allow-same-origin/.test(sandbox),
+      'the sandbox allows neither scripts nor the same origin');
+    // The frame's document, read through the DevTools DOM (its own scripts are disabled).
+    const frame = await frameEl.contentFrame();
+    const htmlText = env('WEBUI_HTML_TEXT');
+    let frameText = '';
+    let imageOk = false;
+    for (const deadline = Date.now() + WAIT; Date.now() < deadline; await sleep(100)) {
+      try {
+        const cdp = await page.createCDPSession();
+        const { root } = await cdp.send('DOM.getDocument', { depth: -1, pierce: true });
+        const walk = (n, inFrame, acc) => {
+          if (inFrame && n.nodeType === 3) acc.text += n.nodeValue;
+          if (inFrame && n.nodeName === 'IMG') acc.imgs += 1;
+          const isView = n.nodeName === 'IFRAME' && n.contentDocument;
+          for (const c of n.children || []) walk(c, inFrame, acc);
+          if (isView) walk(n.contentDocument, true, acc);
+          return acc;
+        };
+        frameText = walk(root, false, { text: '', imgs: 0 }).text;
+        await cdp.detach();
+      } catch { /* the frame is still loading */ }
+      const part = responses.find((r) => /\/api\/v1\/message\/[^/]+\/part\/[^/]+$/.test(r.url) && r.status === 200);
+      imageOk = !!part && /^image\//.test(part.type);
+      if (frameText.includes(htmlText) && imageOk) break;
+    }
+    check(frame && frame.url().includes(`view/${messageId}.html`), `the frame shows view/ID.html (${frame && frame.url()})`);
+    check(frameText.includes(htmlText), `the frame's document shows the HTML text "${htmlText}"`);
+    check(imageOk, 'the inline cid: image loaded (an image answer for its part URL)');
+    const canary = env('WEBUI_CANARY');
+    await sleep(300);
+    check(!requests.some((u) => u.includes(canary)), `the message's script never ran (no request for ${canary})`);
+    check((await page.title()) === 'smtpmock', `the page title is untouched (${await page.title()})`);
+    check(page.sawBlockedScript === true || !requests.some((u) => u.includes(canary)),
+      'the browser blocked the captured script');
+    await shot(page, 'message');
+
+    // --- the attachment downloads with the right bytes --------------------------------------
+    await page.goto(`${BASE}#/message/${encodeURIComponent(messageId)}/attachments`, { waitUntil: 'load', timeout: WAIT });
+    const [fileName, b64] = env('WEBUI_ATTACHMENT').split(':');
+    const link = await page.waitForFunction((n) => [...document.querySelectorAll('#attachment-list a.download')]
+      .find((a) => a.textContent === n), {}, fileName);
+    const got = await link.evaluate(async (a) => {
+      const r = await fetch(a.href);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      let s = '';
+      for (const b of bytes) s += String.fromCharCode(b);
+      return { status: r.status, b64: btoa(s), download: a.getAttribute('download') };
+    });
+    check(got.status === 200 && got.b64 === b64, `the attachment link gives the attachment's bytes (${got.status}, ${got.b64.length} base64 chars)`);
+    check(got.download === fileName, `the link downloads as ${fileName}`);
+    const inlineName = env('WEBUI_INLINE');
+    const thumb = await page.waitForFunction((n) => {
+      const li = [...document.querySelectorAll('#attachment-list li')].find((x) => x.textContent.includes(n));
+      const img = li && li.querySelector('img.thumb');
+      return img && img.complete && img.naturalWidth > 0 ? img : null;
+    }, {}, inlineName).catch(() => null);
+    check(!!thumb, `the image ${inlineName} shows a thumbnail`);
+
+    // --- live: a new message appears without a reload ---------------------------------------
+    await page.goto(`${BASE}#/inbox`, { waitUntil: 'load', timeout: WAIT });
+    await page.waitForSelector('#message-list [data-message-id]');
+    await page.waitForSelector('#conn[data-state="live"]', { timeout: WAIT }).catch(() => null);
+    check(await page.$eval('#conn', (e) => e.dataset.state) === 'live', 'the event WebSocket is connected');
+    await page.evaluate(() => { window.__noReload = true; });
+    const liveSubject = `live ${Date.now()}`;
+    await smtpSend(Number(env('WEBUI_SMTP_PORT')), 'live@example.com', 'bob@example.com',
+      `From: live@example.com\nTo: bob@example.com\nSubject: ${liveSubject}\n\nsent while the page was open\n`);
+    const t0 = Date.now();
+    const liveRow = await page.waitForFunction((s) => [...document.querySelectorAll('#message-list [data-message-id]')]
+      .find((r) => r.textContent.includes(s)), { timeout: 2000, polling: 50 }, liveSubject).catch(() => null);
+    check(!!liveRow, `the new message appeared without a reload (${Date.now() - t0} ms)`);
+    check(await page.evaluate(() => window.__noReload === true), 'the page did not reload');
+
+    // --- the session view shows the rule that shaped a reply --------------------------------
+    await page.goto(`${BASE}#/sessions`, { waitUntil: 'load', timeout: WAIT });
+    const sid = await page.waitForFunction((r) => {
+      const x = [...document.querySelectorAll('#session-list [data-session-id]')]
+        .find((e) => e.querySelector(`.badge.rule[data-rules~="${r}"]`));
+      return x ? x.dataset.sessionId : null;
+    }, { timeout: WAIT }, rule).then((h) => h.jsonValue()).catch(() => null);
+    if (check(!!sid, 'found the session the rule fired in')) {
+      await page.click(`#session-list [data-session-id="${sid}"]`);
+      const badge = await page.waitForSelector(`#transcript .badge.rule[data-rule="${rule}"]`).catch(() => null);
+      check(!!badge, `the transcript tags the reply with the rule ${rule}`);
+      check((await textOf(page, '#transcript')).includes('RCPT TO:<blocked@example.com>'), 'the transcript shows the client lines');
+      await shot(page, 'session');
+      // Dark mode and phone width, for a look.
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+      await shot(page, 'session-dark');
+      await page.setViewport({ width: 390, height: 844 });
+      await page.goto(`${BASE}#/inbox`, { waitUntil: 'load', timeout: WAIT });
+      await page.waitForSelector('#message-list [data-message-id]');
+      await shot(page, 'inbox-phone-dark');
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+      await page.goto(`${BASE}#/session/${encodeURIComponent(sid)}`, { waitUntil: 'load', timeout: WAIT });
+      await page.waitForSelector('#transcript .tl-row');
+      await shot(page, 'session-phone');
+    }
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.goto(`${BASE}#/scenario`, { waitUntil: 'load', timeout: WAIT });
+    const ruleInCard = await page.waitForSelector(`.scenario-card tr[data-rule="${rule}"]`).catch(() => null);
+    check(!!ruleInCard, 'the scenario page lists the rule');
+    await shot(page, 'scenario');
+    await page.close();
+
+    // --- under --http-base-path with --http-auth --------------------------------------------
+    const ctx = await browser.createBrowserContext();
+    try {
+      const p2 = await ctx.newPage();
+      p2.setDefaultTimeout(WAIT);
+      watch(p2, 'auth page');
+      const [user, ...pw] = env('WEBUI_AUTH').split(':');
+      await p2.authenticate({ username: user, password: pw.join(':') });
+      const resp = await p2.goto(env('WEBUI_AUTH_BASE'), { waitUntil: 'load', timeout: WAIT });
+      check(resp && resp.status() === 200, `the page loads under the base path with auth (${resp && resp.status()})`);
+      const authSubject = env('WEBUI_AUTH_SUBJECT');
+      const r2 = await p2.waitForFunction((s) => [...document.querySelectorAll('#message-list [data-message-id]')]
+        .find((r) => r.textContent.includes(s)), {}, authSubject).catch(() => null);
+      check(!!r2, 'the inbox under the base path lists its message');
+      check(p2.url().startsWith(env('WEBUI_AUTH_BASE')), `the page stays under the base path (${p2.url()})`);
+      await sleep(300); // let the event socket connect (or fail loudly)
+      await shot(p2, 'inbox-base-path');
+      await p2.close();
+    } finally {
+      await ctx.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  for (const p of problems) failures.push(p);
+  if (problems.length) console.log(`FAIL console/page problems:\n  ${problems.join('\n  ')}`);
+  if (failures.length) {
+    console.log(`\n${failures.length} failure(s)`);
+    process.exit(1);
+  }
+  console.log('\nall web UI checks passed');
+}
+
+main().catch((e) => {
+  console.log(`FAIL ${e && e.stack ? e.stack : e}`);
+  process.exit(1);
+});
