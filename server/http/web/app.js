@@ -185,7 +185,7 @@ const state = {
   sessionsTotal: 0,
   scenarioBySession: new Map(), // session ID -> scenario name, for the inbox column
   current: null, // the open message or session (full JSON)
-  cursor: -1, // keyboard cursor in the visible list
+  cursorId: null, // the item the keyboard cursor is on (message or session ID)
   ws: null,
   wsOpen: false,
 };
@@ -350,7 +350,9 @@ function renderMessageList() {
   const ul = $('#message-list');
   if (!ul) return;
   const selected = state.route.view === 'message' ? state.route.id : null;
+  const hadFocus = ul.contains(document.activeElement);
   ul.replaceChildren(...state.messages.map((m, i) => messageRow(m, m.ID === selected, i)));
+  restoreCursor(ul, hadFocus);
   const status = $('#inbox-status');
   if (state.searchError) status.textContent = state.searchError;
   else if (state.query) status.textContent = `${state.messagesTotal} matching "${state.query}"`;
@@ -365,7 +367,6 @@ function renderMessageList() {
     more.append(h('button', { type: 'button', onclick: () => loadMessages(true).then(renderMessageList).catch(showError) },
       `Load more (${state.messagesTotal - state.messages.length})`));
   }
-  if (state.cursor >= state.messages.length) state.cursor = state.messages.length - 1;
 }
 
 function messageRow(m, selected, index) {
@@ -418,8 +419,6 @@ async function openMessage(id, tab) {
     }
     renderMessageList();
   }
-  const idx = state.messages.findIndex((m) => m.ID === id);
-  if (idx >= 0) state.cursor = idx;
   const hasHtml = !!(msg.HTML && msg.HTML.trim());
   const tabNow = TABS.includes(tab) ? tab : hasHtml ? 'html' : 'text';
   renderMessage(msg, tabNow);
@@ -628,11 +627,12 @@ function renderSessionList() {
   const ul = $('#session-list');
   if (!ul) return;
   const selected = state.route.view === 'session' ? state.route.id : null;
+  const hadFocus = ul.contains(document.activeElement);
   ul.replaceChildren(...state.sessions.map((s, i) => sessionRow(s, s.ID === selected, i)));
+  restoreCursor(ul, hadFocus);
   if (!state.sessions.length) ul.append(h('li.empty', 'No SMTP sessions yet.'));
   const live = state.sessions.filter((s) => s.Live).length;
   $('#sessions-status').textContent = `${state.sessionsTotal} sessions${live ? `, ${live} live` : ''}`;
-  if (state.cursor >= state.sessions.length) state.cursor = state.sessions.length - 1;
 }
 
 function closedBadge(s) {
@@ -649,7 +649,6 @@ function rulesBadge(s) {
 }
 
 function sessionRow(s, selected, index) {
-  const msgs = (s.MessageIDs || []).length;
   return h('li', {
     role: 'option', tabindex: '-1', 'aria-selected': selected ? 'true' : 'false',
     class: `row session-row${selected ? ' selected' : ''}${s.Live ? ' is-live' : ''}`,
@@ -666,14 +665,17 @@ function sessionRow(s, selected, index) {
         s.Listener ? badge(s.Listener.Name, 'listener', { title: `listener ${s.Listener.Address}` }) : null,
         s.Scenario ? badge(s.Scenario, 'scenario') : null,
         closedBadge(s), rulesBadge(s), severityPills(s.FindingCounts)),
-      h('span.meta', `${sessionDuration(s)} · ${msgs} msg${msgs === 1 ? '' : 's'} · ${s.Lines ?? ''} lines`))));
+      h('span.meta', sessionMeta(s)))));
+}
+
+function sessionMeta(s) {
+  const msgs = (s.MessageIDs || []).length;
+  return `${sessionDuration(s)} · ${msgs} msg${msgs === 1 ? '' : 's'} · ${s.Lines ?? ''} lines`;
 }
 
 async function openSession(id) {
   const detail = $('#detail-pane');
   setDetailOpen(true);
-  const idx = state.sessions.findIndex((s) => s.ID === id);
-  if (idx >= 0) state.cursor = idx;
   if (!(state.current && state.current.kind === 'session' && state.current.ID === id)) {
     detail.replaceChildren(h('p.empty', 'Loading…'));
   }
@@ -1079,7 +1081,6 @@ function onEvent(type, d) {
       } else if (d && !state.messages.some((m) => m.ID === d.ID)) {
         state.messages.unshift(d);
         state.messagesTotal += 1;
-        if (state.cursor >= 0) state.cursor += 1;
         if (!d.Read) setUnread(state.unread + 1);
         if (inInbox) renderMessageList();
       }
@@ -1142,7 +1143,6 @@ function onSessionEvent(s) {
   else {
     state.sessions.unshift(s);
     state.sessionsTotal += 1;
-    if (state.cursor >= 0 && (state.route.view === 'sessions' || state.route.view === 'session')) state.cursor += 1;
   }
   updateLiveCount();
   const v = state.route.view;
@@ -1207,9 +1207,8 @@ document.addEventListener('keydown', (ev) => {
     return;
   }
   if (!rows.length) return;
-  let i = state.cursor;
-  const focused = rows.indexOf(document.activeElement);
-  if (focused >= 0) i = focused;
+  let i = rows.findIndex((r) => r.classList.contains('cursor'));
+  if (i < 0) i = rows.findIndex((r) => r.classList.contains('selected'));
   if (ev.key === 'ArrowDown' || ev.key === 'j') i = Math.min(rows.length - 1, i + 1);
   else if (ev.key === 'ArrowUp' || ev.key === 'k') i = Math.max(0, i - 1);
   else if (ev.key === 'Enter' || ev.key === 'o') {
@@ -1230,11 +1229,20 @@ document.addEventListener('keydown', (ev) => {
 function focusRow(i) {
   const rows = visibleRows();
   if (i < 0 || !rows[i]) return;
-  state.cursor = i;
   for (const r of rows) r.classList.remove('cursor');
   rows[i].classList.add('cursor');
+  state.cursorId = rows[i].dataset.messageId || rows[i].dataset.sessionId;
   rows[i].focus({ preventScroll: true });
   rows[i].scrollIntoView({ block: 'nearest' });
+}
+
+/** After a list is rebuilt (live events), the keyboard cursor stays on the same item. */
+function restoreCursor(ul, hadFocus) {
+  if (!state.cursorId) return;
+  const row = [...ul.querySelectorAll('.row')].find((r) => (r.dataset.messageId || r.dataset.sessionId) === state.cursorId);
+  if (!row) return;
+  row.classList.add('cursor');
+  if (hadFocus) row.focus({ preventScroll: true });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1244,7 +1252,11 @@ window.addEventListener('hashchange', () => { clearError(); onRoute(); });
 document.addEventListener('visibilitychange', () => { if (!document.hidden && !state.wsOpen) resync(); });
 // Session durations of live sessions tick in the list.
 setInterval(() => {
-  if ((state.route.view === 'sessions' || state.route.view === 'session') && state.sessions.some((s) => s.Live)) renderSessionList();
+  if (state.route.view !== 'sessions' && state.route.view !== 'session') return;
+  for (const s of state.sessions.filter((x) => x.Live)) {
+    const meta = document.querySelector(`#session-list [data-session-id="${CSS.escape(s.ID)}"] .meta`);
+    if (meta) meta.textContent = sessionMeta(s);
+  }
 }, 1000);
 
 if (!location.hash) history.replaceState(null, '', '#/inbox');

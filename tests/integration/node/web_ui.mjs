@@ -218,6 +218,14 @@ async function main() {
       .find((r) => r.textContent.includes(s)), { timeout: 2000, polling: 50 }, liveSubject).catch(() => null);
     check(!!liveRow, `the new message appeared without a reload (${Date.now() - t0} ms)`);
     check(await page.evaluate(() => window.__noReload === true), 'the page did not reload');
+    // Keyboard: j moves the cursor to the first (newest) message, Enter opens it.
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.keyboard.press('j');
+    const firstId = await page.$eval('#message-list [data-message-id]', (r) => r.dataset.messageId);
+    check(await page.$eval('#message-list [data-message-id]', (r) => r.classList.contains('cursor')), 'j puts the keyboard cursor on the first message');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((id) => location.hash === `#/message/${encodeURIComponent(id)}`, { timeout: WAIT }, firstId).catch(() => null);
+    check(await page.evaluate(() => location.hash).then((hsh) => hsh === `#/message/${encodeURIComponent(firstId)}`), 'Enter opens it (#/message/ID)');
 
     // --- the session view shows the rule that shaped a reply --------------------------------
     await page.goto(`${BASE}#/sessions`, { waitUntil: 'load', timeout: WAIT });
