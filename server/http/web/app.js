@@ -773,6 +773,15 @@ function findingRow(f) {
 // ---------------------------------------------------------------------------------------------
 // scenario
 
+/** GET a scenario; its Seed is a 64-bit integer, kept as the exact digits (not a double). */
+async function getScenario(url) {
+  const text = await api(url, { as: 'text' });
+  const sc = JSON.parse(text);
+  const seed = /"Seed"\s*:\s*(\d+)/.exec(text);
+  if (seed) sc.Seed = seed[1];
+  return sc;
+}
+
 async function loadScenarios() {
   // One card per distinct scenario. Without ?listener= the API answers 400 when listeners run
   // different scenarios, so first read the listeners from readyz: after its "ok" line, one line
@@ -787,14 +796,14 @@ async function loadScenarios() {
   } catch { /* an older server: one scenario */ }
   if (firstByScenario.size <= 1) {
     try {
-      return [await api('api/v1/scenario')];
+      return [await getScenario('api/v1/scenario')];
     } catch (e) {
       if (!(e instanceof HttpError) || e.status !== 400 || !firstByScenario.size) throw e;
     }
   }
   const out = [];
   for (const listener of firstByScenario.values()) {
-    const sc = await api(`api/v1/scenario?listener=${enc(listener)}`);
+    const sc = await getScenario(`api/v1/scenario?listener=${enc(listener)}`);
     sc.ListenerParam = listener;
     out.push(sc);
   }
