@@ -217,8 +217,9 @@ async function onRoute() {
   }
   try {
     if (route.view === 'inbox' || route.view === 'message') {
-      if (route.view === 'inbox' && route.q !== state.query) state.query = route.q;
-      if (!['inbox', 'message'].includes(prev.view) || !state.inboxLoaded) await loadMessages();
+      let queryChanged = false;
+      if (route.view === 'inbox' && route.q !== state.query) { state.query = route.q; queryChanged = true; }
+      if (queryChanged || !['inbox', 'message'].includes(prev.view) || !state.inboxLoaded) await loadMessages();
       renderInbox();
       if (route.view === 'message') await openMessage(route.id, route.tab);
     } else if (route.view === 'sessions' || route.view === 'session') {
@@ -237,10 +238,20 @@ function go(hash) {
   if (location.hash !== hash) location.hash = hash;
 }
 
+/** An error toast at the bottom of the page (click to dismiss). */
 function showError(e) {
-  const box = $('#error-box') || document.querySelector('#app').prepend(h('div#error-box.error')) || $('#error-box');
+  let box = $('#error-box');
+  if (!box) {
+    box = h('div#error-box.error', { role: 'alert', title: 'click to dismiss', onclick: () => { box.hidden = true; } });
+    document.body.append(box);
+  }
   box.textContent = String(e && e.message ? e.message : e);
   box.hidden = false;
+}
+
+/** The inbox's hash, keeping the current search. */
+function inboxHash() {
+  return state.query ? `#/inbox?q=${enc(state.query)}` : '#/inbox';
 }
 
 function clearError() {
@@ -251,7 +262,7 @@ function clearError() {
 /** The two-pane layout: a list on the left, the detail on the right (stacked on phones). */
 function layout(kind) {
   const app = $('#app');
-  if (app.dataset.layout === kind) return { list: $('#list-pane'), detail: $('#detail-pane') };
+  if (app.dataset.layout === kind) return kind === 'scenario' ? { main: app } : { list: $('#list-pane'), detail: $('#detail-pane') };
   app.replaceChildren();
   app.dataset.layout = kind;
   if (kind === 'scenario') return { main: app };
@@ -318,11 +329,8 @@ function renderInbox() {
       if (ev.key === 'Enter') {
         ev.preventDefault();
         const q = search.value.trim();
-        go(q ? `#/inbox?q=${enc(q)}` : '#/inbox');
-        if (state.route.view === 'message' || q === state.query) {
-          state.query = q;
-          loadMessages().then(renderMessageList).catch(showError);
-        }
+        if (state.route.view === 'inbox' && q === state.query) loadMessages().then(renderMessageList).catch(showError);
+        else go(q ? `#/inbox?q=${enc(q)}` : '#/inbox');
       } else if (ev.key === 'Escape') {
         search.blur();
       }
@@ -406,7 +414,7 @@ async function openMessage(id, tab) {
     try {
       msg = await api(`api/v1/message/${enc(id)}`);
     } catch (e) {
-      detail.replaceChildren(backLink('#/inbox', 'Inbox'), h('p.error', e instanceof HttpError && e.status === 404 ? `Message ${id} not found (deleted?).` : e.message));
+      detail.replaceChildren(backLink(inboxHash(), 'Inbox'), h('p.error', e instanceof HttpError && e.status === 404 ? `Message ${id} not found (deleted?).` : e.message));
       return;
     }
     msg.kind = 'message';
@@ -442,7 +450,7 @@ function renderMessage(msg, tab) {
   const body = h('div#message-body.tabbody', { dataset: { tab } });
   detail.replaceChildren(
     h('article#message-view.detail', { dataset: { messageId: msg.ID } },
-      backLink('#/inbox', 'Inbox'),
+      backLink(inboxHash(), 'Inbox'),
       h('header.detail-head',
         h('h2#message-subject', msg.Subject || '(no subject)'),
         h('dl.kv',
@@ -579,7 +587,7 @@ async function deleteMessages(ids) {
     state.messagesTotal = Math.max(0, state.messagesTotal - (ids.length || state.messagesTotal));
     if (!ids.length || (openId && ids.includes(openId))) {
       state.current = null;
-      go(next ? `#/message/${enc(next.ID)}` : '#/inbox');
+      go(next ? `#/message/${enc(next.ID)}` : inboxHash());
     }
     renderMessageList();
     refreshStats();
@@ -693,6 +701,9 @@ async function openSession(id) {
   if (s.Live === undefined) s.Live = !s.Ended;
   state.current = s;
   renderSession(s);
+  const pending = (state.pendingLines || []).filter((d) => d.Session === id);
+  state.pendingLines = [];
+  for (const d of pending) onTranscriptEvent(d);
 }
 
 function renderSession(s) {
@@ -1114,7 +1125,7 @@ function onEvent(type, d) {
         if (inInbox) renderMessageList();
         if (v === 'message' && state.route.id === d.ID) {
           state.current = null;
-          $('#detail-pane').replaceChildren(backLink('#/inbox', 'Inbox'), h('p.empty', 'This message was deleted.'));
+          $('#detail-pane').replaceChildren(backLink(inboxHash(), 'Inbox'), h('p.empty', 'This message was deleted.'));
         }
       }
       break;
@@ -1123,7 +1134,7 @@ function onEvent(type, d) {
       state.messagesTotal = 0;
       setUnread(0);
       if (inInbox) renderMessageList();
-      if (v === 'message') { state.current = null; $('#detail-pane').replaceChildren(backLink('#/inbox', 'Inbox'), h('p.empty', 'All messages were deleted.')); }
+      if (v === 'message') { state.current = null; $('#detail-pane').replaceChildren(backLink(inboxHash(), 'Inbox'), h('p.empty', 'All messages were deleted.')); }
       break;
     case 'prune':
       if (inInbox) loadMessages().then(renderMessageList).catch(() => {});
@@ -1170,7 +1181,13 @@ function onSessionEvent(s) {
 
 function onTranscriptEvent(d) {
   const cur = state.current;
-  if (!(state.route.view === 'session' && cur && cur.kind === 'session' && cur.ID === d.Session)) return;
+  if (state.route.view !== 'session' || state.route.id !== d.Session) return;
+  if (!(cur && cur.kind === 'session' && cur.ID === d.Session)) {
+    // The session is still being fetched: keep the line, replayed once it is in (openSession).
+    const pending = state.pendingLines || (state.pendingLines = []);
+    if (pending.length < 10000) pending.push(d);
+    return;
+  }
   const lines = cur.Transcript || (cur.Transcript = []);
   if (d.Index < lines.length) return; // already have it
   if (d.Index > lines.length) { openSession(cur.ID); return; } // a gap: refetch the whole
@@ -1228,7 +1245,7 @@ document.addEventListener('keydown', (ev) => {
     if (id) { ev.preventDefault(); deleteMessages([id]).then(() => focusRow(Math.min(i, visibleRows().length - 1))); }
     return;
   } else if (ev.key === 'Escape' && (v === 'message' || v === 'session')) {
-    go(v === 'message' ? '#/inbox' : '#/sessions');
+    go(v === 'message' ? inboxHash() : '#/sessions');
     return;
   } else return;
   ev.preventDefault();
