@@ -122,6 +122,10 @@ function fmtSize(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function addr(a) {
   if (!a) return '';
   return a.Name ? `${a.Name} <${a.Address}>` : a.Address || '';
@@ -364,7 +368,7 @@ function renderMessageList() {
   const status = $('#inbox-status');
   if (state.searchError) status.textContent = state.searchError;
   else if (state.query) status.textContent = `${state.messagesTotal} matching "${state.query}"`;
-  else status.textContent = state.messages.length ? `${state.messagesTotal} messages, ${state.unread} unread` : '';
+  else status.textContent = state.messages.length ? `${plural(state.messagesTotal, 'message')}, ${state.unread} unread` : '';
   status.classList.toggle('error', !!state.searchError);
   if (!state.messages.length && !state.searchError) {
     ul.append(h('li.empty', state.query ? 'No message matches.' : 'No messages yet. Send one to the SMTP port.'));
@@ -640,7 +644,7 @@ function renderSessionList() {
   restoreCursor(ul, hadFocus);
   if (!state.sessions.length) ul.append(h('li.empty', 'No SMTP sessions yet.'));
   const live = state.sessions.filter((s) => s.Live).length;
-  $('#sessions-status').textContent = `${state.sessionsTotal} sessions${live ? `, ${live} live` : ''}`;
+  $('#sessions-status').textContent = `${plural(state.sessionsTotal, 'session')}${live ? `, ${live} live` : ''}`;
 }
 
 function closedBadge(s) {
@@ -678,7 +682,7 @@ function sessionRow(s, selected, index) {
 
 function sessionMeta(s) {
   const msgs = (s.MessageIDs || []).length;
-  return `${sessionDuration(s)} · ${msgs} msg${msgs === 1 ? '' : 's'} · ${s.Lines ?? ''} lines`;
+  return `${sessionDuration(s)} · ${plural(msgs, 'message')} · ${plural(s.Lines ?? 0, 'line')}`;
 }
 
 async function openSession(id) {

@@ -238,7 +238,7 @@ async function main() {
       await page.click(`#session-list [data-session-id="${sid}"]`);
       const badge = await page.waitForSelector(`#transcript .badge.rule[data-rule="${rule}"]`).catch(() => null);
       check(!!badge, `the transcript tags the reply with the rule ${rule}`);
-      check((await textOf(page, '#transcript')).includes('RCPT TO:<blocked@example.com>'), 'the transcript shows the client lines');
+      check((await textOf(page, '#transcript')).toLowerCase().includes('rcpt to:<blocked@example.com>'), 'the transcript shows the client lines');
       await shot(page, 'session');
       // Dark mode and phone width, for a look.
       await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
