@@ -173,7 +173,7 @@ function severityPills(counts) {
   for (const sev of ['error', 'warning', 'info']) {
     if (counts[sev]) out.push(badge(`${counts[sev]} ${sev}`, `sev-${sev}`, { 'data-severity': sev }));
   }
-  return out;
+  return out.length ? out : null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -274,7 +274,8 @@ async function main() {
         .find((r) => r.textContent.includes(s)), {}, authSubject).catch(() => null);
       check(!!r2, 'the inbox under the base path lists its message');
       check(p2.url().startsWith(env('WEBUI_AUTH_BASE')), `the page stays under the base path (${p2.url()})`);
-      await sleep(300); // let the event socket connect (or fail loudly)
+      const live = await p2.waitForSelector('#conn[data-state="live"]', { timeout: WAIT }).catch(() => null);
+      check(!!live, 'the event WebSocket connects under the base path with auth');
       await shot(p2, 'inbox-base-path');
       await p2.close();
     } finally {
