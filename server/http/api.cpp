@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "http/events.hpp"
 #include "http/routes.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/rules.hpp"
@@ -271,6 +272,12 @@ api::api(std::shared_ptr<store::message_store> store, std::vector<listener_metri
   std::erase_if(metrics, [](const listener_metrics& m) { return !m.metrics; });
   state_ = std::make_unique<api_state>(std::move(store), std::move(metrics), std::move(scenarios),
                                        std::move(options));
+  state_->events = std::make_shared<event_hub>(state_->box, state_->options.version);
+  state_->events->attach();
+}
+
+std::shared_ptr<event_hub> api::events() {
+  return state_->events;
 }
 
 api::~api() = default;
@@ -365,6 +372,7 @@ outcome api::answer(const http_request& r, std::string_view path) {
     }
     request_context context(*state_, r, std::move(*query), std::move(found.params));
     http_response resp = found.found->handler(context);
+    if (context.upgrade) return events_request{};
     if (context.wait) {
       if (auto now = check_wait(*context.wait)) return *now;
       return std::move(*context.wait);

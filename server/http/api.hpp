@@ -31,6 +31,7 @@ struct http_request {
   std::string query;   ///< after '?', still encoded
   std::string accept;
   std::string authorization;
+  std::string upgrade;  ///< the Upgrade header ("websocket" for GET /api/events)
   std::string body;
 };
 
@@ -64,8 +65,12 @@ struct wait_request {
   finding_filter findings;
 };
 
-/// Either an answer now, or a wait the server keeps until check_wait() or the timeout.
-using outcome = std::variant<http_response, wait_request>;
+/// GET /api/events, authorized and asking for a WebSocket: the server upgrades the connection
+/// and subscribes it to api::events().
+struct events_request {};
+
+/// An answer now, a wait the server keeps until check_wait() or the timeout, or an upgrade.
+using outcome = std::variant<http_response, wait_request, events_request>;
 
 /// Limits and identity of the API.
 struct api_options {
@@ -115,6 +120,7 @@ struct listener_metrics {
 };
 
 struct api_state;
+class event_hub;
 
 class api {
  public:
@@ -141,6 +147,8 @@ class api {
   /// /readyz answers 200 from now on (every listener is bound).
   void set_ready();
   mailbox& messages();
+  /// The live events of GET /api/events (events.hpp).
+  std::shared_ptr<event_hub> events();
 
  private:
   /// `path` is r.path without --http-base-path's prefix.

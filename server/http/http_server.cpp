@@ -14,6 +14,7 @@
 #include "http/http_server.hpp"
 
 #include <restinio/all.hpp>
+#include <restinio/websocket/websocket.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +26,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "http/events.hpp"
 #include "net/address.hpp"
 #include "net/server.hpp"
 
@@ -51,7 +53,11 @@ struct connection_gate {
     std::lock_guard lock(mutex);
     if (restinio::holds_alternative<restinio::connection_state::accepted_t>(cause)) {
       live.insert(notice.connection_id());
-    } else if (restinio::holds_alternative<restinio::connection_state::closed_t>(cause)) {
+    } else if (restinio::holds_alternative<restinio::connection_state::closed_t>(cause) ||
+               restinio::holds_alternative<restinio::connection_state::upgraded_to_websocket_t>(
+                   cause)) {
+      // A WebSocket is no longer an HTTP connection (RESTinio reports no close for it): the
+      // event hub bounds those (event_hub::max_subscribers).
       live.erase(notice.connection_id());
     }
   } catch (...) {
@@ -217,6 +223,50 @@ struct waiters : std::enable_shared_from_this<waiters> {
   std::atomic<bool> recheck_posted{false};
 };
 
+namespace ws = restinio::websocket::basic;
+
+/// Frames not yet written to a subscriber past this: it is too slow to follow, and is dropped.
+constexpr std::size_t max_unsent_event_bytes = 8u << 20;
+
+/// Upgrades `req` (GET /api/events) to a WebSocket and subscribes it to `hub`. The hub's sink
+/// owns the socket; a close frame, a lost connection or a reader too slow unsubscribes it.
+void open_event_socket(const request_handle& req, const std::shared_ptr<event_hub>& hub) {
+  auto subscription = std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::weak_ptr<event_hub> weak_hub = hub;
+  auto socket = ws::upgrade<traits>(
+      *req, ws::activation_t::immediate,
+      [weak_hub, subscription](const ws::ws_handle_t& wsh, const ws::message_handle_t& m) {
+        switch (m->opcode()) {
+          case ws::opcode_t::ping_frame:
+            wsh->send_message(ws::final_frame, ws::opcode_t::pong_frame, m->payload());
+            break;
+          case ws::opcode_t::connection_close_frame:
+            // The peer closed, or the connection was lost: answer the close, let go.
+            wsh->send_message(*m);
+            if (auto h = weak_hub.lock()) h->unsubscribe(subscription->load());
+            break;
+          default:
+            break;  // the client has nothing to say; its text is ignored
+        }
+      });
+  auto unsent = std::make_shared<std::atomic<std::size_t>>(0);
+  const std::uint64_t id = hub->subscribe(
+      [socket, unsent, weak_hub, subscription](const std::shared_ptr<const std::string>& frame) {
+        const std::size_t size = frame->size();
+        if (unsent->load() + size > max_unsent_event_bytes) {
+          socket->kill();
+          if (auto h = weak_hub.lock()) h->unsubscribe(subscription->load());
+          return;
+        }
+        *unsent += size;
+        socket->send_message(ws::final_frame, ws::opcode_t::text_frame,
+                             restinio::writable_item_t(std::string(*frame)),
+                             [unsent, size](const asio::error_code&) { *unsent -= size; });
+      });
+  subscription->store(id);
+  if (id == 0) socket->shutdown();  // full since the API checked: close at once
+}
+
 }  // namespace
 
 /// A 431/414 for a request whose header section is over our limits, else nullopt.
@@ -267,12 +317,19 @@ struct http_server::impl {
     r.query.assign(query.data(), query.size());
     r.accept = h.get_field_or(restinio::http_field::accept, "");
     r.authorization = h.get_field_or(restinio::http_field::authorization, "");
+    r.upgrade = h.get_field_or(restinio::http_field::upgrade, "");
     r.body = req->body();
     outcome out = handler->handle(r);
     if (auto* resp = std::get_if<http_response>(&out)) {
       send(req, *resp);
+    } else if (auto* wait = std::get_if<wait_request>(&out)) {
+      waits->add(req, std::move(*wait));
     } else {
-      waits->add(req, std::move(std::get<wait_request>(out)));
+      try {
+        open_event_socket(req, handler->events());
+      } catch (const std::exception& e) {
+        send(req, error_response(400, std::string("cannot open the WebSocket: ") + e.what()));
+      }
     }
     return restinio::request_accepted();
   }
@@ -313,6 +370,10 @@ struct http_server::impl {
       server.reset();
       throw net::bind_error("cannot listen on " + listen + ": " + e.what());
     }
+    // Live events are built and sent on one strand, off the SMTP threads, in order.
+    handler->events()->set_executor([strand = asio::make_strand(ioc)](std::function<void()> work) {
+      asio::post(strand, std::move(work));
+    });
     std::weak_ptr<waiters> weak = waits;
     store->add_listener([weak] {
       if (auto w = weak.lock()) w->notify();
@@ -324,6 +385,7 @@ struct http_server::impl {
 
   void stop() {
     waits->stop();
+    handler->events()->unsubscribe_all();
     if (server) {
       asio::post(ioc, [this] {
         try {

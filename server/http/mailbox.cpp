@@ -84,8 +84,13 @@ bool mailbox::is_read(const std::string& id) const {
 void mailbox::set_read(const std::string& id, bool read) {
   auto m = store_->message(id);
   if (!m) return;
-  std::lock_guard lock(mutex_);
-  entry_locked(m).read = read;
+  {
+    std::lock_guard lock(mutex_);
+    bool& flag = entry_locked(m).read;
+    if (flag == read) return;
+    flag = read;
+  }
+  if (read_changed_) read_changed_(m->id, read);
 }
 
 search_fields mailbox::fields(const message_ptr& m) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,7 +34,12 @@ class mailbox {
   /// The message's MIME summary, parsed now if it was not yet.
   std::shared_ptr<const parsed_message> parsed(const message_ptr& m);
   bool is_read(const std::string& id) const;
+  /// Sets the Read flag; when it changes, calls the on_read_changed function (outside the lock).
   void set_read(const std::string& id, bool read);
+  /// Set once, before requests are served (the live events' "update").
+  void on_read_changed(std::function<void(const std::string& id, bool read)> f) {
+    read_changed_ = std::move(f);
+  }
   /// The fields a search query looks at.
   search_fields fields(const message_ptr& m);
   /// The messages of `among` (newest first) that `query` matches, at most `max` of them.
@@ -74,6 +80,7 @@ class mailbox {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, entry> entries_;
   std::size_t deleted_ = 0;
+  std::function<void(const std::string&, bool)> read_changed_;
 };
 
 /// A tag name as Mailpit cleans it: characters other than letters, digits, '-', '_', '.',

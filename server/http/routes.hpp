@@ -33,6 +33,8 @@ struct api_state {
         options(std::move(o)) {}
 
   mailbox box;
+  /// GET /api/events' subscribers; set by api's constructor.
+  std::shared_ptr<event_hub> events;
   /// Each SMTP listener's counters (none null), fixed at construction.
   std::vector<listener_metrics> metrics;
   /// One per scenario the listeners run (one for every listener unless they have their own).
@@ -50,6 +52,11 @@ struct bad_request : std::runtime_error {
 
 [[noreturn]] void fail(int status, const std::string& message);
 
+class request_context;
+struct scenario_binding;
+/// Tells GET /api/events' subscribers that the scenarios of `bindings` changed.
+void announce_scenarios(request_context& c, const std::vector<const scenario_binding*>& bindings);
+
 /// One request as its handler sees it.
 class request_context {
  public:
@@ -61,6 +68,8 @@ class request_context {
   const http_request& request;
   /// Set by a handler that long-polls (GET /api/v1/messages/wait).
   std::optional<wait_request> wait;
+  /// Set by GET /api/events for a WebSocket upgrade.
+  bool upgrade = false;
 
   /// A path parameter (":id") of the route, decoded.
   const std::string& param(std::string_view name) const;

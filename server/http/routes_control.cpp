@@ -1,11 +1,15 @@
 // Routes: health, metrics, the index page, sessions and their transcripts, the scenario and
 // Mailpit's chaos triggers (smtpmock's control of the SMTP side). See routes.hpp.
 #include <algorithm>
+#include <cstdint>
+#include <map>
 #include <set>
 #include <string_view>
 
+#include "http/events.hpp"
 #include "http/openapi.hpp"
 #include "http/routes.hpp"
+#include "http/web_assets.hpp"
 #include "scenario/loader.hpp"
 #include "scenario/rules.hpp"
 #include "smtp/findings.hpp"
@@ -119,7 +123,23 @@ json listeners_json(const std::vector<listener_info>& listeners) {
   return out;
 }
 
-json scenario_json(const scenario_control::state& s, const std::vector<listener_info>& listeners) {
+/// How often each rule fired on the listeners of `b` (their metrics; all of them when the
+/// API was given one unnamed set of counters).
+std::map<std::string, std::uint64_t> rule_hits(const api_state& state, const scenario_binding& b) {
+  std::map<std::string, std::uint64_t> hits;
+  for (const auto& m : state.metrics) {
+    const bool ours = m.listener.empty() ||
+                      std::any_of(b.listeners.begin(), b.listeners.end(),
+                                  [&](const listener_info& l) { return l.name == m.listener; });
+    if (!ours) continue;
+    for (const auto& [name, count] : m.metrics->snap().rule_hits)
+      hits[name] += count;
+  }
+  return hits;
+}
+
+json scenario_json(const scenario_control::state& s, const std::vector<listener_info>& listeners,
+                   const std::map<std::string, std::uint64_t>& hits) {
   const auto& def = s.engine->scenario();
   const auto& p = *def.personality;
   json rules = json::array();
@@ -129,8 +149,11 @@ json scenario_json(const scenario_control::state& s, const std::vector<listener_
     const char* source = i >= overlays                  ? "scenario"
                          : r.name.rfind("jim-", 0) == 0 ? "jim"
                                                         : "chaos";
-    rules.push_back(json{
-        {"Name", r.name}, {"On", std::string(scenario::event_name(r.on))}, {"Source", source}});
+    const auto hit = hits.find(r.name);
+    rules.push_back(json{{"Name", r.name},
+                         {"On", std::string(scenario::event_name(r.on))},
+                         {"Source", source},
+                         {"Hits", hit == hits.end() ? 0 : hit->second}});
   }
   json extensions = json::array();
   for (const auto& e : p.extensions)
@@ -147,37 +170,6 @@ json scenario_json(const scenario_control::state& s, const std::vector<listener_
               {"Listeners", listeners_json(listeners)},
               {"YAML", s.source}};
 }
-
-constexpr std::string_view index_page = R"html(<!doctype html>
-<html><head><meta charset="utf-8"><title>smtpmock</title>
-<style>body{font:14px system-ui,sans-serif;margin:1em 2em}table{border-collapse:collapse}
-td,th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}pre{background:#f6f6f6;padding:8px}
-</style></head><body><h1>smtpmock</h1>
-<p>API: <a href="api/v1/messages">messages</a> · <a href="api/v1/sessions">sessions</a> ·
-<a href="api/v1/scenario">scenario</a> · <a href="metrics">metrics</a></p>
-<h2>Listeners</h2><pre id="l"></pre><h2>Sessions</h2><table id="s"></table><pre id="t"></pre><h2>Messages</h2><table id="m"></table>
-<script>
-const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
-async function load() {
-  const ready = await (await fetch("readyz")).text();
-  document.getElementById("l").textContent = ready.split("\n").slice(1).join("\n");
-  const s = await (await fetch("api/v1/sessions")).json();
-  document.getElementById("s").innerHTML = "<tr><th>session</th><th>client</th><th>listener</th><th>scenario</th><th>started</th><th>live</th></tr>" +
-    s.sessions.map(x => `<tr><td><a href="#" data-id="${esc(x.ID)}">${esc(x.ID)}</a></td><td>${esc(x.ClientAddress)}</td><td>${esc(x.Listener.Name)}</td><td>${esc(x.Scenario)}</td><td>${esc(x.Started)}</td><td>${x.Live ? "yes" : ""}</td></tr>`).join("");
-  const m = await (await fetch("api/v1/messages?limit=100")).json();
-  document.getElementById("m").innerHTML = "<tr><th>received</th><th>from</th><th>to</th><th>subject</th></tr>" +
-    m.messages.map(x => `<tr><td>${esc(x.Created)}</td><td>${esc(x.From && x.From.Address)}</td><td>${esc(x.To.map(t => t.Address).join(", "))}</td><td>${esc(x.Subject)}</td></tr>`).join("");
-}
-document.addEventListener("click", async e => {
-  const id = e.target.dataset && e.target.dataset.id;
-  if (!id) return;
-  e.preventDefault();
-  const r = await fetch(`api/v1/session/${encodeURIComponent(id)}/transcript`, {headers: {Accept: "text/plain"}});
-  document.getElementById("t").textContent = await r.text();
-});
-load(); setInterval(load, 3000);
-</script></body></html>
-)html";
 
 http_response livez(request_context&) {
   return text_response("ok\n");
@@ -205,8 +197,32 @@ http_response metrics_page(request_context& c) {
                        "text/plain; version=0.0.4; charset=utf-8");
 }
 
+/// The web UI's file `name` (http/web_assets.hpp), with the page's Content-Security-Policy.
+http_response web_file(const std::string& name) {
+  auto asset = web_asset_named(name);
+  if (!asset) fail(404, "no such file in the web UI: " + name);
+  http_response resp = text_response(std::move(asset->body), asset->content_type);
+  resp.headers.emplace_back("Content-Security-Policy", std::string(web_page_policy));
+  resp.headers.emplace_back("Referrer-Policy", "no-referrer");
+  return resp;
+}
+
 http_response home_page(request_context&) {
-  return text_response(std::string(index_page), "text/html; charset=utf-8");
+  return web_file("index.html");
+}
+
+http_response web_ui_file(request_context& c) {
+  return web_file(c.param("file"));
+}
+
+/// GET /api/events: the live events (events.hpp) over a WebSocket, which the server opens.
+http_response events_socket(request_context& c) {
+  if (ascii_lower(c.request.upgrade) != "websocket")
+    fail(400, "GET /api/events is a WebSocket (RFC 6455): send Upgrade: websocket");
+  if (c.state.events->subscribers() >= event_hub::max_subscribers)
+    fail(503, "too many event subscribers (" + std::to_string(event_hub::max_subscribers) + ")");
+  c.upgrade = true;
+  return {};
 }
 
 http_response list_sessions(request_context& c) {
@@ -251,7 +267,7 @@ http_response get_scenario(request_context& c) {
   const scenario_binding& b = c.scenario();
   const auto state = b.control->current();
   if (accepts(c.request.accept, "yaml")) return text_response(state.source, "application/yaml");
-  return json_response(scenario_json(state, b.listeners));
+  return json_response(scenario_json(state, b.listeners, rule_hits(c.state, b)));
 }
 
 http_response put_scenario(request_context& c) {
@@ -269,7 +285,8 @@ http_response put_scenario(request_context& c) {
                               {"Message", e.message()}},
                          400);
   }
-  return json_response(scenario_json(b.control->current(), b.listeners));
+  announce_scenarios(c, {&b});
+  return json_response(scenario_json(b.control->current(), b.listeners, rule_hits(c.state, b)));
 }
 
 // Chaos and Jim: without ?listener= a PUT sets every scenario's and a GET shows the first's
@@ -283,6 +300,7 @@ http_response put_chaos(request_context& c) {
   const chaos_triggers triggers = parse_chaos(body_json(c.request.body));
   for (const auto* b : targets)
     b->control->set_chaos(triggers);
+  announce_scenarios(c, targets);
   return json_response(chaos_json(targets.front()->control->chaos()));
 }
 
@@ -336,6 +354,8 @@ const route table[] = {
     {"GET", "/readyz", readyz},
     {"GET", "/metrics", metrics_page},
     {"GET", "/", home_page},
+    {"GET", "/ui/:file", web_ui_file},
+    {"GET", "/api/events", events_socket},
     {"GET", "/api/v1/openapi.json", openapi_document},
     {"GET", "/api/v1/sessions", list_sessions},
     {"GET", "/api/v1/findings", list_findings},
@@ -348,6 +368,15 @@ const route table[] = {
 };
 
 }  // namespace
+
+// Tells GET /api/events' subscribers that the scenarios of `bindings` changed.
+void announce_scenarios(request_context& c, const std::vector<const scenario_binding*>& bindings) {
+  std::vector<std::string> names;
+  for (const auto* b : bindings)
+    for (const auto& l : b->listeners)
+      names.push_back(l.name);
+  c.state.events->scenario_changed(names);
+}
 
 std::span<const route> control_routes() {
   return table;

@@ -103,6 +103,7 @@ http_response post_jim(request_context& c) {
                                   targets.front()->control->jim().value_or(jim_settings{}));
   for (const auto* b : targets)
     b->control->set_jim(settings);
+  announce_scenarios(c, targets);
   return json_response(jim_json(settings), 201);
 }
 
@@ -113,12 +114,15 @@ http_response put_jim(request_context& c) {
   const auto settings = parse_jim(body_json(c.request.body), *current);
   for (const auto* b : targets)
     b->control->set_jim(settings);
+  announce_scenarios(c, targets);
   return json_response(jim_json(settings));
 }
 
 http_response delete_jim(request_context& c) {
-  for (const auto* b : c.scenarios())
+  const auto targets = c.scenarios();
+  for (const auto* b : targets)
     b->control->set_jim(std::nullopt);
+  announce_scenarios(c, targets);
   return text_response("");
 }
 

@@ -36,6 +36,15 @@ std::string link_inline_parts(std::string html, const std::string& base, const s
   return html;
 }
 
+/// The view's Content-Security-Policy: its own inline parts (cid: images point at the API) and
+/// inline styles only; or anything but scripts, with ?remote=1.
+constexpr const char* local_view_policy =
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+    "img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:";
+constexpr const char* remote_view_policy =
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+    "img-src * data:; style-src * 'unsafe-inline'; font-src * data:";
+
 http_response not_found(std::string text) {
   return text_response(std::move(text) + "\n", "text/plain; charset=utf-8", 404);
 }
@@ -78,8 +87,13 @@ http_response view(request_context& c) {
   http_response resp = text_response(
       link_inline_parts(parsed->html, c.state.options.base_path, msg->id, parsed->inlines),
       "text/html; charset=utf-8");
-  // Captured HTML is untrusted: it renders, but never runs scripts in the API's origin.
-  resp.headers.emplace_back("Content-Security-Policy", "sandbox");
+  // Captured HTML is untrusted: it renders, but never runs scripts (a sandbox without
+  // allow-scripts, and no script source), and loads nothing from elsewhere (no tracking pixel,
+  // no remote style or font) unless ?remote=1 asks for it: the web UI's "load remote content".
+  const std::string* remote = c.query("remote");
+  const bool load_remote = remote && (*remote == "1" || *remote == "true");
+  resp.headers.emplace_back("Content-Security-Policy", load_remote ? remote_view_policy
+                                                                   : local_view_policy);
   return resp;
 }
 

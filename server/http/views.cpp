@@ -153,6 +153,7 @@ json message_summary_json(mailbox& box, const message_ptr& m) {
               {"Snippet", p->snippet},
               {"SessionID", m->session_id},
               {"Listener", listener_json(m->listener)},
+              {"Scenario", m->scenario},
               {"Envelope", envelope_json(m->env)},
               {"Findings", message_findings_json(*m)}};
 }
@@ -182,6 +183,7 @@ json message_json(mailbox& box, const message_ptr& m) {
               {"Attachments", attachments_json(p->attachments)},
               {"SessionID", m->session_id},
               {"Listener", listener_json(m->listener)},
+              {"Scenario", m->scenario},
               {"Envelope", envelope_json(m->env)},
               {"Findings", message_findings_json(*m)}};
 }
@@ -281,7 +283,9 @@ json session_summary_json(const store::session_summary& s) {
               {"Truncated", s.truncated},
               {"Lines", s.line_count},
               {"MessageIDs", std::move(ids)},
-              {"FindingCounts", finding_counts_json(s.findings)}};
+              {"FindingCounts", finding_counts_json(s.findings)},
+              {"Rules", s.rules},
+              {"Closed", s.closed.empty() ? json(nullptr) : json(s.closed)}};
 }
 
 json finding_counts_json(const std::vector<store::finding_record>& findings) {

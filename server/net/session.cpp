@@ -346,6 +346,7 @@ class session final : private effect_host {
       m.id = ev.message->id;
       m.session_id = id_;
       m.listener = store::listener_ref{p_.listener_name, p_.listener};
+      m.scenario = personality_->name;
       m.received = store::clock::now();
       m.env = ev.message->env;
       m.data = ev.message->data;

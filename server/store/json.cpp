@@ -59,17 +59,21 @@ json envelope_object(const smtp::envelope& env) {
               {"TLSCipher", env.tls_cipher}};
 }
 
+/// Appends the lines `entry` is shown as to array `a`.
+void append_shown(json& a, const transcript_line& entry) {
+  for_each_shown(entry, [&](const transcript_line& l, std::string_view text) {
+    a.push_back(json{{"Time", rfc3339(l.at)},
+                     {"Direction", direction_name(l.dir)},
+                     {"Text", text},
+                     {"TLS", l.tls},
+                     {"Rule", l.rule}});
+  });
+}
+
 json transcript_array(const std::vector<transcript_line>& lines) {
   json a = json::array();
-  for (const auto& entry : lines) {
-    for_each_shown(entry, [&](const transcript_line& l, std::string_view text) {
-      a.push_back(json{{"Time", rfc3339(l.at)},
-                       {"Direction", direction_name(l.dir)},
-                       {"Text", text},
-                       {"TLS", l.tls},
-                       {"Rule", l.rule}});
-    });
-  }
+  for (const auto& entry : lines)
+    append_shown(a, entry);
   return a;
 }
 
@@ -178,6 +182,7 @@ std::string message_json(const stored_message& m) {
       {"ID", m.id},
       {"SessionID", m.session_id},
       {"Listener", listener_json(m.listener)},
+      {"Scenario", m.scenario},
       {"Received", rfc3339(m.received)},
       // Received to the nanosecond: messages of one millisecond keep their order when the
       // spool is loaded back.
@@ -191,6 +196,12 @@ std::string message_json(const stored_message& m) {
   return dump(j);
 }
 
+std::string shown_lines_json(const transcript_line& entry) {
+  json a = json::array();
+  append_shown(a, entry);
+  return dump(a);
+}
+
 std::string session_json(const session_record& s) {
   json j{{"ID", s.id},
          {"ClientAddress", s.client_address},
@@ -201,6 +212,8 @@ std::string session_json(const session_record& s) {
          {"Truncated", s.truncated},
          {"MessageIDs", strings(s.message_ids)},
          {"Findings", findings_json(s.findings)},
+         {"Rules", strings(s.rules)},
+         {"Closed", s.closed.empty() ? json(nullptr) : json(s.closed)},
          {"Transcript", transcript_array(s.lines)}};
   return dump(j);
 }
@@ -283,6 +296,7 @@ std::optional<stored_message> parse_message_json(std::string_view text, std::str
   m.id = j.at("ID").get<std::string>();
   m.session_id = j.at("SessionID").get<std::string>();
   m.listener = parse_listener(j);
+  if (j.contains("Scenario")) m.scenario = j["Scenario"].get<std::string>();  // older spools: none
   m.received = time_at(j, "Received");
   if (j.contains("ReceivedUnixNano")) {
     m.received = clock::time_point(std::chrono::duration_cast<clock::duration>(

@@ -17,6 +17,9 @@ std::string envelope_json(const smtp::envelope& env);
 /// A message's <id>.json: id, session id, received time (RFC 3339), size, envelope, and where
 /// its transaction is in the session's transcript (session-<id>.json holds the lines, once).
 std::string message_json(const stored_message& m);
+/// The lines one transcript entry is shown as (one, or one per line of a multi-line reply), as
+/// the JSON array of the session's "Transcript" has them.
+std::string shown_lines_json(const transcript_line& entry);
 /// A session and its transcript as JSON.
 std::string session_json(const session_record& s);
 /// Parses rfc3339()'s form back ("2026-11-28T12:00:00.123Z"); nullopt for anything else.

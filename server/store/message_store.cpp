@@ -29,6 +29,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+session_summary summary_of(const session_record& s) {
+  return session_summary{s.id,        s.client_address, s.scenario,     s.listener,
+                         s.started,   s.ended,          s.lines.size(), s.message_ids,
+                         s.truncated, s.findings,       s.rules,        s.closed};
+}
+
 /// A file name derived from an id: ids come from our own generator, but a path separator or a
 /// leading dot must never let one escape or hide in the spool directory.
 std::string safe_name(std::string_view id) {
@@ -177,8 +183,17 @@ void message_store::load_spool() {
     push_message_locked(std::move(entry.second));
   const std::size_t skip_sessions =
       sessions.size() > limits_.max_sessions ? sessions.size() - limits_.max_sessions : 0;
-  for (std::size_t i = skip_sessions; i < sessions.size(); ++i)
-    push_session_locked(std::move(sessions[i]));
+  for (std::size_t i = skip_sessions; i < sessions.size(); ++i) {
+    session_record& loaded = sessions[i];
+    // What the spool does not keep is read off the transcript again.
+    for (const auto& line : loaded.lines) {
+      if (!line.rule.empty() &&
+          std::find(loaded.rules.begin(), loaded.rules.end(), line.rule) == loaded.rules.end())
+        loaded.rules.push_back(line.rule);
+    }
+    if (loaded.ended) loaded.closed = closed_by(loaded.lines);
+    push_session_locked(std::move(loaded));
+  }
   if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
 }
 
@@ -224,6 +239,9 @@ void message_store::add_message(stored_message m) {
     }
   }
   listener_list listeners;
+  watcher_list watchers;
+  store_change added{store_change::kind::message_added, msg->session_id, msg->id};
+  store_change evicted{store_change::kind::messages_deleted};
   {
     std::lock_guard lock(mutex_);
     if (session_record* it = find_session_locked(msg->session_id)) {
@@ -232,8 +250,32 @@ void message_store::add_message(stored_message m) {
     }
     push_message_locked(std::move(msg));
     listeners = listeners_;
+    watchers = watchers_locked();
+    evicted.message_ids.swap(evicted_);
+  }
+  if (watchers) {
+    if (!evicted.message_ids.empty()) tell(watchers, evicted);
+    tell(watchers, added);
   }
   notify(listeners);
+}
+
+void message_store::tell(const watcher_list& watchers, const store_change& change) noexcept {
+  for (const auto& on_change : *watchers) {
+    try {
+      on_change(change);
+    } catch (...) {
+      // A watcher's failure must not fail the change it was told of.
+    }
+  }
+}
+
+void message_store::add_watcher(std::function<void(const store_change&)> on_change) {
+  std::lock_guard lock(mutex_);
+  using list = std::vector<std::function<void(const store_change&)>>;
+  auto next = watchers_ ? std::make_shared<list>(*watchers_) : std::make_shared<list>();
+  next->push_back(std::move(on_change));
+  watchers_ = std::move(next);
 }
 
 void message_store::notify(const listener_list& listeners) noexcept {
@@ -273,20 +315,30 @@ std::size_t message_store::message_count() const {
 }
 
 std::size_t message_store::delete_messages(const std::vector<std::string>& ids) {
-  std::lock_guard lock(mutex_);
-  const std::size_t before = messages_.size();
-  if (ids.empty()) {
-    messages_.clear();
-    message_bytes_ = 0;
-    return before;
+  store_change deleted{store_change::kind::messages_deleted};
+  watcher_list watchers;
+  std::size_t removed = 0;
+  {
+    std::lock_guard lock(mutex_);
+    watchers = watchers_locked();
+    const std::size_t before = messages_.size();
+    if (ids.empty()) {
+      messages_.clear();
+      message_bytes_ = 0;
+      deleted.all = true;
+    } else {
+      const std::unordered_set<std::string> doomed(ids.begin(), ids.end());
+      std::erase_if(messages_, [&](const auto& m) {
+        if (!doomed.contains(m->id)) return false;
+        message_bytes_ -= m->data.size();
+        if (watchers) deleted.message_ids.push_back(m->id);
+        return true;
+      });
+    }
+    removed = before - messages_.size();
   }
-  const std::unordered_set<std::string> doomed(ids.begin(), ids.end());
-  std::erase_if(messages_, [&](const auto& m) {
-    if (!doomed.contains(m->id)) return false;
-    message_bytes_ -= m->data.size();
-    return true;
-  });
-  return before - messages_.size();
+  if (watchers && (deleted.all || !deleted.message_ids.empty())) tell(watchers, deleted);
+  return removed;
 }
 
 void message_store::push_message_locked(std::shared_ptr<const stored_message> m) {
@@ -295,6 +347,7 @@ void message_store::push_message_locked(std::shared_ptr<const stored_message> m)
   while (messages_.size() > limits_.max_messages ||
          (message_bytes_ > limits_.max_message_bytes && messages_.size() > 1)) {
     message_bytes_ -= messages_.front()->data.size();
+    if (watched()) evicted_.push_back(messages_.front()->id);
     messages_.pop_front();
   }
 }
@@ -312,9 +365,14 @@ void message_store::open_session(const std::string& id, const std::string& clien
   s.scenario = scenario;
   s.listener = std::move(listener);
   s.started = clock::now();
-  std::lock_guard lock(mutex_);
-  if (find_session_locked(id) != nullptr) return;  // ids are unique; keep the first
-  push_session_locked(std::move(s));
+  watcher_list watchers;
+  {
+    std::lock_guard lock(mutex_);
+    if (find_session_locked(id) != nullptr) return;  // ids are unique; keep the first
+    push_session_locked(std::move(s));
+    watchers = watchers_locked();
+  }
+  if (watchers) tell(watchers, store_change{store_change::kind::session_opened, id});
 }
 
 void message_store::push_session_locked(session_record s) {
@@ -340,34 +398,56 @@ const session_record* message_store::find_session_locked(const std::string& id) 
 }
 
 void message_store::append(const std::string& session_id, transcript_line line) {
-  std::lock_guard lock(mutex_);
-  session_record* it = find_session_locked(session_id);
-  if (it == nullptr) return;  // unknown or already evicted
-  // A session may send millions of commands; keep the first lines and say that some were lost.
-  const std::size_t cost = line_cost(line);
-  const std::size_t shown = shown_lines(line);
-  if (it->shown + shown > limits_.max_transcript_lines ||
-      it->bytes + cost > limits_.max_transcript_bytes) {
-    it->truncated = true;
-    return;
+  watcher_list watchers;
+  store_change appended{store_change::kind::line_appended, session_id};
+  {
+    std::lock_guard lock(mutex_);
+    session_record* it = find_session_locked(session_id);
+    if (it == nullptr) return;  // unknown or already evicted
+    // A session may send millions of commands: keep the first lines, say that some were lost.
+    const std::size_t cost = line_cost(line);
+    const std::size_t shown = shown_lines(line);
+    if (it->shown + shown > limits_.max_transcript_lines ||
+        it->bytes + cost > limits_.max_transcript_bytes) {
+      it->truncated = true;
+      return;
+    }
+    if (!line.rule.empty() &&
+        std::find(it->rules.begin(), it->rules.end(), line.rule) == it->rules.end()) {
+      it->rules.push_back(line.rule);
+    }
+    watchers = watchers_locked();
+    if (watchers) {
+      appended.index = it->shown;
+      appended.line = line;
+    }
+    it->lines.push_back(std::move(line));
+    it->shown += shown;
+    it->bytes += cost;
+    transcript_bytes_ += cost;
+    if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
   }
-  it->lines.push_back(std::move(line));
-  it->shown += shown;
-  it->bytes += cost;
-  transcript_bytes_ += cost;
-  if (transcript_bytes_ > limits_.max_total_transcript_bytes) evict_transcripts_locked();
+  if (watchers) tell(watchers, appended);
 }
 
 std::size_t message_store::add_finding(const std::string& session_id, finding_record f) {
-  std::lock_guard lock(mutex_);
-  session_record* it = find_session_locked(session_id);
-  if (it == nullptr) return 0;
-  f.line = it->shown;
-  const std::size_t line = f.line;
-  const std::size_t cost = f.code.size() + f.severity.size() + f.rfc.size() + f.text.size() + 64;
-  it->bytes += cost;
-  transcript_bytes_ += cost;
-  it->findings.push_back(std::move(f));
+  watcher_list watchers;
+  store_change added{store_change::kind::finding_added, session_id};
+  std::size_t line = 0;
+  {
+    std::lock_guard lock(mutex_);
+    session_record* it = find_session_locked(session_id);
+    if (it == nullptr) return 0;
+    f.line = it->shown;
+    line = f.line;
+    const std::size_t cost = f.code.size() + f.severity.size() + f.rfc.size() + f.text.size() + 64;
+    it->bytes += cost;
+    transcript_bytes_ += cost;
+    watchers = watchers_locked();
+    if (watchers) added.finding = f;
+    it->findings.push_back(std::move(f));
+  }
+  if (watchers) tell(watchers, added);
   return line;
 }
 
@@ -394,14 +474,20 @@ void message_store::evict_transcripts_locked() {
 void message_store::close_session(const std::string& id) {
   std::optional<session_record> snapshot;
   listener_list listeners;
+  watcher_list watchers;
   {
     std::lock_guard lock(mutex_);
     session_record* it = find_session_locked(id);
     if (it == nullptr) return;
-    if (!it->ended) it->ended = clock::now();
+    if (!it->ended) {
+      it->ended = clock::now();
+      it->closed = closed_by(it->lines);
+    }
     if (spool_) snapshot = *it;
     listeners = listeners_;
+    watchers = watchers_locked();
   }
+  if (watchers) tell(watchers, store_change{store_change::kind::session_closed, id});
   if (snapshot) {
     try {
       write_atomic(*spool_, "session-" + safe_name(id) + ".json", session_json(*snapshot));
@@ -430,11 +516,32 @@ std::vector<session_summary> message_store::session_summaries() const {
   std::vector<session_summary> out;
   out.reserve(sessions_.size());
   for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
-    out.push_back(session_summary{it->id, it->client_address, it->scenario, it->listener,
-                                  it->started, it->ended, it->lines.size(), it->message_ids,
-                                  it->truncated, it->findings});
+    out.push_back(summary_of(*it));
   }
   return out;
+}
+
+std::optional<session_summary> message_store::summary(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  const session_record* it = find_session_locked(id);
+  if (it == nullptr) return std::nullopt;
+  return summary_of(*it);
+}
+
+std::string closed_by(const std::vector<transcript_line>& lines) {
+  // After the client's last line: the server's last reply, and what it noted.
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->dir == direction::in) break;
+    if (it->dir == direction::info && it->text.rfind("rule", 0) == 0) return "server";
+    if (it->dir == direction::info && it->text == "server shutting down") return "server";
+  }
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (it->dir != direction::out) continue;
+    if (it->text.rfind("221", 0) == 0) return "quit";
+    if (it->text.rfind("421", 0) == 0) return "server";
+    break;
+  }
+  return "client";
 }
 
 std::size_t message_store::transcript_bytes() const {

@@ -4,6 +4,7 @@
 // Never parses MIME and never blocks on anything but its own mutex (and the spool write).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -46,6 +47,7 @@ struct stored_message {
   std::string id;
   std::string session_id;
   listener_ref listener;  ///< its session's
+  std::string scenario;   ///< the name of the scenario its session ran on
   clock::time_point received;
   smtp::envelope env;
   std::string data;  ///< raw RFC 5322 bytes after dot-unstuffing
@@ -86,7 +88,14 @@ struct session_record {
   std::size_t bytes = 0;         ///< what `lines` cost, as counted against the store's byte bounds
   std::size_t shown = 0;         ///< lines as shown (a multi-line reply counts each line)
   std::size_t message_mark = 0;  ///< `shown` when the last message was stored
+  std::vector<std::string> rules;  ///< the rules that shaped a reply, each once, in order
+  /// How it ended (set at close): "quit" (221 to QUIT), "server" (the server dropped it: a rule,
+  /// a 421, a timeout, shutdown) or "client" (the client left without QUIT); empty while live.
+  std::string closed;
 };
+
+/// How the session with these lines ended: see session_record::closed.
+std::string closed_by(const std::vector<transcript_line>& lines);
 
 /// How many lines `line` is shown as: one, or one per line of a multi-line reply.
 std::size_t shown_lines(const transcript_line& line);
@@ -114,6 +123,29 @@ struct session_summary {
   std::vector<std::string> message_ids;
   bool truncated = false;
   std::vector<finding_record> findings;
+  std::vector<std::string> rules;  ///< session_record::rules
+  std::string closed;              ///< session_record::closed
+};
+
+/// What changed in the store, as its watchers see it (the web UI's live events): a copy made
+/// only while someone watches (message_store::set_watched).
+struct store_change {
+  enum class kind {
+    message_added,     ///< message_id (and session_id)
+    messages_deleted,  ///< message_ids; empty with `all`: every message
+    session_opened,    ///< session_id
+    line_appended,     ///< session_id, index (0-based, of the lines as shown), line
+    finding_added,     ///< session_id, finding
+    session_closed,    ///< session_id
+  };
+  kind what = kind::message_added;
+  std::string session_id;
+  std::string message_id;
+  std::vector<std::string> message_ids;
+  bool all = false;
+  std::size_t index = 0;
+  std::optional<transcript_line> line;
+  std::optional<finding_record> finding;
 };
 
 /// Bounds of the store.
@@ -177,6 +209,8 @@ class message_store {
   /// teardown); see spool_failures().
   void close_session(const std::string& id);
   std::optional<session_record> session(const std::string& id) const;
+  /// The session without its transcript.
+  std::optional<session_summary> summary(const std::string& id) const;
   /// Sessions, newest first, with their transcripts (a copy: prefer session_summaries()).
   std::vector<session_record> sessions() const;
   /// Sessions, newest first, without transcripts.
@@ -191,6 +225,13 @@ class message_store {
   /// store's lock and before the client's 2xx is written: it must be cheap and must not throw
   /// (the HTTP API uses it to post a wake-up for long-polls to its own executor).
   void add_listener(std::function<void()> on_added);
+
+  /// Registers `on_change`, called for every change (store_change) while set_watched(true),
+  /// on the changing thread, outside the store's lock (before the client's reply is written):
+  /// it must be cheap and must not throw. Unwatched, a change costs one atomic load.
+  void add_watcher(std::function<void(const store_change&)> on_change);
+  void set_watched(bool watched) { watched_.store(watched, std::memory_order_relaxed); }
+  bool watched() const { return watched_.load(std::memory_order_relaxed); }
 
   const store_limits& limits() const { return limits_; }
   /// Spool writes that failed where no caller could be told (close_session); for metrics.
@@ -223,6 +264,14 @@ class message_store {
   listener_list listeners_;
   /// Calls each of `listeners` (outside the lock), ignoring their failures.
   static void notify(const listener_list& listeners) noexcept;
+  using watcher_list = std::shared_ptr<const std::vector<std::function<void(const store_change&)>>>;
+  watcher_list watchers_;  ///< as listeners_
+  std::atomic<bool> watched_{false};
+  /// The watchers, when watched (under mutex_), else null.
+  watcher_list watchers_locked() const { return watched() ? watchers_ : nullptr; }
+  static void tell(const watcher_list& watchers, const store_change& change) noexcept;
+  /// Ids push_message_locked dropped for the bounds, while watched (under mutex_).
+  std::vector<std::string> evicted_;
 };
 
 }  // namespace smtpmock::store

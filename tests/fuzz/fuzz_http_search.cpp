@@ -109,6 +109,7 @@ void fuzz_request(std::string_view input) {
     const std::string_view line = take_line(rest);
     if (line.empty()) break;
     if (starts_with_nocase(line, "accept:")) r.accept = std::string(line.substr(7));
+    if (starts_with_nocase(line, "upgrade:")) r.upgrade = std::string(line.substr(8));
     if (starts_with_nocase(line, "authorization:")) {
       r.authorization = std::string(line.substr(14));
       options.credentials = "user:secret";
@@ -131,11 +132,14 @@ void fuzz_request(std::string_view input) {
   const http::outcome out = a.handle(r);
   if (const auto* resp = std::get_if<http::http_response>(&out)) {
     fuzz::require(resp->status >= 200 && resp->status <= 599, "HTTP status outside 200..599");
-  } else {
-    const auto& w = std::get<http::wait_request>(out);
+  } else if (const auto* w_ptr = std::get_if<http::wait_request>(&out)) {
+    const auto& w = *w_ptr;
     if (auto now = a.check_wait(w)) fuzz::require(now->status == 200, "a satisfied wait not 200");
     const http::http_response late = a.wait_timed_out(w);
     fuzz::require(late.status >= 400 && late.status <= 599, "a timed-out wait not an error");
+  } else {
+    fuzz::require(http::ascii_lower(r.upgrade) == "websocket",
+                  "an upgrade without Upgrade: websocket");
   }
 }
 

@@ -300,7 +300,18 @@ TEST_CASE("api: /view/{ID}.html, .txt and .raw, and latest") {
   // The inline image points at its part in the API, as Mailpit links it.
   CHECK(html.body.find("src=\"/api/v1/message/m1/part/") != std::string::npos);
   CHECK(html.body.find("cid:") == std::string::npos);
-  CHECK(header(html, "Content-Security-Policy") == "sandbox");
+  // Sandboxed without scripts; nothing remote loads unless ?remote=1 asks.
+  const std::string policy = header(html, "Content-Security-Policy").value_or("");
+  CHECK(policy.rfind("sandbox allow-popups allow-popups-to-escape-sandbox;", 0) == 0);
+  CHECK(policy.find("allow-scripts") == std::string::npos);
+  CHECK(policy.find("script-src") == std::string::npos);
+  CHECK(policy.find("default-src 'none'") != std::string::npos);
+  CHECK(policy.find("img-src 'self' data:") != std::string::npos);
+  const std::string remote =
+      header(f.call("GET", "/view/m1.html?remote=1"), "Content-Security-Policy").value_or("");
+  CHECK(remote.find("img-src * data:") != std::string::npos);
+  CHECK(remote.find("allow-scripts") == std::string::npos);
+  CHECK(remote.find("default-src 'none'") != std::string::npos);
 
   auto txt = f.call("GET", "/view/m1.txt");
   CHECK(txt.status == 200);
@@ -432,4 +443,30 @@ TEST_CASE("api: long-poll answers carry the CORS header") {
   auto now = f.a.check_wait(w);
   REQUIRE(now);
   CHECK(header(*now, "Access-Control-Allow-Origin") == "https://app.example");
+}
+
+TEST_CASE("api: the web UI's files are embedded and served with a strict policy") {
+  fixture f;
+  auto page = f.call("GET", "/");
+  REQUIRE(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  // Relative references only: the page works under --http-base-path.
+  CHECK(page.body.find("ui/app.js") != std::string::npos);
+  CHECK(page.body.find("src=\"/") == std::string::npos);
+  CHECK(page.body.find("href=\"/") == std::string::npos);
+  const std::string policy = header(page, "Content-Security-Policy").value_or("");
+  CHECK(policy.find("script-src 'self';") != std::string::npos);
+  CHECK(policy.find("unsafe-inline") == std::string::npos);
+  CHECK(policy.find("object-src 'none'") != std::string::npos);
+
+  auto script = f.call("GET", "/ui/app.js");
+  CHECK(script.status == 200);
+  CHECK(script.content_type == "text/javascript; charset=utf-8");
+  CHECK(!script.body.empty());
+  CHECK(f.call("GET", "/ui/app.css").content_type == "text/css; charset=utf-8");
+  // Only plain file names of the UI: no hidden files, no way out of it.
+  CHECK(f.call("GET", "/ui/missing.js").status == 404);
+  CHECK(f.call("GET", "/ui/.hidden").status == 404);
+  CHECK(f.call("GET", "/ui/%2e%2e%2fCMakeLists.txt").status == 404);
+  CHECK(f.call("POST", "/ui/app.js").status == 405);
 }

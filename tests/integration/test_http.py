@@ -126,7 +126,7 @@ def test_ready_line_names_http_and_health_answers(smtpmock):
     assert_error(call(smtpmock, "POST", "/readyz"), 405)
     page = call(smtpmock, "GET", "/")
     assert page.status == 200 and "text/html" in page.headers["content-type"]
-    assert b"api/v1/sessions" in page.body  # relative: the page works under --http-base-path
+    assert b"ui/app.js" in page.body and b"src=\"/" not in page.body  # relative: --http-base-path
 
 
 def test_healthcheck_command(smtpmock):
