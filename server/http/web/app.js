@@ -494,10 +494,12 @@ async function renderMessageTab(msg, tab, body) {
         sandbox: 'allow-popups allow-popups-to-escape-sandbox', src: `view/${id}.html`,
         title: 'message HTML', referrerpolicy: 'no-referrer',
       });
+      const remoteRefs = countRemote(msg.HTML);
       const remote = h('button#load-remote', {
-        type: 'button', title: 'Let the HTML load images and styles from other servers',
+        type: 'button', title: 'Let the HTML load images and styles from other servers (blocked until then)',
+        'data-remote-refs': String(remoteRefs),
         onclick: () => { frame.src = `view/${id}.html?remote=1`; remote.disabled = true; remote.textContent = 'Remote content loaded'; },
-      }, 'Load remote content');
+      }, remoteRefs ? `Load remote content (${remoteRefs} blocked)` : 'Load remote content');
       body.append(h('div.tabtools', remote, h('a', { href: `view/${id}.html`, target: '_blank', rel: 'noopener' }, 'Open in new tab')), frame);
       return;
     }
@@ -549,6 +551,12 @@ async function renderMessageTab(msg, tab, body) {
       return;
     default:
   }
+}
+
+/** Roughly how many remote images/styles the HTML references (for the button's label). */
+function countRemote(html) {
+  const re = /(?:\b(?:src|background|srcset|poster)\s*=\s*["']?\s*|url\(\s*["']?\s*|@import\s+["']?)(?:https?:)?\/\//gi;
+  return (String(html).match(re) || []).length;
 }
 
 function findingsList(list) {

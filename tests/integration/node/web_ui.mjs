@@ -100,6 +100,11 @@ async function shot(page, name) {
   console.log(`     screenshot ${file}`);
 }
 
+/** Clicks a session row in one step (the list may be rebuilt between a query and a click). */
+async function clickRow(page, id) {
+  await page.evaluate((i) => document.querySelector(`#session-list [data-session-id="${CSS.escape(i)}"]`).click(), id);
+}
+
 async function textOf(page, selector) {
   return page.$eval(selector, (el) => el.textContent);
 }
@@ -227,6 +232,33 @@ async function main() {
     await page.waitForFunction((id) => location.hash === `#/message/${encodeURIComponent(id)}`, { timeout: WAIT }, firstId).catch(() => null);
     check(await page.evaluate(() => location.hash).then((hsh) => hsh === `#/message/${encodeURIComponent(firstId)}`), 'Enter opens it (#/message/ID)');
 
+    // --- live: an open session appears, and its transcript grows while it is shown ----------
+    await page.goto(`${BASE}#/sessions`, { waitUntil: 'load', timeout: WAIT });
+    await page.waitForSelector('#session-list [data-session-id]');
+    const sock = net.connect(Number(env('WEBUI_SMTP_PORT')), '127.0.0.1');
+    try {
+      sock.on('data', () => {});
+      sock.on('error', () => {});
+      sock.write('EHLO live-session.test\r\n');
+      const liveSession = await page.waitForSelector('#session-list [data-live="1"]', { timeout: 2000 }).catch(() => null);
+      if (check(!!liveSession, 'an open session appears in the list without a reload')) {
+        // The list is rebuilt as events arrive: click by id, not through the old handle.
+        const liveId = await liveSession.evaluate((r) => r.dataset.sessionId).catch(() => null)
+          || await page.$eval('#session-list [data-live="1"]', (r) => r.dataset.sessionId);
+        await clickRow(page, liveId);
+        await page.waitForFunction(() => /live-session\.test/i.test((document.querySelector('#transcript') || {}).textContent || ''), { timeout: WAIT });
+        sock.write('NOOP live-line\r\n');
+        const grew = await page.waitForFunction(() => [...document.querySelectorAll('#transcript .tl-row.dir-in')]
+          .some((r) => r.textContent.includes('NOOP live-line')), { timeout: 2000, polling: 50 }).catch(() => null);
+        check(!!grew, 'a line the client sends appears in the open transcript');
+        sock.write('QUIT\r\n');
+        const ended = await page.waitForSelector('#session-view[data-live="0"]', { timeout: 5000 }).catch(() => null);
+        check(!!ended, 'the session view shows the session ended after QUIT');
+      }
+    } finally {
+      sock.destroy();
+    }
+
     // --- the session view shows the rule that shaped a reply --------------------------------
     await page.goto(`${BASE}#/sessions`, { waitUntil: 'load', timeout: WAIT });
     const sid = await page.waitForFunction((r) => {
@@ -235,7 +267,7 @@ async function main() {
       return x ? x.dataset.sessionId : null;
     }, { timeout: WAIT }, rule).then((h) => h.jsonValue()).catch(() => null);
     if (check(!!sid, 'found the session the rule fired in')) {
-      await page.click(`#session-list [data-session-id="${sid}"]`);
+      await clickRow(page, sid);
       const badge = await page.waitForSelector(`#transcript .badge.rule[data-rule="${rule}"]`).catch(() => null);
       check(!!badge, `the transcript tags the reply with the rule ${rule}`);
       check((await textOf(page, '#transcript')).toLowerCase().includes('rcpt to:<blocked@example.com>'), 'the transcript shows the client lines');
