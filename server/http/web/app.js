@@ -22,6 +22,7 @@
 
 const POLL_MS = 3000;
 const PAGE = 100; // list items fetched per page
+const MAX_ITEMS = 2000; // list items kept as live events prepend more
 const TABS = ['html', 'text', 'headers', 'raw', 'attachments', 'envelope', 'findings'];
 
 // ---------------------------------------------------------------------------------------------
@@ -469,6 +470,7 @@ function renderMessage(msg, tab) {
             scenario ? [' ', badge(scenario, 'scenario')] : null)),
         h('div.actions',
           h('a.button', { href: `view/${enc(msg.ID)}.raw`, download: `${msg.ID}.eml` }, 'Download .eml'),
+          h('button#mark-unread', { type: 'button', onclick: () => markUnread(msg.ID) }, 'Mark unread'),
           h('button#delete-message.danger', { type: 'button', onclick: () => deleteMessages([msg.ID]) }, 'Delete'))),
       h('nav.tabs', { role: 'tablist' },
         tabs.map((t) => h('a.tab', {
@@ -570,6 +572,17 @@ function findingItem(f) {
     f.RFC ? h('span.rfc', ` (${f.RFC})`) : null);
 }
 
+async function markUnread(id) {
+  try {
+    await api('api/v1/messages', { method: 'PUT', body: { IDs: [id], Read: false } });
+    const m = state.messages.find((x) => x.ID === id);
+    if (m && m.Read) { m.Read = false; setUnread(state.unread + 1); }
+    state.current = null;
+    go(inboxHash());
+    renderMessageList();
+  } catch (e) { showError(e); }
+}
+
 async function markAllRead() {
   try {
     await api('api/v1/messages', { method: 'PUT', body: { IDs: [], Read: true } });
@@ -617,7 +630,8 @@ async function refreshStats() {
 // sessions
 
 async function loadSessions() {
-  const data = await api(`api/v1/sessions?start=0&limit=${PAGE * 2}`);
+  const only = state.sessionListener ? `&listener=${enc(state.sessionListener)}` : '';
+  const data = await api(`api/v1/sessions?start=0&limit=${PAGE * 2}${only}`);
   state.sessions = data.sessions || [];
   state.sessionsTotal = data.total || state.sessions.length;
   for (const s of state.sessions) state.scenarioBySession.set(s.ID, s.Scenario);
@@ -633,7 +647,21 @@ function updateLiveCount() {
 function renderSessions() {
   const { list } = layout('sessions');
   if (!$('#session-list', list)) {
-    list.append(h('div.toolbar', h('div#sessions-status.status')), h('ul#session-list.list', { role: 'listbox', 'aria-label': 'sessions' }));
+    const pick = h('select#listener-filter', { 'aria-label': 'only the sessions of this listener', hidden: true },
+      h('option', { value: '' }, 'all listeners'));
+    pick.addEventListener('change', () => {
+      state.sessionListener = pick.value;
+      loadSessions().then(renderSessionList).catch(showError);
+    });
+    list.append(h('div.toolbar', pick, h('div#sessions-status.status')), h('ul#session-list.list', { role: 'listbox', 'aria-label': 'sessions' }));
+    // With several SMTP listeners (readyz names them), offer a filter.
+    fetch('readyz', { cache: 'no-store' }).then((r) => r.text()).then((text) => {
+      const names = text.split('\n').slice(1).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+      if (names.length < 2) return;
+      for (const n of names) pick.append(h('option', { value: n }, `listener ${n}`));
+      pick.value = state.sessionListener || '';
+      pick.hidden = false;
+    }).catch(() => {});
   }
   renderSessionList();
   if (state.route.view === 'sessions') {
@@ -1007,7 +1035,8 @@ function yamlEditor(sc, listenerQuery) {
       ta.dataset.dirty = '';
       status.className = 'status editor-status ok';
       status.textContent = `saved: ${data && data.Name ? data.Name : 'ok'} (applies to new sessions)`;
-      setTimeout(() => { if (state.route.view === 'scenario') renderScenario(); }, 800);
+      // The "scenario" event re-renders the cards; without the socket, do it here.
+      if (!state.wsOpen) setTimeout(() => { if (state.route.view === 'scenario') renderScenario(); }, 800);
     } catch (e) {
       status.className = 'status editor-status error';
       status.textContent = e.message;
@@ -1113,6 +1142,7 @@ function onEvent(type, d) {
       } else if (d && !state.messages.some((m) => m.ID === d.ID)) {
         state.messages.unshift(d);
         state.messagesTotal += 1;
+        if (state.messages.length > MAX_ITEMS) state.messages.length = MAX_ITEMS;
         if (!d.Read) setUnread(state.unread + 1);
         if (inInbox) renderMessageList();
       }
@@ -1170,15 +1200,20 @@ function onEvent(type, d) {
 
 function onSessionEvent(s) {
   state.scenarioBySession.set(s.ID, s.Scenario);
-  const i = state.sessions.findIndex((x) => x.ID === s.ID);
-  if (i >= 0) state.sessions[i] = s;
-  else {
-    state.sessions.unshift(s);
-    state.sessionsTotal += 1;
-  }
-  updateLiveCount();
+  const filtered = state.sessionListener && s.Listener &&
+    s.Listener.Name.toLowerCase() !== state.sessionListener.toLowerCase();
   const v = state.route.view;
-  if (v === 'sessions' || v === 'session') renderSessionList();
+  if (!filtered) {
+    const i = state.sessions.findIndex((x) => x.ID === s.ID);
+    if (i >= 0) state.sessions[i] = s;
+    else {
+      state.sessions.unshift(s);
+      state.sessionsTotal += 1;
+      if (state.sessions.length > MAX_ITEMS) state.sessions.length = MAX_ITEMS;
+    }
+    updateLiveCount();
+    if (v === 'sessions' || v === 'session') renderSessionList();
+  }
   const cur = state.current;
   if (v === 'session' && cur && cur.kind === 'session' && cur.ID === s.ID) {
     const ended = cur.Live && !s.Live;
