@@ -1035,12 +1035,19 @@ function yamlEditor(sc, listenerQuery) {
       ta.dataset.dirty = '';
       status.className = 'status editor-status ok';
       status.textContent = `saved: ${data && data.Name ? data.Name : 'ok'} (applies to new sessions)`;
-      // The "scenario" event re-renders the cards; without the socket, do it here.
-      if (!state.wsOpen) setTimeout(() => { if (state.route.view === 'scenario') renderScenario(); }, 800);
+      state.savedNote = { key: listenerQuery, text: status.textContent, until: Date.now() + 5000 };
+      // Show what the server now runs (the "scenario" event may have come before this answer,
+      // while the editor was still dirty, and been set aside).
+      setTimeout(() => { if (state.route.view === 'scenario') renderScenario(); }, 600);
     } catch (e) {
       status.className = 'status editor-status error';
       status.textContent = e.message;
     }
+  }
+  const note = state.savedNote; // a save just made: keep saying so across re-renders
+  if (note && note.key === listenerQuery && Date.now() < note.until) {
+    status.className = 'status editor-status ok';
+    status.textContent = note.text;
   }
   const wrap = h('div.editor', gutter, h('div.editor-text', mark, ta));
   renderGutter();
