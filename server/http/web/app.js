@@ -1294,7 +1294,7 @@ document.addEventListener('keydown', (ev) => {
   else if (ev.key === 'Enter' || ev.key === 'o') {
     if (i >= 0 && rows[i]) { ev.preventDefault(); rows[i].click(); }
     return;
-  } else if ((ev.key === 'Delete' || ev.key === 'Backspace' || ev.key === '#') && (v === 'inbox' || v === 'message')) {
+  } else if ((ev.key === 'Delete' || ev.key === '#') && (v === 'inbox' || v === 'message')) {
     const id = i >= 0 && rows[i] ? rows[i].dataset.messageId : v === 'message' ? state.route.id : null;
     if (id) { ev.preventDefault(); deleteMessages([id]).then(() => focusRow(Math.min(i, visibleRows().length - 1))); }
     return;
