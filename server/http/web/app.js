@@ -17,12 +17,15 @@
 //   truncate, prune (refetch), session (session summary), transcript ({Session, Index, Line}),
 //   finding ({Session, Finding}), scenario ({Listeners}: refetch).
 // It reconnects with backoff; while it is not open the page polls every 3 s instead.
-
-'use strict';
+//
+// Keys in the lists: ↑/↓ or j/k move, Enter (or o) opens, Delete (or #) deletes a message,
+// / searches, Escape closes the open message or session. Stable hooks for tests: data-message-id,
+// data-session-id, data-rule(s), data-closed, data-live, data-part-id, #conn[data-state].
 
 const POLL_MS = 3000;
 const PAGE = 100; // list items fetched per page
 const MAX_ITEMS = 2000; // list items kept as live events prepend more
+const RAW_SHOWN = 1 << 20; // characters of a raw message shown in the page (the link has all)
 const TABS = ['html', 'text', 'headers', 'raw', 'attachments', 'envelope', 'findings'];
 
 // ---------------------------------------------------------------------------------------------
@@ -516,8 +519,10 @@ async function renderMessageTab(msg, tab, body) {
     }
     case 'raw': {
       const raw = await api(`api/v1/message/${id}/raw`, { as: 'text' });
-      body.append(h('div.tabtools', h('a', { href: `view/${id}.raw`, target: '_blank', rel: 'noopener' }, 'Open raw')),
-        h('pre#message-raw.pre', raw));
+      const cut = raw.length > RAW_SHOWN;
+      body.append(h('div.tabtools', h('a', { href: `view/${id}.raw`, target: '_blank', rel: 'noopener' }, 'Open raw'),
+        cut ? h('span.muted', `showing the first ${fmtSize(RAW_SHOWN)} of ${fmtSize(raw.length)}`) : null),
+      h('pre#message-raw.pre', cut ? raw.slice(0, RAW_SHOWN) : raw));
       return;
     }
     case 'attachments': {
