@@ -31,6 +31,7 @@ const env = (k) => {
 const BASE = env('WEBUI_BASE');
 const OUT = env('WEBUI_OUTPUT');
 const WAIT = 10000; // ms: the longest any single wait may take
+const WATCHDOG = 45000; // ms: the whole run (test_web_ui.py gives node 50 s)
 fs.mkdirSync(OUT, { recursive: true });
 
 const failures = [];
@@ -112,9 +113,15 @@ async function textOf(page, selector) {
 async function main() {
   const browser = await puppeteer.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run'],
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'],
     timeout: WAIT,
   });
+  // A watchdog under the test's own timeout, so no browser outlives a stuck run.
+  const watchdog = setTimeout(() => {
+    console.log(`FAIL the browser run took over ${WATCHDOG / 1000}s`);
+    try { browser.process().kill('SIGKILL'); } catch { /* gone already */ }
+    process.exit(1);
+  }, WATCHDOG);
   try {
     const page = await browser.newPage();
     page.setDefaultTimeout(WAIT);
@@ -314,6 +321,7 @@ async function main() {
       await ctx.close();
     }
   } finally {
+    clearTimeout(watchdog);
     await browser.close();
   }
   for (const p of problems) failures.push(p);
