@@ -1225,7 +1225,9 @@ def test_http_base_path(smtpmock_factory, monkeypatch):
     assert b"prefixed" in call(server, "GET", "/mail/view/latest.txt").body
     assert call(server, "GET", "/mail/metrics").status == 200
     page = call(server, "GET", "/mail/")
-    assert page.status == 200 and b'fetch("api/v1/sessions")' in page.body
+    assert page.status == 200 and b'src="ui/app.js"' in page.body  # relative: under /mail/
+    assert call(server, "GET", "/mail/ui/app.js").status == 200
+    assert call(server, "GET", "/ui/app.js").status == 404
     bare = call(server, "GET", "/mail")
     assert bare.status == 308 and bare.headers["location"] == "/mail/"
     assert_error(call(server, "GET", "/api/v1/messages"), 404, "/mail/")

@@ -221,7 +221,13 @@ test('health, metrics and the page', async () => {
   await call('GET', '/readyz', { auth: false, status: 200 });
   const metrics = await call('GET', '/metrics', { status: 200 });
   assert.match(metrics.text, /smtpmock_messages_total/);
-  await call('GET', '/', { status: 200 });
+  const page = await call('GET', '/', { status: 200 });
+  for (const file of page.text.matchAll(/(?:src|href)="ui\/([^"]+)"/g)) {
+    await call('GET', '/ui/{File}', { params: { File: file[1] }, status: 200 });
+  }
+  await call('GET', '/ui/{File}', { params: { File: 'no-such-file.js' }, status: 404 });
+  // Not a WebSocket upgrade (fetch cannot send one): a 400 naming what is missing.
+  await call('GET', '/api/events', { status: 400 });
   await call('GET', '/api/v1/info', { status: 200 });
 });
 
@@ -291,6 +297,7 @@ test('thumbnails of an image part and of a part that is not an image', async () 
 test('views: html, txt, raw and their plain-text errors', async () => {
   const html = await call('GET', '/view/{ID}.html', { params: { ID: ids.a }, status: 200 });
   assert.match(html.text, /the HTML part of A/);
+  await call('GET', '/view/{ID}.html', { params: { ID: ids.a }, query: { remote: '1' }, status: 200 });
   await call('GET', '/view/{ID}.txt', { params: { ID: ids.a }, status: 200 });
   await call('GET', '/view/{ID}.raw', { params: { ID: 'latest' }, status: 200 });
   await call('GET', '/view/{ID}.txt', { params: { ID: 'latest' },
