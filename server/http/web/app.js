@@ -332,6 +332,8 @@ function renderInbox() {
     const search = h('input#search', {
       type: 'search', placeholder: 'Search: from:alice to:bob subject:"hi" is:unread has:attachment listener:NAME',
       'aria-label': 'search messages', value: state.query, autocomplete: 'off', spellcheck: 'false',
+      title: 'from: to: cc: subject: message-id: is:read is:unread has:attachment tag: listener: session: ' +
+        'after:DATE before:DATE larger:SIZE smaller:SIZE "a phrase" -negated; Enter searches',
     });
     search.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter') {
@@ -530,9 +532,13 @@ async function renderMessageTab(msg, tab, body) {
       if (!files.length) { body.append(h('p.empty', 'No attachments.')); return; }
       body.append(h('ul#attachment-list.files', files.map(([a, kind]) => {
         const url = `api/v1/message/${id}/part/${enc(a.PartID)}`;
-        const isImage = /^image\//i.test(a.ContentType || '');
+        // Thumbnails for what the server's decoder reads (stb: PNG, JPEG, GIF, BMP).
+        const isImage = /^image\/(png|jpe?g|pjpeg|gif|bmp)$/i.test(a.ContentType || '');
         return h('li.file', { dataset: { partId: a.PartID, kind } },
-          isImage ? h('img.thumb', { src: `${url}/thumb`, alt: a.FileName || 'image', loading: 'lazy' }) : h('span.thumb.generic', icon('file')),
+          isImage ? h('img.thumb', {
+            src: `${url}/thumb`, alt: a.FileName || 'image', loading: 'lazy',
+            onerror: (ev) => ev.target.replaceWith(h('span.thumb.generic', icon('file'))),
+          }) : h('span.thumb.generic', icon('file')),
           h('div.file-main',
             h('a.download', { href: url, download: a.FileName || `part-${a.PartID}`, 'data-part-id': a.PartID }, a.FileName || `part ${a.PartID}`),
             h('div.meta', `${a.ContentType || ''} · ${fmtSize(a.Size)} · ${kind}${a.ContentID ? ` · cid:${a.ContentID}` : ''}`)));
