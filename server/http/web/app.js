@@ -532,8 +532,8 @@ async function renderMessageTab(msg, tab, body) {
       if (!files.length) { body.append(h('p.empty', 'No attachments.')); return; }
       body.append(h('ul#attachment-list.files', files.map(([a, kind]) => {
         const url = `api/v1/message/${id}/part/${enc(a.PartID)}`;
-        // Thumbnails for what the server's decoder reads (stb: PNG, JPEG, GIF, BMP).
-        const isImage = /^image\/(png|jpe?g|pjpeg|gif|bmp)$/i.test(a.ContentType || '');
+        // Thumbnails for what the server decodes (http/thumbnail.cpp: PNG, JPEG, GIF).
+        const isImage = /^image\/(png|jpe?g|pjpeg|gif)$/i.test(a.ContentType || '');
         return h('li.file', { dataset: { partId: a.PartID, kind } },
           isImage ? h('img.thumb', {
             src: `${url}/thumb`, alt: a.FileName || 'image', loading: 'lazy',
