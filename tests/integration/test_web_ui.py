@@ -73,7 +73,7 @@ def _need_browser() -> None:
     if not (NODE_DIR / "node_modules" / "puppeteer-core").is_dir():
         pytest.skip(f"{NODE_DIR}/node_modules/puppeteer-core is missing (npm ci in {NODE_DIR})")
     if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+        pytest.fail("node is not installed (make test installs it)")
 
 
 def _html_message(subject: str, canary: str) -> EmailMessage:
