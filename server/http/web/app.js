@@ -308,8 +308,11 @@ async function loadMessages(more = false) {
   state.messagesTotal = q ? data.messages_count ?? data.total : data.total;
   if (!q) setUnread(data.unread);
   state.inboxLoaded = true;
-  if (list.some((m) => !m.Scenario && !state.scenarioBySession.has(m.SessionID))) {
-    // Older servers send no Scenario per message: learn it from the sessions list.
+  if (list.some((m) => !m.Scenario && !state.scenarioBySession.has(m.SessionID)) &&
+      !(state.scenariosAsked > Date.now() - 30000)) {
+    // Older servers send no Scenario per message: learn it from the sessions list (at most
+    // every 30 s, as sessions that are gone never turn up).
+    state.scenariosAsked = Date.now();
     loadSessionScenarios().catch(() => {});
   }
 }
