@@ -213,7 +213,7 @@ std::string session_json(const session_record& s) {
          {"MessageIDs", strings(s.message_ids)},
          {"Findings", findings_json(s.findings)},
          {"Rules", strings(s.rules)},
-         {"Closed", s.closed.empty() ? json(nullptr) : json(s.closed)},
+         {"Closed", s.closed.empty() ? json(nullptr) : json(std::string(s.closed))},
          {"Transcript", transcript_array(s.lines)}};
   return dump(j);
 }

@@ -528,7 +528,7 @@ std::optional<session_summary> message_store::summary(const std::string& id) con
   return summary_of(*it);
 }
 
-std::string closed_by(const std::vector<transcript_line>& lines) {
+std::string_view closed_by(const std::vector<transcript_line>& lines) {
   // After the client's last line: the server's last reply, and what it noted.
   for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
     if (it->dir == direction::in) break;

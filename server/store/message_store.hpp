@@ -91,11 +91,11 @@ struct session_record {
   std::vector<std::string> rules;  ///< the rules that shaped a reply, each once, in order
   /// How it ended (set at close): "quit" (221 to QUIT), "server" (the server dropped it: a rule,
   /// a 421, a timeout, shutdown) or "client" (the client left without QUIT); empty while live.
-  std::string closed;
+  std::string_view closed;  ///< a literal (closed_by); empty while live
 };
 
 /// How the session with these lines ended: see session_record::closed.
-std::string closed_by(const std::vector<transcript_line>& lines);
+std::string_view closed_by(const std::vector<transcript_line>& lines);
 
 /// How many lines `line` is shown as: one, or one per line of a multi-line reply.
 std::size_t shown_lines(const transcript_line& line);
@@ -124,7 +124,7 @@ struct session_summary {
   bool truncated = false;
   std::vector<finding_record> findings;
   std::vector<std::string> rules;  ///< session_record::rules
-  std::string closed;              ///< session_record::closed
+  std::string_view closed;         ///< session_record::closed
 };
 
 /// What changed in the store, as its watchers see it (the web UI's live events): a copy made
