@@ -9,17 +9,6 @@
 
 namespace smtpmock::http {
 
-namespace detail {
-// Generated from server/http/web/ by cmake/embed_web.cmake (web_files.cpp in the build).
-struct embedded_file {
-  std::string_view name;
-  const std::string_view* chunks;
-  std::size_t count;
-};
-extern const embedded_file web_files[];
-extern const std::size_t web_files_count;
-}  // namespace detail
-
 namespace {
 
 bool plain_name(std::string_view name) {

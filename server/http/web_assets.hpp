@@ -4,6 +4,7 @@
 // at every request instead, so the page can be edited without a rebuild.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,5 +26,17 @@ inline constexpr std::string_view web_page_policy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'self'";
+
+namespace detail {
+/// One embedded file, its text in raw-string chunks to be joined; the table is generated from
+/// server/http/web/ by cmake/embed_web.cmake (web_files.cpp in the build).
+struct embedded_file {
+  std::string_view name;
+  const std::string_view* chunks;
+  std::size_t count;
+};
+extern const embedded_file web_files[];
+extern const std::size_t web_files_count;
+}  // namespace detail
 
 }  // namespace smtpmock::http
