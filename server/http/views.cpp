@@ -285,7 +285,7 @@ json session_summary_json(const store::session_summary& s) {
               {"MessageIDs", std::move(ids)},
               {"FindingCounts", finding_counts_json(s.findings)},
               {"Rules", s.rules},
-              {"Closed", s.closed.empty() ? json(nullptr) : json(s.closed)}};
+              {"Closed", s.closed.empty() ? json(nullptr) : json(std::string(s.closed))}};
 }
 
 json finding_counts_json(const std::vector<store::finding_record>& findings) {
