@@ -162,6 +162,16 @@ for path in /readyz /livez; do
   [ "$code" = 200 ] || fail "GET $path from the host: $code"
 done
 ok "GET /readyz and /livez from the host: 200"
+page=$(curl -s --max-time 5 "http://127.0.0.1:$HTTP/")
+printf '%s' "$page" | grep -q 'src="ui/app.js"' || fail "GET / is not the web UI: $(printf '%s' "$page" | head -c 200)"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$HTTP/ui/app.js")
+[ "$code" = 200 ] || fail "GET /ui/app.js from the host: $code"
+# The socket stays open after the 101: curl gives up after 2 s (exit 28) with the code printed.
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Connection: Upgrade' \
+  -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+  "http://127.0.0.1:$HTTP/api/events" || true)
+[ "$code" = 101 ] || fail "GET /api/events (WebSocket) from the host: $code"
+ok "the web UI from the image: /, /ui/app.js and the /api/events WebSocket"
 
 log "swaks from the host to 127.0.0.1:$SMTP"
 swaks_to() {  # NAME ARGS... : one message; transcript in $TMP/swaks-NAME.txt
