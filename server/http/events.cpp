@@ -25,12 +25,29 @@ void event_hub::attach() {
 }
 
 void event_hub::set_executor(executor post) {
+  std::lock_guard lock(mutex_);
   post_ = std::move(post);
 }
 
+void event_hub::stop() {
+  executor gone;  // destroyed outside the lock
+  std::map<std::uint64_t, sink> sinks;
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+  gone.swap(post_);
+  sinks.swap(sinks_);
+  box_.store().set_watched(false);
+}
+
 void event_hub::run(std::function<void()> work) {
-  if (post_) {
-    post_(std::move(work));
+  executor post;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    post = post_;
+  }
+  if (post) {
+    post(std::move(work));
   } else {
     work();
   }
@@ -40,7 +57,7 @@ std::uint64_t event_hub::subscribe(sink s) {
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
-    if (sinks_.size() >= max_subscribers) return 0;
+    if (stopped_ || sinks_.size() >= max_subscribers) return 0;
     id = next_id_++;
     sinks_.emplace(id, std::move(s));
     box_.store().set_watched(true);

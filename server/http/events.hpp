@@ -39,6 +39,8 @@ class event_hub : public std::enable_shared_from_this<event_hub> {
   void attach();
   /// Where events are built and sent (a strand); unset: on the calling thread.
   void set_executor(executor post);
+  /// Lets go of the executor (before its io_context goes) and builds no event from now on.
+  void stop();
 
   /// A new subscriber, told the mailbox's "stats" first; 0 when max_subscribers listen.
   std::uint64_t subscribe(sink s);
@@ -62,8 +64,9 @@ class event_hub : public std::enable_shared_from_this<event_hub> {
 
   mailbox& box_;
   std::string version_;
-  executor post_;
   mutable std::mutex mutex_;
+  executor post_;         // under mutex_
+  bool stopped_ = false;  // under mutex_
   std::map<std::uint64_t, sink> sinks_;
   std::uint64_t next_id_ = 1;
   bool stats_due_ = false;  // executor only

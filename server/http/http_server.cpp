@@ -411,6 +411,9 @@ struct http_server::impl {
     for (auto& t : threads)
       if (t.joinable()) t.join();
     threads.clear();
+    // The event hub outlives this server (the API owns it): it lets go of the strand, which
+    // belongs to the io_context, and of its sockets, while the io_context still lives.
+    handler->events()->stop();
     // No thread runs now: the server closes its acceptor on a live io_context, then the
     // io_context (a member declared before `server`) drops the connections still pending.
     server.reset();
