@@ -10,7 +10,8 @@ DEB_BUILD := cmake ninja-build g++ pkg-config libasio-dev libspdlog-dev libfmt-d
 # Test tools, as command:package pairs: a tool already on PATH (node and npm from
 # NodeSource, say) is used as it is, so apt never fights another packaging of it.
 TEST_TOOLS := /usr/bin/python3:python3 swaks:swaks msmtp:msmtp curl:curl node:nodejs npm:npm \
-	/usr/sbin/smtp-sink:postfix /usr/sbin/dnsmasq:dnsmasq-base /usr/bin/chromium:chromium
+	/usr/sbin/smtp-sink:postfix /usr/sbin/dnsmasq:dnsmasq-base /usr/bin/chromium:chromium \
+	/usr/bin/firefox-esr:firefox-esr
 # Python modules the tests import, as module:package pairs (for /usr/bin/python3).
 TEST_PY := pytest:python3-pytest aiosmtpd:python3-aiosmtpd prometheus_client:python3-prometheus-client
 

@@ -1,5 +1,6 @@
-"""The web UI in a real browser: tests/integration/node/web_ui.mjs drives Debian's chromium
-(headless, puppeteer-core) against the real binary and its embedded page.
+"""The web UI in real browsers: tests/integration/node/web_ui.mjs drives Debian's chromium and
+firefox-esr (headless, puppeteer-core; CDP and WebDriver BiDi) against the real binary and its
+embedded page.
 
 This file starts the servers and sends what the page must show: an HTML message with an inline
 cid: image, an attachment of known bytes and a <script> that would be observable if it ran; a
@@ -29,7 +30,7 @@ from conftest import SOURCE_DIR, describe, http_call
 
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"
-CHROMIUM = Path("/usr/bin/chromium")
+BROWSERS = {"chromium": Path("/usr/bin/chromium"), "firefox": Path("/usr/bin/firefox-esr")}
 BROWSER_TIMEOUT = 50  # seconds for the whole node run (launch, checks, screenshots)
 
 RULE = "reject-blocked"
@@ -67,9 +68,10 @@ PNG = _png(32, 32, (37, 99, 235))
 ATTACHMENT = bytes(range(256)) + b"smtpmock attachment \x00\xff end"
 
 
-def _need_browser() -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+def _need_browser(browser: str) -> None:
+    binary = BROWSERS[browser]
+    if not binary.exists():
+        pytest.skip(f"{binary} is not installed (apt-get install {binary.name})")
     if not (NODE_DIR / "node_modules" / "puppeteer-core").is_dir():
         pytest.skip(f"{NODE_DIR}/node_modules/puppeteer-core is missing (npm ci in {NODE_DIR})")
     if shutil.which("node") is None:
@@ -107,8 +109,9 @@ def _wait_sessions_ended(server, n: int, timeout: float = 10.0) -> list[dict]:
         time.sleep(0.05)
 
 
-def test_web_ui_in_chromium(smtpmock_factory):
-    _need_browser()
+@pytest.mark.parametrize("browser", sorted(BROWSERS))
+def test_web_ui_in_a_browser(smtpmock_factory, browser):
+    _need_browser(browser)
     server = smtpmock_factory(scenario_yaml=SCENARIO)
     subject = f"HTML message {uuid.uuid4().hex[:8]}"
     canary = f"canary-{uuid.uuid4().hex}"
@@ -152,7 +155,8 @@ def test_web_ui_in_chromium(smtpmock_factory):
                WEBUI_AUTH_BASE=f"{server2.http_url}/mail/",
                WEBUI_AUTH=auth,
                WEBUI_AUTH_SUBJECT=auth_subject,
-               WEBUI_OUTPUT=str(out))
+               WEBUI_OUTPUT=str(out),
+               WEBUI_BROWSER=browser)
     try:
         p = subprocess.run(["node", "web_ui.mjs"], cwd=NODE_DIR, env=env, capture_output=True,
                            timeout=BROWSER_TIMEOUT, stdin=subprocess.DEVNULL)

@@ -1,4 +1,5 @@
-// The web UI in a real browser: Debian's /usr/bin/chromium, headless, driven by puppeteer-core.
+// The web UI in a real browser: Debian's /usr/bin/chromium (or, with WEBUI_BROWSER=firefox,
+// /usr/bin/firefox-esr over WebDriver BiDi), headless, driven by puppeteer-core.
 // Run by tests/integration/test_web_ui.py, which starts the servers, sends the mail and sessions,
 // and passes what to expect in the environment:
 //   WEBUI_BASE          the page's URL (http://127.0.0.1:PORT/)
@@ -13,6 +14,7 @@
 //   WEBUI_AUTH          its --http-auth "user:password"
 //   WEBUI_AUTH_SUBJECT  a message subject sent to that second server
 //   WEBUI_OUTPUT        where screenshots go
+//   WEBUI_BROWSER       chromium (the default) or firefox; firefox's screenshots are firefox-*.png
 // Exits 0 when every check held, 1 with the reasons otherwise. Every wait is bounded.
 
 import { createRequire } from 'node:module';
@@ -29,6 +31,8 @@ const env = (k) => {
   return v;
 };
 const BASE = env('WEBUI_BASE');
+const BROWSER = process.env.WEBUI_BROWSER || 'chromium';
+const FIREFOX = BROWSER === 'firefox';
 const OUT = env('WEBUI_OUTPUT');
 const WAIT = 10000; // ms: the longest any single wait may take
 const WATCHDOG = 45000; // ms: the whole run (test_web_ui.py gives node 50 s)
@@ -53,6 +57,12 @@ function watch(page, label) {
     // Chromium's own report that the sandbox did its job (the captured HTML's <script> in a
     // frame without allow-scripts): expected, and proof the script did not run.
     if (/^Blocked script execution in '.*\/view\/[^']*' because the document's frame is sandboxed/.test(text)) {
+      page.sawBlockedScript = true;
+      return;
+    }
+    // Firefox's report of the same: the view's policy (sandbox, no script source) refused it.
+    if (FIREFOX && /Content-Security-Policy|sandbox/i.test(text) && /script|inline/i.test(text) &&
+        /\/view\//.test(`${text} ${(msg.location() || {}).url || ''}`)) {
       page.sawBlockedScript = true;
       return;
     }
@@ -102,7 +112,7 @@ function smtpSend(port, from, to, data) {
 }
 
 async function shot(page, name) {
-  const file = path.join(OUT, `${name}.png`);
+  const file = path.join(OUT, `${FIREFOX ? 'firefox-' : ''}${name}.png`);
   await page.screenshot({ path: file });
   console.log(`     screenshot ${file}`);
 }
@@ -117,7 +127,12 @@ async function textOf(page, selector) {
 }
 
 async function main() {
-  const browser = await puppeteer.launch({
+  const browser = await puppeteer.launch(FIREFOX ? {
+    browser: 'firefox',
+    executablePath: '/usr/bin/firefox-esr',
+    headless: true,
+    timeout: WAIT,
+  } : {
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'],
     timeout: WAIT,
@@ -172,18 +187,23 @@ async function main() {
     let imageOk = false;
     for (const deadline = Date.now() + WAIT; Date.now() < deadline; await sleep(100)) {
       try {
-        const cdp = await page.createCDPSession();
-        const { root } = await cdp.send('DOM.getDocument', { depth: -1, pierce: true });
-        const walk = (n, inFrame, acc) => {
-          if (inFrame && n.nodeType === 3) acc.text += n.nodeValue;
-          if (inFrame && n.nodeName === 'IMG') acc.imgs += 1;
-          const isView = n.nodeName === 'IFRAME' && n.contentDocument;
-          for (const c of n.children || []) walk(c, inFrame, acc);
-          if (isView) walk(n.contentDocument, true, acc);
-          return acc;
-        };
-        frameText = walk(root, false, { text: '', imgs: 0 }).text;
-        await cdp.detach();
+        if (FIREFOX) {
+          // WebDriver BiDi evaluates in the frame's document even though its scripts are off.
+          frameText = await frame.evaluate(() => document.body.textContent);
+        } else {
+          const cdp = await page.createCDPSession();
+          const { root } = await cdp.send('DOM.getDocument', { depth: -1, pierce: true });
+          const walk = (n, inFrame, acc) => {
+            if (inFrame && n.nodeType === 3) acc.text += n.nodeValue;
+            if (inFrame && n.nodeName === 'IMG') acc.imgs += 1;
+            const isView = n.nodeName === 'IFRAME' && n.contentDocument;
+            for (const c of n.children || []) walk(c, inFrame, acc);
+            if (isView) walk(n.contentDocument, true, acc);
+            return acc;
+          };
+          frameText = walk(root, false, { text: '', imgs: 0 }).text;
+          await cdp.detach();
+        }
       } catch { /* the frame is still loading */ }
       const part = responses.find((r) => /\/api\/v1\/message\/[^/]+\/part\/[^/]+$/.test(r.url) && r.status === 200);
       imageOk = !!part && /^image\//.test(part.type);
@@ -285,14 +305,16 @@ async function main() {
       check(!!badge, `the transcript tags the reply with the rule ${rule}`);
       check((await textOf(page, '#transcript')).toLowerCase().includes('rcpt to:<blocked@example.com>'), 'the transcript shows the client lines');
       await shot(page, 'session');
-      // Dark mode and phone width, for a look.
-      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
-      await shot(page, 'session-dark');
+      // Dark mode (emulated over CDP only: BiDi has no media emulation) and phone width.
+      const scheme = (value) => (FIREFOX ? Promise.resolve()
+        : page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value }]));
+      await scheme('dark');
+      if (!FIREFOX) await shot(page, 'session-dark');
       await page.setViewport({ width: 390, height: 844 });
       await page.goto(`${BASE}#/inbox`, { waitUntil: 'load', timeout: WAIT });
       await page.waitForSelector('#message-list [data-message-id]');
-      await shot(page, 'inbox-phone-dark');
-      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+      await shot(page, FIREFOX ? 'inbox-phone' : 'inbox-phone-dark');
+      await scheme('light');
       await page.goto(`${BASE}#/session/${encodeURIComponent(sid)}`, { waitUntil: 'load', timeout: WAIT });
       await page.waitForSelector('#transcript .tl-row');
       await shot(page, 'session-phone');
