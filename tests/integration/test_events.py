@@ -140,6 +140,9 @@ def test_a_session_and_its_message_arrive_live_in_order(smtpmock):
         assert [l["Line"] for l in live] == transcript[:len(live)]
         assert len(live) == len(transcript)
         message_id = new["Data"]["ID"]
+        # "new" carries the message summary of the Mailpit listing, field for field.
+        listed = call(smtpmock, "GET", "/api/v1/messages").json()["messages"]
+        assert [m for m in listed if m["ID"] == message_id] == [new["Data"]]
 
         # The API's changes: read, delete one, delete all (Mailpit's update/delete/truncate).
         assert call(smtpmock, "PUT", "/api/v1/messages", {"IDs": [message_id], "Read": True}).status == 200
