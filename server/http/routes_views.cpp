@@ -92,8 +92,8 @@ http_response view(request_context& c) {
   // no remote style or font) unless ?remote=1 asks for it: the web UI's "load remote content".
   const std::string* remote = c.query("remote");
   const bool load_remote = remote && (*remote == "1" || *remote == "true");
-  resp.headers.emplace_back("Content-Security-Policy", load_remote ? remote_view_policy
-                                                                   : local_view_policy);
+  resp.headers.emplace_back("Content-Security-Policy",
+                            load_remote ? remote_view_policy : local_view_policy);
   return resp;
 }
 
