@@ -233,8 +233,9 @@ constexpr std::size_t max_unsent_event_bytes = 8u << 20;
 void open_event_socket(const request_handle& req, const std::shared_ptr<event_hub>& hub) {
   auto subscription = std::make_shared<std::atomic<std::uint64_t>>(0);
   std::weak_ptr<event_hub> weak_hub = hub;
+  // Reading starts once subscribed (activate below), so a close always finds its subscription.
   auto socket = ws::upgrade<traits>(
-      *req, ws::activation_t::immediate,
+      *req, ws::activation_t::delayed,
       [weak_hub, subscription](const ws::ws_handle_t& wsh, const ws::message_handle_t& m) {
         switch (m->opcode()) {
           case ws::opcode_t::ping_frame:
@@ -264,7 +265,11 @@ void open_event_socket(const request_handle& req, const std::shared_ptr<event_hu
                              [unsent, size](const asio::error_code&) { *unsent -= size; });
       });
   subscription->store(id);
-  if (id == 0) socket->shutdown();  // full since the API checked: close at once
+  if (id == 0) {
+    socket->shutdown();  // full since the API checked: close at once
+    return;
+  }
+  activate(*socket);
 }
 
 }  // namespace
